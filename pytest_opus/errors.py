@@ -1,0 +1,52 @@
+"""The exceptions pytest-opus raises; each message says what was wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class OpusError(Exception):
+    """Base class: an error the user can act on (printed without a traceback)."""
+
+
+class ConfigError(OpusError):
+    """Bad settings: an unknown database name, a DSN without a driver, a missing file."""
+
+
+class ScriptError(OpusError):
+    """A T-SQL script failed; carries where (script, batch, line) and the database's message."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str = "<script>",
+        batch: int | None = None,
+        line: int | None = None,
+        number: int | None = None,
+    ) -> None:
+        self.message = message
+        self.source = source
+        self.batch = batch
+        self.line = line
+        self.number = number
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        where = self.source
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.batch is not None:
+            where += f" (batch {self.batch})"
+        return f"{where}: {self.message}"
+
+
+class UnsupportedConstruct(ScriptError):
+    """T-SQL outside the subset the embedded runner implements."""
+
+    def __init__(self, construct: str, *, source: str = "<script>", line: int | None = None) -> None:
+        super().__init__(
+            f"{construct}: construct not supported by the embedded target "
+            "(run this script against a SQL Server target: --dsn / --opus-dsn)",
+            source=source,
+            line=line,
+        )
+        self.construct = construct

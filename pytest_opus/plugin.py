@@ -1,0 +1,1 @@
+"""pytest hook implementations for pytest-opus; each hook delegates to a library module."""

@@ -1,0 +1,159 @@
+"""The one small base every target subclasses, and the results scripts produce."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..catalog import Catalog
+from ..errors import ScriptError
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Message:
+    """Something the server said while a batch ran: PRINT output, or an informational/warning note."""
+
+    text: str
+    kind: str = "print"  # "print" (the script's own output), "info" or "warning" (the server's)
+    line: int | None = None
+
+
+@dataclass
+class ResultSet:
+    columns: tuple[str, ...]
+    rows: list[Row]
+
+
+@dataclass
+class BatchResult:
+    """One GO batch: its position, what it said and returned, and how long it took."""
+
+    number: int  # 1-based
+    start_line: int
+    messages: list[Message] = field(default_factory=list)
+    result_sets: list[ResultSet] = field(default_factory=list)
+    rowcount: int = -1
+    seconds: float = 0.0
+    error: ScriptError | None = None
+
+
+@dataclass
+class ScriptResult:
+    """A whole script run: its batches, and the error that stopped it (if any; then all was rolled back)."""
+
+    source: str
+    batches: list[BatchResult] = field(default_factory=list)
+    error: ScriptError | None = None
+    seconds: float = 0.0
+    committed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def messages(self) -> list[Message]:
+        return [m for b in self.batches for m in b.messages]
+
+    @property
+    def result_sets(self) -> list[ResultSet]:
+        return [r for b in self.batches for r in b.result_sets]
+
+    def summary(self) -> str:
+        if self.error is None:
+            return f"{self.source}: {len(self.batches)} batch(es) committed in {self.seconds:.2f}s"
+        return f"{self.source}: FAILED and rolled back: {self.error.describe()}"
+
+
+MessageSink = Callable[[Message], None]
+
+
+class Target(ABC):
+    """A database the phases run against: a connection plus a way of running T-SQL on it.
+
+    `execute_script` runs a whole script atomically (all GO batches in one transaction; the first
+    error rolls everything back). `execute`/`executemany`/`stream` run single T-SQL statements with
+    `?` parameters for library code such as UpdateOperations. `catalog` reads the schema in a fixed,
+    small number of queries.
+    """
+
+    #: what kind of target this is, for reports: "sandbox", "sqlserver", "odbc-sqlite"
+    kind: str = "abstract"
+    #: True when the database outlives the run (a DSN or a file the user named)
+    persistent: bool = False
+
+    def __init__(self, display_name: str) -> None:
+        self.display_name = display_name  # masked: safe to print
+        self.catalog_queries = 0  # how many queries catalog() has sent, for the fixed-count guarantee
+
+    # -- scripts -------------------------------------------------------------------------------
+    @abstractmethod
+    def execute_script(
+        self, text: str, *, source: str = "<script>", on_message: MessageSink | None = None
+    ) -> ScriptResult: ...
+
+    def run_script_file(self, path: str, *, on_message: MessageSink | None = None) -> ScriptResult:
+        from pathlib import Path
+
+        file = Path(path)
+        started = time.perf_counter()
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            result = ScriptResult(source=str(path))
+            result.error = ScriptError(
+                "script file not found (check the path; scripts live under sql/)", source=str(path)
+            )
+            return result
+        result = self.execute_script(text, source=str(path), on_message=on_message)
+        result.seconds = result.seconds or time.perf_counter() - started
+        return result
+
+    # -- statements ----------------------------------------------------------------------------
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one T-SQL statement with `?` parameters; return its rows (empty when none)."""
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one parameterised T-SQL statement for many parameter rows."""
+
+    @abstractmethod
+    def stream(self, sql: str, params: Sequence[Any] = (), chunk: int = 5000) -> Iterator[list[Row]]:
+        """Run a query and yield its rows in chunks, never holding the whole result."""
+
+    @abstractmethod
+    def columns_of(self, sql: str, params: Sequence[Any] = ()) -> tuple[str, ...]:
+        """The column names a query returns (runs it with no rows fetched)."""
+
+    @contextmanager
+    @abstractmethod
+    def transaction(self) -> Iterator[None]:
+        """All statements inside commit together or not at all."""
+
+    @property
+    @abstractmethod
+    def rowcount(self) -> int:
+        """Rows affected by the last statement."""
+
+    # -- schema --------------------------------------------------------------------------------
+    @abstractmethod
+    def catalog(self) -> Catalog: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Target:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.display_name}>"
