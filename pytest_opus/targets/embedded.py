@@ -1,0 +1,158 @@
+"""The base of targets that run T-SQL through the embedded runner on SQLite (sandbox, ODBC SQLite)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from ..batches import split_batches
+from ..catalog import Catalog
+from ..errors import ScriptError
+from ..tsql.engine import Driver, Engine, Output
+from .base import BatchResult, Message, MessageSink, ResultSet, Row, ScriptResult, Target
+
+
+class EmbeddedTarget(Target):
+    """A target whose SQL runs on SQLite: scripts through the T-SQL runner, atomically."""
+
+    def __init__(self, driver: Driver, display_name: str) -> None:
+        super().__init__(display_name)
+        self.driver = driver
+        self.engine = Engine(driver)
+        self._last_rowcount = -1
+
+    # -- scripts ---------------------------------------------------------------------------------
+    def execute_script(
+        self, text: str, *, source: str = "<script>", on_message: MessageSink | None = None
+    ) -> ScriptResult:
+        started = time.perf_counter()
+        result = ScriptResult(source=source)
+        try:
+            batches = split_batches(text, source=source)
+        except ScriptError as error:
+            result.error = error
+            return result
+        if not batches:
+            result.error = ScriptError("the script is empty (nothing but comments or blank lines)",
+                                       source=source)
+            return result
+        if self.engine.trancount:
+            result.error = ScriptError("a script cannot run inside an open transaction", source=source)
+            return result
+
+        def relay(kind: str, text: str, line: int | None) -> None:
+            if on_message is not None:
+                on_message(Message(text, kind, line))
+
+        self.engine.on_message = relay
+        self.engine.begin()
+        try:
+            for number, batch in enumerate(batches, start=1):
+                for _ in range(batch.repeat):
+                    outcome = self._run_batch(batch.text, number, batch.start_line, source)
+                    result.batches.append(outcome)
+                    if outcome.error is not None:
+                        result.error = outcome.error
+                        break
+                    if self.engine.trancount != 1:
+                        result.error = ScriptError(
+                            "the batch committed or rolled back the deployment transaction (unbalanced "
+                            "COMMIT/ROLLBACK); every batch must leave @@TRANCOUNT as it found it",
+                            source=source, batch=number, line=batch.start_line,
+                        )
+                        break
+                if result.error is not None:
+                    break
+        finally:
+            self.engine.on_message = None
+            self._drop_temp_tables()
+            if result.error is None:
+                self.engine.commit()
+                result.committed = True
+            elif self.engine.trancount:
+                self.engine.rollback()
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _run_batch(self, text: str, number: int, start_line: int, source: str) -> BatchResult:
+        outcome = BatchResult(number=number, start_line=start_line)
+        self.engine.output = Output()
+        started = time.perf_counter()
+        try:
+            self.engine.run_batch(text, source=source, start_line=start_line)
+        except ScriptError as error:
+            error.batch = number
+            error.args = (error.describe(),)
+            outcome.error = error
+        outcome.seconds = time.perf_counter() - started
+        outcome.messages = [Message(t, k, line) for k, t, line in self.engine.output.messages]
+        outcome.result_sets = [ResultSet(c, r) for c, r in self.engine.output.result_sets]
+        outcome.rowcount = self.engine.rowcount
+        return outcome
+
+    def _drop_temp_tables(self) -> None:
+        """#temp tables end with the script, as they end with the session in SQL Server."""
+        try:
+            names = self.driver.query("SELECT name FROM sqlite_temp_master WHERE type = 'table' "
+                                      "AND name LIKE '#%'")
+            for (name,) in names:
+                self.driver.run(f'DROP TABLE temp."{name}"')
+        except self.driver.error_types:  # the connection is already unusable; its error is reported
+            pass
+
+    # -- statements ------------------------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        _columns, rows = self.engine.execute(sql, params)
+        self._last_rowcount = self.engine.rowcount
+        return rows
+
+    def columns_of(self, sql: str, params: Sequence[Any] = ()) -> tuple[str, ...]:
+        translated, order = self.engine.translate_dml(sql)
+        cursor = self.driver.run(f"SELECT * FROM ({translated}) LIMIT 0", [params[int(i)] for i in order])
+        cursor.fetchall()
+        return tuple(d[0] for d in cursor.description)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        translated, order = self.engine.translate_dml(sql)
+        positions = [int(i) for i in order]
+        try:
+            cursor = self.driver.run_many(translated, [[row[p] for p in positions] for row in rows])
+        except self.driver.error_types as error:
+            raise ScriptError(self.driver.clean_error(error), source="<statement>") from None
+        self._last_rowcount = cursor.rowcount
+
+    def stream(self, sql: str, params: Sequence[Any] = (), chunk: int = 5000) -> Iterator[list[Row]]:
+        translated, order = self.engine.translate_dml(sql)
+        try:
+            cursor = self.driver.run(translated, [params[int(i)] for i in order])
+        except self.driver.error_types as error:
+            raise ScriptError(self.driver.clean_error(error), source="<statement>") from None
+        while True:
+            rows = cursor.fetchmany(chunk)
+            if not rows:
+                return
+            yield [tuple(r) for r in rows]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.engine.begin()
+        try:
+            yield
+        except BaseException:
+            if self.engine.trancount:
+                self.engine.rollback()
+            raise
+        else:
+            self.engine.commit()
+
+    @property
+    def rowcount(self) -> int:
+        return self._last_rowcount
+
+    # -- schema ----------------------------------------------------------------------------------
+    def catalog(self) -> Catalog:
+        snapshot = self.engine.catalog(fresh=True)
+        self.catalog_queries += snapshot.queries
+        return snapshot.catalog

@@ -1,0 +1,200 @@
+"""How T-SQL maps onto SQLite in the embedded runner: types, defaults and functions as tables.
+
+Differences are data, in the sqlglot manner: a T-SQL construct the subset supports appears in one
+of these tables, and anything absent from them is rejected as outside the subset.
+"""
+
+from __future__ import annotations
+
+import re
+
+# -- types -----------------------------------------------------------------------------------------
+#: T-SQL types the sandbox stores. SQLite keeps the declared type text verbatim, so the catalog can
+#: report it back exactly; only MAX is spelled -1 (SQLite type arguments must be numbers).
+SUPPORTED_TYPES = {
+    "bit", "tinyint", "smallint", "int", "bigint", "decimal", "numeric", "money", "float", "real",
+    "char", "varchar", "nchar", "nvarchar", "text", "ntext", "date", "time", "datetime", "datetime2",
+    "smalldatetime", "datetimeoffset", "uniqueidentifier", "varbinary", "binary",
+}
+CHARACTER_TYPES = {"char", "varchar", "nchar", "nvarchar", "text", "ntext", "binary", "varbinary"}
+INTEGER_TYPES = {"bit", "tinyint", "smallint", "int", "bigint"}
+EXACT_NUMERIC_TYPES = {"decimal", "numeric"}
+#: bytes per character, for COL_LENGTH (SQL Server reports bytes, not characters)
+BYTES_PER_CHAR = {"nchar": 2, "nvarchar": 2}
+#: storage size in bytes of fixed-size types, for COL_LENGTH
+FIXED_LENGTH = {
+    "bit": 1, "tinyint": 1, "smallint": 2, "int": 4, "bigint": 8, "money": 8, "float": 8, "real": 4,
+    "date": 3, "time": 5, "datetime": 8, "datetime2": 8, "smalldatetime": 4, "datetimeoffset": 10,
+    "uniqueidentifier": 16,
+}
+#: the type an IDENTITY primary key has in SQLite (only this exact spelling makes a rowid alias)
+IDENTITY_STORAGE_TYPE = "INTEGER"
+#: marks an identity column whose T-SQL type is not int, inside the stored CREATE TABLE text
+IDENTITY_MARKER = re.compile(r"/\*opus:(\w+)\*/")
+
+_TYPE_TEXT = re.compile(r"^\s*(\w+)\s*(?:\(\s*([-\w]+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
+
+
+def parse_type(text: str) -> tuple[str, int | None, int | None, int | None]:
+    """`NVARCHAR(-1)` / `nvarchar(max)` / `DECIMAL(18,4)` -> (name, max_length, precision, scale)."""
+    m = _TYPE_TEXT.match(text)
+    if not m:
+        return text.strip().lower(), None, None, None
+    name = m.group(1).lower()
+    if name == "integer":
+        name = "int"
+    first, second = m.group(2), m.group(3)
+    if name in CHARACTER_TYPES:
+        if first is None:
+            length = -1 if name in ("text", "ntext") else 1
+        elif first.lower() == "max":
+            length = -1
+        else:
+            length = int(first)
+        return name, length, None, None
+    if name in EXACT_NUMERIC_TYPES:
+        precision = int(first) if first is not None else 18
+        scale = int(second) if second is not None else 0
+        return name, None, precision, scale
+    return name, None, None, None
+
+
+def storage_type(tsql_type: str) -> str:
+    """The declared type SQLite stores for a T-SQL type: the same text, MAX spelled -1."""
+    name, length, precision, scale = parse_type(tsql_type)
+    if length is not None:
+        return f"{name.upper()}({length})"
+    if precision is not None:
+        return f"{name.upper()}({precision},{scale})"
+    return name.upper()
+
+
+def col_length(data_type: str, max_length: int | None, precision: int | None) -> int:
+    """COL_LENGTH: the column's size in bytes, as SQL Server reports it (-1 for MAX)."""
+    if max_length is not None:
+        return -1 if max_length == -1 else max_length * BYTES_PER_CHAR.get(data_type, 1)
+    if data_type in EXACT_NUMERIC_TYPES:
+        p = precision or 18
+        return 5 if p <= 9 else 9 if p <= 19 else 13 if p <= 28 else 17
+    return FIXED_LENGTH.get(data_type, 8)
+
+
+# -- defaults --------------------------------------------------------------------------------------
+#: T-SQL default functions -> the SQLite expression stored for them. Each SQLite text is distinct,
+#: so the catalog can map a stored default back to the T-SQL function that produced it.
+DEFAULT_FUNCTIONS = {
+    "getutcdate": "strftime('%Y-%m-%d %H:%M:%f','now')",
+    "sysutcdatetime": "strftime('%Y-%m-%d %H:%M:%f0000','now')",
+    "getdate": "strftime('%Y-%m-%d %H:%M:%f','now','localtime')",
+    "sysdatetime": "strftime('%Y-%m-%d %H:%M:%f0000','now','localtime')",
+    "current_timestamp": "strftime('%Y-%m-%d %H:%M:%f','now','localtime')",
+    "newid": (
+        "upper(substr(hex(randomblob(16)),1,8)||'-'||substr(hex(randomblob(16)),1,4)||'-4'||"
+        "substr(hex(randomblob(16)),1,3)||'-'||substr('89AB',1+abs(random())%4,1)||"
+        "substr(hex(randomblob(16)),1,3)||'-'||substr(hex(randomblob(16)),1,12))"
+    ),
+    "suser_sname": "'sandbox'",
+}
+_REVERSE_DEFAULTS = {v: k for k, v in DEFAULT_FUNCTIONS.items() if k != "current_timestamp"}
+
+
+def default_to_tsql(sqlite_default: str | None) -> str | None:
+    """A stored SQLite default -> its definition text the way SQL Server reports it."""
+    if sqlite_default is None:
+        return None
+    text = sqlite_default.strip()
+    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
+    if text in _REVERSE_DEFAULTS:
+        return f"({_REVERSE_DEFAULTS[text]}())"
+    if text.upper() == "NULL":
+        return "(NULL)"
+    if text.startswith("'"):
+        return f"({text})"
+    if re.fullmatch(r"[-+]?\d+(\.\d+)?", text):
+        return f"(({text}))"
+    return f"({text})"
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    quoted = False
+    for ch in text:
+        if ch == "'":
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+# -- functions -------------------------------------------------------------------------------------
+#: T-SQL functions rewritten to SQLite expressions (the argument list is given as {0}, {1}, ...).
+FUNCTION_REWRITES = {
+    "GETUTCDATE": "strftime('%Y-%m-%d %H:%M:%f','now')",
+    "SYSUTCDATETIME": "strftime('%Y-%m-%d %H:%M:%f0000','now')",
+    "SYSDATETIME": "strftime('%Y-%m-%d %H:%M:%f0000','now','localtime')",
+    "ISJSON": "json_valid({0})",
+    "DB_NAME": "'sandbox'",
+    "SUSER_SNAME": "'sandbox'",
+    "SUSER_NAME": "'sandbox'",
+    "ORIGINAL_LOGIN": "'sandbox'",
+    "USER_NAME": "'dbo'",
+    "SCOPE_IDENTITY": "last_insert_rowid()",
+    "QUOTENAME": "'[' || replace({0}, ']', ']]') || ']'",
+    "NEWID": DEFAULT_FUNCTIONS["newid"],
+}
+#: functions whose SQLite spelling is the same and meaning close enough (after sqlglot's transpile)
+SQLITE_FUNCTIONS = {
+    "ABS", "AVG", "COALESCE", "COUNT", "GROUP_CONCAT", "IFNULL", "IIF", "INSTR", "JSON_ARRAY",
+    "JSON_ARRAY_LENGTH", "JSON_EXTRACT", "JSON_OBJECT", "JSON_VALID", "JSON_TYPE", "JSON_QUOTE",
+    "JULIANDAY", "LENGTH", "LOWER", "LTRIM", "MAX", "MIN", "NULLIF", "PRINTF", "FORMAT", "REPLACE",
+    "ROUND", "RTRIM", "SUBSTR", "SUBSTRING", "SUM", "TRIM", "TYPEOF", "UPPER", "STRFTIME", "DATE",
+    "DATETIME", "TIME", "HEX", "RANDOMBLOB", "RANDOM", "LAST_INSERT_ROWID", "ROW_NUMBER", "RANK",
+    "DENSE_RANK", "UNICODE", "CHAR", "SIGN", "TOTAL", "CHANGES", "GLOB", "LIKE", "UNIXEPOCH",
+}
+#: functions the runner answers itself from the catalog or its own state
+RUNNER_FUNCTIONS = {
+    "OBJECT_ID", "COL_LENGTH", "ERROR_MESSAGE", "ERROR_NUMBER", "ERROR_LINE", "ERROR_SEVERITY",
+    "ERROR_STATE", "ERROR_PROCEDURE", "XACT_STATE", "OBJECT_NAME", "SCHEMA_ID", "SCHEMA_NAME",
+}
+#: system variables (@@NAME) the runner answers
+SYSTEM_VARIABLES = {"ROWCOUNT", "TRANCOUNT", "ERROR", "IDENTITY", "VERSION", "SERVERNAME", "SPID"}
+
+#: the catalog views the runner can answer (schema.view -> columns of its snapshot table)
+CATALOG_VIEWS: dict[str, tuple[str, ...]] = {
+    "information_schema.tables": ("TABLE_CATALOG", "TABLE_SCHEMA", "TABLE_NAME", "TABLE_TYPE"),
+    "information_schema.columns": (
+        "TABLE_CATALOG", "TABLE_SCHEMA", "TABLE_NAME", "COLUMN_NAME", "ORDINAL_POSITION",
+        "COLUMN_DEFAULT", "IS_NULLABLE", "DATA_TYPE", "CHARACTER_MAXIMUM_LENGTH",
+        "NUMERIC_PRECISION", "NUMERIC_SCALE",
+    ),
+    "information_schema.views": ("TABLE_CATALOG", "TABLE_SCHEMA", "TABLE_NAME"),
+    "information_schema.routines": (
+        "ROUTINE_CATALOG", "ROUTINE_SCHEMA", "ROUTINE_NAME", "ROUTINE_TYPE", "SPECIFIC_SCHEMA",
+        "SPECIFIC_NAME",
+    ),
+    "information_schema.parameters": (
+        "SPECIFIC_SCHEMA", "SPECIFIC_NAME", "ORDINAL_POSITION", "PARAMETER_MODE", "PARAMETER_NAME",
+        "DATA_TYPE", "CHARACTER_MAXIMUM_LENGTH",
+    ),
+    "sys.schemas": ("schema_id", "name"),
+    "sys.objects": ("object_id", "name", "schema_id", "parent_object_id", "type", "type_desc"),
+    "sys.tables": ("object_id", "name", "schema_id", "type"),
+    "sys.views": ("object_id", "name", "schema_id", "type"),
+    "sys.procedures": ("object_id", "name", "schema_id", "type"),
+    "sys.columns": (
+        "object_id", "name", "column_id", "max_length", "precision", "scale", "is_nullable",
+        "is_identity", "default_object_id",
+    ),
+    "sys.indexes": ("object_id", "name", "index_id", "type_desc", "is_unique", "is_primary_key"),
+    "sys.index_columns": ("object_id", "index_id", "index_column_id", "column_id", "key_ordinal"),
+    "sys.default_constraints": (
+        "object_id", "name", "schema_id", "parent_object_id", "parent_column_id", "definition",
+        "is_system_named", "type",
+    ),
+    "sys.check_constraints": ("object_id", "name", "parent_object_id", "definition", "type"),
+}
