@@ -258,7 +258,7 @@ class Engine:
             translated = rewrite(tree, self._answers(Frame()))
         except NotInSubset as construct:
             raise UnsupportedConstruct(str(construct), source="<statement>") from None
-        order = [names.index(v) for v in translated.variables]
+        order = [names.index("@" + v) for v in translated.variables]
         result = (translated.sql, [f"{i}" for i in order])
         self._dml_cache[sql] = result
         return result
@@ -643,8 +643,17 @@ class Engine:
         if self.object_id(name) is not None:
             raise TsqlError(2714, f"There is already an object named '{name}' in the database.")
 
+    def _temp_exists(self, name: str) -> bool:
+        return bool(self.driver.query("SELECT 1 FROM sqlite_temp_master WHERE type = 'table' AND name = ?",
+                                      [name]))
+
     def create_table(self, tree: exp.Create) -> None:
         model = table_model(tree)
+        if model.name.startswith("#"):  # a #temp table lives in SQLite's temp schema until the script ends
+            if self._temp_exists(model.name):
+                raise TsqlError(2714, f"There is already an object named '{model.name}' in the database.")
+            self.driver.run(render_table(model).replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+            return
         self._require_absent(model.name)
         for name in [c.default_name for c in model.columns] + [c.pk_name for c in model.columns]:
             if name:
@@ -705,8 +714,16 @@ class Engine:
     def drop(self, tree: exp.Drop) -> None:
         kind = str(tree.args.get("kind") or "").upper()
         if_exists = bool(tree.args.get("exists"))
-        for target in tree.expressions or [tree.this]:
+        for target in _drop_targets(tree):
             name = object_name(target)
+            if kind == "TABLE" and name.startswith("#"):
+                if not self._temp_exists(name):
+                    if if_exists:
+                        continue
+                    raise TsqlError(3701, f"Cannot drop the table '{name}', because it does not exist or you "
+                                    "do not have permission.")
+                self.driver.run(f"DROP TABLE temp.{quote(name)}")
+                continue
             if kind in ("TABLE", "VIEW"):
                 code = "U" if kind == "TABLE" else "V"
                 if self.object_id(name, code) is None:
@@ -738,11 +755,11 @@ class Engine:
             if isinstance(action, exp.ColumnDef):
                 self.add_column(model, column_model(action))
             elif isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "COLUMN":
-                for target in action.expressions:
+                for target in _drop_targets(action):
                     self.drop_column(model, target.name, bool(action.args.get("exists")))
                     model = self.catalog().models[name.lower()]
             elif isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "CONSTRAINT":
-                for target in action.expressions:
+                for target in _drop_targets(action):
                     self.drop_constraint(model, target.name, bool(action.args.get("exists")))
                     model = self.catalog().models[name.lower()]
             elif isinstance(action, exp.AlterColumn):
@@ -1011,6 +1028,14 @@ class Engine:
                 self.execute_statement(s, inner)
         except _ReturnSignal:
             pass
+
+
+def _drop_targets(drop: exp.Drop) -> list[exp.Expression]:
+    """What a DROP names; never empty (an empty list would make the statement a silent no-op)."""
+    targets = [t for t in (drop.args.get("tables") or drop.expressions or [drop.this]) if t is not None]
+    if not targets:
+        raise SyntaxProblem("DROP without an object name")
+    return targets
 
 
 class _Unsupported(TsqlError):

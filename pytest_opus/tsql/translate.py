@@ -183,6 +183,8 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
             # T-SQL LEN ignores trailing blanks
             inner = node.this.transform(visit, copy=False)  # replaced nodes' children are not visited
             return exp.Length(this=exp.Anonymous(this="RTRIM", expressions=[inner]))
+        if isinstance(node, exp.Cast) and not isinstance(node, exp.TryCast) and not node.args.get("safe"):
+            return _cast(node.this.transform(visit, copy=False), node.to)
         if isinstance(node, exp.TryCast) or (isinstance(node, exp.Convert) and node.args.get("safe")):
             raise NotInSubset("TRY_CAST/TRY_CONVERT (SQLite's CAST never fails, so the result would differ)")
         if isinstance(node, exp.Anonymous):
@@ -208,6 +210,25 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
 
     sql = _MARKER.sub(marker, sql)
     return Translated(sql, variables, catalog_views, assignments)
+
+
+def _cast(value: exp.Expression, to: exp.DataType) -> exp.Expression:
+    """CAST to a T-SQL type, in SQLite terms: storage class, plus truncation for char(n)/varchar(n)."""
+    name, length, _precision, _scale = dialect.parse_type(to.sql(dialect="tsql").replace(" ", ""))
+    if name in dialect.INTEGER_TYPES:
+        target = "INTEGER"
+    elif name in dialect.EXACT_NUMERIC_TYPES or name == "money":
+        target = "NUMERIC"
+    elif name in ("float", "real"):
+        target = "REAL"
+    elif name in dialect.SUPPORTED_TYPES:
+        target = "TEXT"
+    else:
+        raise NotInSubset(f"CAST to {to.sql(dialect='tsql')}")
+    cast = exp.Cast(this=value, to=exp.DataType.build(target, dialect="sqlite"))
+    if name in ("char", "varchar", "nchar", "nvarchar") and length not in (None, -1):
+        return exp.Anonymous(this="SUBSTR", expressions=[cast, exp.Literal.number(1), exp.Literal.number(length)])
+    return cast
 
 
 def snapshot_table(view: str) -> str:

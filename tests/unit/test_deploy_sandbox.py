@@ -44,3 +44,49 @@ def test_second_deploy_changes_nothing(deployed: SandboxTarget) -> None:
     assert result.ok
     assert deployed.catalog() == before
     assert any("already present" in m.text for m in result.messages)
+
+
+ROLLBACK = str(SQL / "rollback_opus_update_boards.sql")
+VALIDATE = str(SQL / "validate_ddl_changes.sql")
+
+
+def test_deploy_rollback_deploy_cycle(baseline: SandboxTarget) -> None:
+    """deploy, deploy again, rollback, deploy: catalog snapshots equal where they should be."""
+    original = baseline.catalog()
+    assert baseline.run_script_file(DEPLOY).ok
+    deployed = baseline.catalog()
+    assert baseline.run_script_file(DEPLOY).ok
+    assert baseline.catalog() == deployed
+    assert baseline.run_script_file(VALIDATE).ok
+    result = baseline.run_script_file(ROLLBACK)
+    assert result.ok, result.summary()
+    assert baseline.catalog() == original  # no audit rows, so no backup table either
+    assert not baseline.run_script_file(VALIDATE).ok
+    assert baseline.run_script_file(DEPLOY).ok
+    assert baseline.catalog() == deployed
+
+
+def test_rollback_keeps_every_audit_row(deployed: SandboxTarget) -> None:
+    insert = ("INSERT INTO dbo.MON_UpdateAudit (batch_id, update_operation, monday_item_id, column_id, old_value, "
+              "new_value) VALUES (?, ?, ?, ?, ?, ?)")
+    rows = [(f"batch-{i % 3}", "UPDATE_ITEMS", 8000000000 + i, "status", f"old {i}", f"new '{i}'") for i in range(25)]
+    deployed.executemany(insert, rows)
+    result = deployed.run_script_file(ROLLBACK)
+    assert result.ok, result.summary()
+    backup = deployed.execute("SELECT batch_id, update_operation, monday_item_id, column_id, old_value, new_value "
+                              "FROM dbo.MON_UpdateAudit_Backup ORDER BY audit_id")
+    assert backup == rows
+    assert deployed.catalog().table("MON_UpdateAudit") is None
+
+
+def test_validate_reports_each_check_and_fails_loudly(deployed: SandboxTarget) -> None:
+    ok = deployed.run_script_file(VALIDATE)
+    assert ok.ok
+    checks = ok.result_sets[0].rows
+    assert len(checks) == 48 and all(passed == 1 for _name, passed, _detail in checks)
+    assert deployed.run_script_file(str(SQL / "baseline" / "010_staging_tables.sql")).error is not None
+    deployed.execute("DROP VIEW dbo.VW_UpdateOperationSummary")
+    broken = deployed.run_script_file(VALIDATE)
+    assert broken.error is not None and "checks failed" in broken.error.message
+    failed = [name for name, passed, _ in broken.result_sets[0].rows if not passed]
+    assert "view dbo.VW_UpdateOperationSummary" in failed
