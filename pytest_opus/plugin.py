@@ -1,1 +1,122 @@
 """pytest hook implementations for pytest-opus; each hook delegates to a library module."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from pathlib import Path
+
+import pytest
+
+from . import fixtures, options, phases
+from .run import OpusRun
+
+_started = pytest.StashKey[float]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("opus", "OPUS Update Boards Phase 0")
+    for opt in options.OPTIONS:
+        env = f" (env {opt.env})" if opt.env else ""
+        if opt.is_flag:
+            group.addoption(opt.flag, action="store_true", default=False, dest=opt.dest, help=opt.help + env)
+            parser.addini(opt.ini, opt.help, type="bool", default=False)
+        else:
+            group.addoption(opt.flag, action="store", default=None, dest=opt.dest, help=opt.help + env)
+            parser.addini(opt.ini, opt.help, default=None)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-html reads its --html option
+def pytest_configure(config: pytest.Config) -> None:
+    for name in phases.PHASES:
+        config.addinivalue_line("markers", f"{name}: {phases.MARKER_HELP[name]}")
+    resolved = options.resolve(config.getoption, config.getini, Path(str(config.rootpath)))
+    workdir = Path(str(config.rootpath)) / ".opus" / "runs"
+    config.stash[fixtures.run_key] = OpusRun(resolved, workdir)
+    if _runs_phase_suite(config) and hasattr(config.option, "htmlpath") and not config.option.htmlpath:
+        # the sign-off report is written by default, self-contained so it can be mailed or archived
+        config.option.htmlpath = str(resolved.report)
+        config.option.self_contained_html = True
+    config.pluginmanager.register(fixtures, "opus-fixtures")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return config.stash[fixtures.run_key].config.header_lines()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    run = session.config.stash[fixtures.run_key]
+    if not run.config.persistent:  # a fresh disposable sandbox file for every run
+        tmp = session.config._tmp_path_factory.mktemp("opus")  # type: ignore[attr-defined]
+        run.workdir = Path(tmp)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "opus_schema_object" not in metafunc.fixturenames:
+        return
+    from .errors import OpusError
+
+    run = metafunc.config.stash[fixtures.run_key]
+    try:
+        expectations = run.expectations()
+    except OpusError as error:  # a bad YAML file stops the run before any database is touched
+        raise pytest.UsageError(str(error)) from None
+    from .catalog import Catalog
+    from .expectations import compare
+
+    labels = [r.label for r in compare(expectations, Catalog())]  # names only; no database yet
+    metafunc.parametrize("opus_schema_object", labels, ids=labels, scope="function")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    run = terminalreporter.config.stash[fixtures.run_key]
+    if run._schema_results:
+        terminalreporter.section("opus schema")
+        for result in run._schema_results.values():
+            terminalreporter.line(result.summary())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: phases.sort_key(_phase(item)))  # stable: file order within a phase
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    phase = _phase(item)
+    if phase is None:
+        return
+    item.stash[_started] = time.perf_counter()
+    reason = item.config.stash[fixtures.run_key].ledger.blocker(phase)
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, None, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    phase = _phase(item)
+    if phase is None:
+        return
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        seconds = time.perf_counter() - item.stash.get(_started, time.perf_counter())
+        item.config.stash[fixtures.run_key].ledger.record(phase, item.nodeid, report.outcome, seconds)
+    elif report.when == "teardown" and report.failed:
+        item.config.stash[fixtures.run_key].ledger.record(phase, item.nodeid, "failed", 0.0)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(fixtures.run_key, None)
+    if run is not None:
+        run.close()
+
+
+def _runs_phase_suite(config: pytest.Config) -> bool:
+    """Only a run of the Phase 0 suite writes the sign-off report (not the project's own tests)."""
+    if config.option.help or getattr(config.option, "collectonly", False):
+        return False
+    args = [str(a) for a in config.args] or [str(config.rootpath)]
+    return any("phase0" in a or a in ("tests/phase0", ".") for a in args) or config.args == []
+
+
+def _phase(item: pytest.Item) -> str | None:
+    return phases.phase_of({m.name for m in item.iter_markers()})
