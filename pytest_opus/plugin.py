@@ -38,6 +38,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.htmlpath = str(resolved.report)
         config.option.self_contained_html = True
     config.pluginmanager.register(fixtures, "opus-fixtures")
+    if config.pluginmanager.hasplugin("html"):
+        from . import html_hooks
+
+        config.pluginmanager.register(html_hooks, "opus-html")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -68,12 +72,36 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("opus_schema_object", labels, ids=labels, scope="function")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-html writes the report that shows the decision
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    run = config.stash[fixtures.run_key]
+    if not _runs_phase_suite(config) or not any(
+        (run.ledger.passed, run.ledger.failures, run.ledger.skipped)
+    ):
+        return
+    from .signoff import sign_off
+
+    data = sign_off(run, Path(str(config.rootpath)))
+    complete = data["scenario"] != "incomplete"
+    if complete and data["decision"] != "GO" and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a NO-GO is a failed gate
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     run = terminalreporter.config.stash[fixtures.run_key]
     if run._schema_results:
         terminalreporter.section("opus schema")
         for result in run._schema_results.values():
             terminalreporter.line(result.summary())
+    if run.sign_off is not None:
+        from .report import terminal_lines
+
+        terminalreporter.section("OPUS Phase 0 sign-off")
+        for line in terminal_lines(run.sign_off):
+            terminalreporter.line(line)
+        terminalreporter.line(f"summary: {run.sign_off['json']}")
+        terminalreporter.line(f"report: {run.sign_off['report']}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -85,7 +113,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if phase is None:
         return
     item.stash[_started] = time.perf_counter()
-    reason = item.config.stash[fixtures.run_key].ledger.blocker(phase)
+    run = item.config.stash[fixtures.run_key]
+    run.current_phase = phase
+    reason = run.ledger.blocker(phase)
     if reason:
         pytest.skip(reason)
 
@@ -97,6 +127,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     phase = _phase(item)
     if phase is None:
         return
+    if report.when == "call" and item.config.pluginmanager.hasplugin("opus-html"):
+        from . import html_hooks
+
+        html_hooks.attach_extras(item, report)
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         seconds = time.perf_counter() - item.stash.get(_started, time.perf_counter())
         item.config.stash[fixtures.run_key].ledger.record(phase, item.nodeid, report.outcome, seconds)

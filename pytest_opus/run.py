@@ -38,6 +38,14 @@ class OpusRun:
     _deployment: Deployment | None = None
     _expectations: Any = None
     _schema_results: dict[str, Any] | None = None
+    #: measured values the criteria are computed from (recorded by the phase tests)
+    evidence: dict[str, Any] = field(default_factory=dict)
+    #: per test id: (title, html) extras for the report
+    attachments: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    #: messages the server sent other than the scripts' PRINT output, by phase
+    server_messages: dict[str, list[str]] = field(default_factory=dict)
+    current_phase: str = "setup"
+    sign_off: dict[str, Any] | None = None
 
     def script(self, name: str) -> Path:
         return self.config.sql / name
@@ -68,10 +76,34 @@ class OpusRun:
                     "database as it is"))
             else:
                 started = time.perf_counter()
-                result = target.run_script_file(str(self.script(DEPLOY_SCRIPT)))
+                result = self.run_script(DEPLOY_SCRIPT)
                 self._deployment = Deployment(result, before, target.catalog(),
                                               seconds=time.perf_counter() - started)
+                self.evidence["deploy.batches"] = len(result.batches)
+                self.evidence["deploy.batches_committed"] = len(result.batches) if result.committed else 0
+                self.evidence["deploy.seconds"] = result.seconds
+                if result.error is not None:
+                    self.evidence["deploy.error"] = result.error.describe()
+            if self._deployment.skipped_reason:
+                self.evidence["deploy.skipped"] = self._deployment.skipped_reason
         return self._deployment
+
+    def run_script(self, name: str) -> ScriptResult:
+        """Run one of the DBA's scripts, keeping what the server said besides the script's PRINTs."""
+        result = self.target().run_script_file(str(self.script(name)))
+        for message in result.messages:
+            if message.kind != "print":
+                self.server_messages.setdefault(self.current_phase, []).append(
+                    f"{name}: {message.kind}: {message.text}")
+        return result
+
+    def thresholds(self) -> Any:
+        from .thresholds import load_thresholds
+
+        return load_thresholds(self.config.expectations / "phase0.yaml")
+
+    def attach(self, nodeid: str, title: str, html: str) -> None:
+        self.attachments.setdefault(nodeid, []).append((title, html))
 
     def expectations(self) -> Any:
         """The schema expectations (loaded once; a bad file raises ExpectationError with file:line)."""

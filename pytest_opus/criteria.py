@@ -1,0 +1,210 @@
+"""The seed's Phase 0 criteria, each computed from test outcomes and measured values; the Go / No-Go.
+
+Nothing here is a constant: a criterion passes only when the tests behind it ran and passed and the
+numbers it names were measured and meet the threshold. A criterion without evidence fails, saying so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .phases import PHASES, PhaseLedger
+from .thresholds import Thresholds
+
+COMPLETION = "Phase 0 Completion Requirements"
+READY = "Ready for Phase 1 Criteria"
+
+SUCCESS_RATE_DEFINITION = (
+    "success rate = valid rows / staged rows of the workflow phase's mock batch; the batch contains "
+    "known-invalid rows that validation must reject, so 100% cannot be reached by accepting everything"
+)
+
+SCENARIOS = {
+    "success": "Success: ready for Phase 1 GraphQL implementation",
+    "partial": "Partial success: UpdateOperations success rate between the thresholds; debug the specific "
+               "failures and re-test",
+    "failure": "Failure: execute rollback, investigate the failed criteria and conflicts",
+    "incomplete": "Incomplete: not every phase ran (a -m/-k selection), so no sign-off is possible",
+}
+
+
+@dataclass(frozen=True)
+class Criterion:
+    group: str
+    name: str  # the seed's wording
+    passed: bool
+    evidence: str
+
+
+@dataclass(frozen=True)
+class PhaseOutcome:
+    name: str
+    passed: int
+    failed: int
+    skipped: int
+    seconds: float
+    server_warnings: int
+    failures: tuple[str, ...]
+
+    @property
+    def ran(self) -> bool:
+        return self.passed + self.failed > 0
+
+    @property
+    def ok(self) -> bool:
+        return self.ran and self.failed == 0 and self.skipped == 0
+
+    @property
+    def checkpoint(self) -> str:
+        """The seed's checkpoint after each step: nothing broken, no database errors or warnings."""
+        if not self.ran:
+            return "not run"
+        if self.failed:
+            return f"failed: {self.failed} test(s)"
+        if self.server_warnings:
+            return f"failed: {self.server_warnings} database warning(s)"
+        return "passed"
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str  # GO | NO-GO
+    scenario: str  # success | partial | failure | incomplete
+    criteria: tuple[Criterion, ...]
+    phases: tuple[PhaseOutcome, ...]
+
+    @property
+    def go(self) -> bool:
+        return self.decision == "GO"
+
+    @property
+    def failed_criteria(self) -> list[Criterion]:
+        return [c for c in self.criteria if not c.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "scenario": self.scenario,
+            "scenario_text": SCENARIOS[self.scenario],
+            "criteria": [asdict(c) for c in self.criteria],
+            "phases": {
+                p.name: {"passed": p.passed, "failed": p.failed, "skipped": p.skipped,
+                         "seconds": round(p.seconds, 3), "server_warnings": p.server_warnings,
+                         "checkpoint": p.checkpoint, "failures": list(p.failures)}
+                for p in self.phases
+            },
+            "success_rate_definition": SUCCESS_RATE_DEFINITION,
+        }
+
+
+def phase_outcomes(ledger: PhaseLedger, warnings: Mapping[str, int]) -> tuple[PhaseOutcome, ...]:
+    return tuple(
+        PhaseOutcome(p, ledger.passed.get(p, 0), len(ledger.failures.get(p, [])), ledger.skipped.get(p, 0),
+                     ledger.seconds.get(p, 0.0), warnings.get(p, 0), tuple(ledger.failures.get(p, [])))
+        for p in PHASES
+    )
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thresholds,
+             warnings: Mapping[str, int], recorded: str | None) -> Decision:
+    """Every seed criterion from what happened in this run, and the decision they add up to."""
+    phases = phase_outcomes(ledger, warnings)
+    by = {p.name: p for p in phases}
+    ev = evidence
+    criteria: list[Criterion] = []
+
+    def add(group: str, name: str, passed: bool, text: str) -> None:
+        criteria.append(Criterion(group, name, bool(passed), text))
+
+    # -- Phase 0 completion ------------------------------------------------------------------------
+    d = by["deploy"]
+    if "deploy.batches" in ev:
+        text = (f"{ev['deploy.batches_committed']} of {ev['deploy.batches']} batches committed in "
+                f"{ev.get('deploy.seconds', 0.0):.2f}s; {d.passed} deploy test(s) passed, {d.failed} failed")
+        if ev.get("deploy.error"):
+            text += f"; error: {ev['deploy.error']}"
+    else:
+        text = ev.get("deploy.skipped", "the deploy phase did not run")
+    add(COMPLETION, "Database schema deployment: 100% successful",
+        d.ok and ev.get("deploy.batches") == ev.get("deploy.batches_committed") and "deploy.batches" in ev, text)
+
+    s = by["schema"]
+    objects, objects_ok = ev.get("schema.objects"), ev.get("schema.objects_ok")
+    checks, checks_ok = ev.get("schema.dba_checks"), ev.get("schema.dba_checks_passed")
+    text = (f"{objects_ok}/{objects} expected objects match the live catalog; DBA validation script "
+            f"{checks_ok}/{checks} checks passed" if objects is not None else "the schema phase did not run")
+    add(COMPLETION, "Schema validation: All objects present and functional",
+        s.ok and objects is not None and objects == objects_ok and checks is not None and checks == checks_ok,
+        text)
+
+    w = by["workflow"]
+    rate = ev.get("workflow.success_rate")
+    if rate is not None:
+        text = (f"{_pct(rate)} ({ev['workflow.valid']}/{ev['workflow.staged']} rows valid; "
+                f"{ev['workflow.invalid']} rejected, of which {ev['workflow.known_invalid_rejected']} of "
+                f"{ev['workflow.known_invalid']} known-invalid rows; threshold >{_pct(thresholds.go_above)})")
+    else:
+        text = "the workflow phase did not measure a success rate"
+    rate_ok = rate is not None and rate > thresholds.go_above and bool(ev.get("workflow.rejected_exactly"))
+    add(COMPLETION, "UpdateOperations test: >95% success rate", w.ok and rate_ok, text)
+
+    i = by["infrastructure"]
+    comps, comps_ok = ev.get("infrastructure.components"), ev.get("infrastructure.components_ok")
+    text = (f"{comps_ok}/{comps} components operational" if comps is not None
+            else "the infrastructure phase did not run")
+    add(COMPLETION, "Infrastructure validation: All components operational",
+        i.ok and comps is not None and comps == comps_ok, text)
+
+    add(COMPLETION, "Documentation updated: Deployment results recorded", recorded is not None,
+        f"results recorded in {recorded}" if recorded else "the run's results could not be recorded")
+
+    # -- Ready for Phase 1 ---------------------------------------------------------------------------
+    total_passed = sum(p.passed for p in phases)
+    total_failed = sum(p.failed for p in phases)
+    total_skipped = sum(p.skipped for p in phases)
+    add(READY, "All Phase 0 tests passing", all(p.ok for p in phases),
+        f"{total_passed} passed, {total_failed} failed, {total_skipped} skipped across {len(PHASES)} phases")
+
+    planned, matched = ev.get("dryrun.fields_planned"), ev.get("dryrun.fields_matched")
+    network = ev.get("dryrun.network_attempts")
+    text = (f"{ev.get('dryrun.mutations')} mutations in {ev.get('dryrun.requests')} request(s); "
+            f"{matched}/{planned} planned fields equal the staged values; {network} network connection attempts"
+            if planned is not None else "no dry-run plan was checked")
+    add(READY, "Dry-run mode functional and accurate",
+        w.ok and planned is not None and planned > 0 and planned == matched and network == 0, text)
+
+    planted, caught = ev.get("mismatch.planted"), ev.get("mismatch.caught")
+    text = (f"{caught} of {planted} mismatches planted in a throwaway copy were caught"
+            if planted is not None else "no mismatch was planted")
+    add(READY, "Validation framework catching schema mismatches",
+        planted is not None and planted > 0 and planted == caught, text)
+
+    rows, changes = ev.get("audit.rows"), ev.get("audit.planned_changes")
+    roundtrip = ev.get("audit.roundtrip")
+    text = (f"{rows} audit rows for {changes} planned changes; round trip (write, summarise, roll back): "
+            f"{'ok' if roundtrip else 'not shown' if roundtrip is None else 'failed'}"
+            if rows is not None else "the audit trail was not checked")
+    add(READY, "Audit trail capturing all operations",
+        rows is not None and rows == changes and rows > 0 and bool(roundtrip), text)
+
+    unchanged, insert_ok = ev.get("compat.columns_unchanged"), ev.get("compat.insert_ok")
+    text = (f"pre-existing columns unchanged: {unchanged}; insert written for the old schema: "
+            f"{'works' if insert_ok else 'not shown' if insert_ok is None else 'fails'}")
+    add(READY, "No breaking changes to existing systems",
+        d.ok and unchanged is not None and unchanged.startswith("all") and bool(insert_ok), text)
+
+    complete = all(p.ran for p in phases)
+    if all(c.passed for c in criteria):
+        return Decision("GO", "success", tuple(criteria), phases)
+    if not complete:
+        return Decision("NO-GO", "incomplete", tuple(criteria), phases)
+    deploy_ok = criteria[0].passed
+    if deploy_ok and rate is not None and thresholds.partial_above < rate <= thresholds.go_above:
+        return Decision("NO-GO", "partial", tuple(criteria), phases)
+    return Decision("NO-GO", "failure", tuple(criteria), phases)

@@ -1,0 +1,129 @@
+"""The Phase 0 sign-off: the HTML section at the top of the pytest-html report, the JSON summary, the
+timestamped history copy and the terminal lines. Every value that came from the database or YAML is
+escaped (html.escape) before it reaches the page."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .criteria import SCENARIOS, SUCCESS_RATE_DEFINITION, Decision
+
+_STYLE = """
+<style>
+#opus-phase0 {font-family: sans-serif; border: 2px solid #444; padding: 12px 16px; margin: 0 0 16px 0}
+#opus-phase0 .decision {font-size: 1.6em; font-weight: bold; padding: 6px 12px; display: inline-block}
+#opus-phase0 .go {background: #d4edda; color: #155724} #opus-phase0 .nogo {background: #f8d7da; color: #721c24}
+#opus-phase0 table {border-collapse: collapse; margin: 8px 0} #opus-phase0 td, #opus-phase0 th
+{border: 1px solid #bbb; padding: 4px 8px; text-align: left; vertical-align: top}
+#opus-phase0 .pass {color: #155724; font-weight: bold} #opus-phase0 .fail {color: #721c24; font-weight: bold}
+</style>
+"""
+
+
+def environment(target_display: str, root: Path) -> dict[str, str]:
+    """Versions, the git commit and the (masked) target, for the record."""
+    import pytest
+    import sqlglot
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=5).stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True,
+                               timeout=5).stdout.strip()
+        if dirty and commit != "unknown":
+            commit += " (with uncommitted changes)"
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    import sqlite3
+
+    return {
+        "target": target_display,
+        "pytest-opus": __version__,
+        "python": platform.python_version(),
+        "pytest": pytest.__version__,
+        "sqlglot": sqlglot.__version__,
+        "sqlite": sqlite3.sqlite_version,
+        "git commit": commit,
+    }
+
+
+def summary_dict(decision: Decision, env: dict[str, str], extra: dict[str, Any]) -> dict[str, Any]:
+    data = decision.to_dict()
+    data["environment"] = env
+    data.update(extra)
+    return data
+
+
+def write_json(data: dict[str, Any], path: Path, history_dir: Path) -> Path:
+    """Write the summary and a timestamped copy under history/; returns the history file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    history_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    history = history_dir / f"opus-phase0-{stamp}.json"
+    text = json.dumps(data, indent=2, default=str)
+    path.write_text(text, encoding="utf-8")
+    history.write_text(text, encoding="utf-8")
+    return history
+
+
+def html_section(data: dict[str, Any]) -> str:
+    """The Phase 0 section shown above pytest-html's results."""
+    go = data["decision"] == "GO"
+    rows = []
+    group = None
+    for c in data["criteria"]:
+        if c["group"] != group:
+            group = c["group"]
+            rows.append(f'<tr><th colspan="3">{escape(group)}</th></tr>')
+        status = '<span class="pass">PASS</span>' if c["passed"] else '<span class="fail">FAIL</span>'
+        rows.append(f"<tr><td>{status}</td><td>{escape(c['name'])}</td><td>{escape(c['evidence'])}</td></tr>")
+    phase_rows = [
+        f"<tr><td>{escape(name)}</td><td>{p['passed']}</td><td>{p['failed']}</td><td>{p['skipped']}</td>"
+        f"<td>{p['seconds']:.2f}s</td><td>{p['server_warnings']}</td><td>{escape(p['checkpoint'])}</td></tr>"
+        for name, p in data["phases"].items()
+    ]
+    env_rows = [f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>" for k, v in data["environment"].items()]
+    rollback = data.get("rollback")
+    rollback_html = ""
+    if rollback:
+        rollback_html = f"<p><b>Rollback after failure:</b> {escape(rollback)}</p>"
+    failed = [c["name"] for c in data["criteria"] if not c["passed"]]
+    failed_html = ("<p><b>Failed criteria:</b> " + escape("; ".join(failed)) + "</p>") if failed else ""
+    return (
+        _STYLE
+        + '<section id="opus-phase0"><h2>OPUS Update Boards: Phase 0 sign-off</h2>'
+        + f'<div class="decision {"go" if go else "nogo"}" id="opus-decision">'
+        + f'Decision: {escape(data["decision"])}</div>'
+        + f'<p id="opus-scenario">{escape(SCENARIOS[data["scenario"]])}</p>'
+        + failed_html + rollback_html
+        + "<table><tr><th>status</th><th>criterion</th><th>evidence</th></tr>" + "".join(rows) + "</table>"
+        + "<h3>Phases and checkpoints</h3><table><tr><th>phase</th><th>passed</th><th>failed</th>"
+        + "<th>skipped</th><th>time</th><th>database warnings</th><th>checkpoint</th></tr>"
+        + "".join(phase_rows) + "</table>"
+        + f"<p><small>{escape(SUCCESS_RATE_DEFINITION)}</small></p>"
+        + "<h3>Run</h3><table>" + "".join(env_rows) + "</table></section>"
+    )
+
+
+def terminal_lines(data: dict[str, Any]) -> list[str]:
+    lines = [f"Phase 0 decision: {data['decision']} ({SCENARIOS[data['scenario']]})"]
+    for c in data["criteria"]:
+        lines.append(f"  [{'PASS' if c['passed'] else 'FAIL'}] {c['name']}: {c['evidence']}")
+    if data.get("rollback"):
+        lines.append(f"  rollback: {data['rollback']}")
+    return lines
+
+
+def table_html(headers: list[str], rows: list[list[Any]]) -> str:
+    """A small escaped HTML table, for per-test report extras."""
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape('' if v is None else str(v))}</td>" for v in r) + "</tr>"
+                   for r in rows)
+    return f'<table border="1" cellpadding="3"><tr>{head}</tr>{body}</table>'
