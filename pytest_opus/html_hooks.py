@@ -9,6 +9,10 @@ import pytest
 from . import fixtures, report
 
 
+def pytest_html_report_title(report: Any) -> None:
+    report.title = "OPUS Update Boards: Phase 0 sign-off report"
+
+
 def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str],
                                 session: pytest.Session) -> None:
     data = session.config.stash[fixtures.run_key].sign_off

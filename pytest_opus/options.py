@@ -75,6 +75,9 @@ class OpusConfig:
             return f"sandbox file {self.db}"
         return "disposable sandbox (SQLite, new for this run)"
 
+    def __repr__(self) -> str:  # never show the DSN itself: it may hold a password
+        return f"OpusConfig(target={self.target_display!r}, deploy={self.deploy}, sql={str(self.sql)!r})"
+
     def header_lines(self) -> list[str]:
         deploy = ("yes (disposable sandbox)" if not self.persistent else
                   "yes (--opus-deploy)" if self.deploy else "no: validating the target as it is")

@@ -28,7 +28,7 @@ class Deployment:
     seconds: float = 0.0
 
 
-@dataclass
+@dataclass(repr=False)
 class OpusRun:
     config: OpusConfig
     workdir: Path
@@ -46,6 +46,9 @@ class OpusRun:
     server_messages: dict[str, list[str]] = field(default_factory=dict)
     current_phase: str = "setup"
     sign_off: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<OpusRun {self.config.target_display}>"
 
     def script(self, name: str) -> Path:
         return self.config.sql / name
