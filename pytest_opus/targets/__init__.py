@@ -1,0 +1,97 @@
+"""Choosing and opening a target: a DSN (SQL Server, or an SQLite ODBC source) or a sandbox file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .base import Target
+
+__all__ = ["Target", "dbms_name", "open_target"]
+
+
+def dbms_name(connection: Any) -> str:
+    """What the ODBC driver says the database is (SQL_DBMS_NAME), e.g. "Microsoft SQL Server", "SQLite"."""
+    from . import _odbc
+
+    pyodbc = _odbc.load_pyodbc()
+    try:
+        return str(connection.getinfo(pyodbc.SQL_DBMS_NAME) or "")
+    except pyodbc.Error:  # a driver that cannot answer is treated as SQL Server's, the usual case
+        return ""
+
+
+def open_target(
+    *,
+    dsn: str | None = None,
+    db_path: str | Path | None = None,
+    baseline_dir: str | Path | None = None,
+    timeout: int = 30,
+) -> Target:
+    """Open the target that `dsn` or `db_path` names (exactly one of them).
+
+    - `dsn`: an ODBC connection string. When the driver reports SQLite as its DBMS, the result is an
+      `OdbcSqliteTarget` (the embedded runner over pyodbc); otherwise a `SqlServerTarget`.
+      `timeout` is the login timeout in seconds.
+    - `db_path`: a sandbox file, opened as a persistent `SandboxTarget`. A file that does not exist
+      is an error, unless `baseline_dir` is given: then it is built from `baseline_dir/*.sql`.
+
+    pyodbc is imported only for a DSN. Raises ConfigError (any password masked) when the target
+    cannot be opened.
+    """
+    if (dsn is None) == (db_path is None):
+        raise ConfigError("name exactly one database: a DSN (--dsn) or a sandbox file (--db PATH)")
+    if dsn is not None:
+        return _open_dsn(dsn, timeout)
+    assert db_path is not None
+    return _open_sandbox(Path(db_path), None if baseline_dir is None else Path(baseline_dir))
+
+
+def _open_dsn(dsn: str, timeout: int) -> Target:
+    from . import _odbc
+
+    if not dsn.strip():
+        raise ConfigError("the DSN is empty: give an ODBC connection string such as "
+                          "Driver={ODBC Driver 18 for SQL Server};Server=HOST;Database=NAME;Encrypt=yes")
+    # Opened with autocommit off, as SqlServerTarget expects; OdbcSqliteTarget switches it on.
+    connection = _odbc.connect(dsn, autocommit=False, timeout=timeout)
+    try:
+        if "sqlite" in dbms_name(connection).lower():
+            from .odbc_sqlite import OdbcSqliteTarget
+
+            return OdbcSqliteTarget(dsn, connection=connection)
+        from .sqlserver import SqlServerTarget
+
+        return SqlServerTarget(dsn, connection=connection)
+    except BaseException:
+        connection.close()
+        raise
+
+
+def _open_sandbox(path: Path, baseline_dir: Path | None) -> Target:
+    from .sandbox import SandboxTarget, create_sandbox
+
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory, not a sandbox database file")
+    if not path.exists():
+        if baseline_dir is None:
+            raise ConfigError(
+                f"no sandbox database at {path}: check the path, or use --database dms to get a local "
+                "sandbox built from sql/baseline/ on first use"
+            )
+        create_sandbox(path, baseline_dir)
+    _check_sqlite_file(path)
+    return SandboxTarget(path, persistent=True)
+
+
+def _check_sqlite_file(path: Path) -> None:
+    # sqlite3 opens any file and only fails at the first query, with "file is not a database";
+    # checking the header here names the file instead.
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(16)
+    except OSError as error:
+        raise ConfigError(f"cannot read the sandbox database {path}: {error.strerror}") from None
+    if header and header != b"SQLite format 3\x00":
+        raise ConfigError(f"{path} is not an SQLite database file (a sandbox made by opus-sql or pytest-opus)")

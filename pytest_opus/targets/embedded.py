@@ -48,6 +48,7 @@ class EmbeddedTarget(Target):
 
         self.engine.on_message = relay
         self.engine.begin()
+        finished = False  # only a loop that ran to its end may commit (not Ctrl-C, not a raising callback)
         try:
             for number, batch in enumerate(batches, start=1):
                 for _ in range(batch.repeat):
@@ -65,10 +66,11 @@ class EmbeddedTarget(Target):
                         break
                 if result.error is not None:
                     break
+            finished = True
         finally:
             self.engine.on_message = None
             self._drop_temp_tables()
-            if result.error is None:
+            if finished and result.error is None:
                 self.engine.commit()
                 result.committed = True
             elif self.engine.trancount:

@@ -90,3 +90,17 @@ def test_validate_reports_each_check_and_fails_loudly(deployed: SandboxTarget) -
     assert broken.error is not None and "checks failed" in broken.error.message
     failed = [name for name, passed, _ in broken.result_sets[0].rows if not passed]
     assert "view dbo.VW_UpdateOperationSummary" in failed
+
+
+def test_an_interrupted_script_is_rolled_back(baseline: SandboxTarget) -> None:
+    """Anything raised mid-script (Ctrl-C, a failing message callback) rolls back; it never commits."""
+    script = "CREATE TABLE dbo.interrupted_a (x INT);\nPRINT 'one';\nGO\nCREATE TABLE dbo.interrupted_b (x INT);\n"
+
+    def interrupt(_message: object) -> None:
+        raise KeyboardInterrupt
+
+    import pytest
+
+    with pytest.raises(KeyboardInterrupt):
+        baseline.execute_script(script, on_message=interrupt)
+    assert baseline.catalog().table("interrupted_a") is None

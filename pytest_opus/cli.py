@@ -1,0 +1,336 @@
+"""opus-sql: the DBA's command that runs one T-SQL script, atomically, on a named database, a DSN or a sandbox.
+
+    opus-sql --script sql/deploy_opus_update_boards.sql --database dms
+
+It mirrors the seed plan's `python tools/execute_ddl.py --script FILE --database NAME`. Exit status:
+0 the script ran and was committed; 1 the script failed (everything it did was rolled back);
+2 a usage or configuration problem (nothing was run); 3 an internal error (a bug in pytest-opus);
+130 interrupted (Ctrl-C).
+Expected problems are reported as one line on stderr, never as a traceback, and the password of
+any DSN involved is redacted from everything printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+import traceback
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from .batches import split_batches
+from .databases import ResolvedDatabase, open_database, resolve_database
+from .errors import ConfigError, OpusError, ScriptError
+from .secrets import mask_dsn, redact, secret_values
+from .targets.base import BatchResult, Message, ResultSet, ScriptResult
+
+PROG = "opus-sql"
+
+EXIT_OK = 0
+EXIT_SCRIPT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+#: the directive that makes a script refuse to run without --confirm (the rollback script has it)
+CONFIRM_DIRECTIVE = re.compile(r"^\s*--\s*opus:\s*confirm-required(?![\w-])", re.IGNORECASE)
+
+
+def requires_confirmation(text: str) -> bool:
+    """Whether the script's leading comment block holds the `-- opus: confirm-required` directive.
+
+    Only the comments before the first statement count, so the words quoted later in a script (or
+    in a string) do not make it a confirm-required script.
+    """
+    for line in text.lstrip("\ufeff").splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("--"):
+            return False
+        if CONFIRM_DIRECTIVE.match(stripped):
+            return True
+    return False
+
+
+class Console:
+    """Where the command's output goes: every line redacted, and flushed at once (scripts can run long).
+
+    Writing never raises: if the terminal or pipe goes away mid-script, output stops but the script's
+    transaction is still decided by the script alone, not by a failed print.
+    """
+
+    def __init__(self, out: TextIO, err: TextIO, secrets: Sequence[str] = (), *, quiet: bool = False) -> None:
+        self.out = out
+        self.err = err
+        self.secrets = list(secrets)
+        self.quiet = quiet
+        self._broken: set[int] = set()
+
+    def forget(self, *secrets: str) -> None:
+        """Add secrets to redact (as soon as they are known, before anything could echo them)."""
+        self.secrets.extend(s for s in secrets if s)
+
+    def _write(self, stream: TextIO, line: str) -> None:
+        if id(stream) in self._broken:
+            return
+        text = redact(line, *self.secrets) + "\n"
+        try:
+            try:
+                stream.write(text)
+            except UnicodeEncodeError:
+                encoding = getattr(stream, "encoding", None) or "ascii"
+                stream.write(text.encode(encoding, errors="replace").decode(encoding))
+            stream.flush()
+        except (OSError, ValueError):  # closed pipe or closed stream
+            self._broken.add(id(stream))
+
+    def say(self, line: str) -> None:
+        """Progress output: suppressed by --quiet."""
+        if not self.quiet:
+            self._write(self.out, line)
+
+    def result(self, line: str) -> None:
+        """The final line: printed even with --quiet."""
+        self._write(self.out, line)
+
+    def error(self, line: str) -> None:
+        self._write(self.err, f"{PROG}: error: {line}")
+
+    def trace(self, line: str) -> None:
+        """Debug output on stderr (OPUS_DEBUG), redacted like everything else."""
+        self._write(self.err, line)
+
+    def message(self, message: Message) -> None:
+        """A message from the script, as it arrives (the target calls this while the batch runs)."""
+        prefix = {"warning": "warning: ", "info": "info: "}.get(message.kind, "")
+        for line in message.text.splitlines() or [""]:
+            self.say(f"{prefix}{line}")
+
+
+class _UsageError(Exception):
+    def __init__(self, message: str, status: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse without SystemExit and multi-line usage dumps: errors become one line."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{message} (see {PROG} --help)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise _UsageError(message or "", status)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Run one T-SQL script on a database in a single transaction: all of it is "
+        "committed, or (at the first error) none of it.",
+        epilog="Exit status: 0 committed, 1 the script failed and was rolled back, 2 usage or "
+        "configuration error (nothing was run), 3 internal error. See docs/dba.md.",
+    )
+    parser.add_argument("--script", required=True, metavar="FILE",
+                        help="the T-SQL script to run (GO separates batches)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--database", metavar="NAME",
+        help="a named database: env OPUS_DB_<NAME>, [tool.opus.databases] in pyproject.toml, or 'dms' "
+        "(a local sandbox .opus/dms.sqlite, built from sql/baseline/ on first use)",
+    )
+    where.add_argument(
+        "--dsn", metavar="DSN",
+        help="an ODBC connection string (prefer a named database: a password given here is visible "
+        "to other users of this machine in the process list)",
+    )
+    where.add_argument("--db", metavar="PATH", help="an existing sandbox database file")
+    parser.add_argument("--confirm", action="store_true",
+                        help="required by scripts marked '-- opus: confirm-required' (the rollback script)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print only the final line (and errors): no messages, tables or batch lines")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `opus-sql` with `argv` (default: the command line); return the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    console = Console(sys.stdout, sys.stderr, _secrets_in(arguments))
+    # sqlglot logs a warning when it falls back to an opaque command; the runner then reports the
+    # construct itself, so the warning would only be a second, less clear line on stderr.
+    sqlglot_log = logging.getLogger("sqlglot")
+    saved_level = sqlglot_log.level
+    sqlglot_log.setLevel(logging.ERROR)
+    try:
+        return _main(arguments, console)
+    finally:
+        sqlglot_log.setLevel(saved_level)
+
+
+def _main(arguments: list[str], console: Console) -> int:
+    try:
+        options = build_parser().parse_args(arguments)
+    except _UsageError as stop:
+        if str(stop):
+            (console.error if stop.status else console.result)(str(stop).rstrip())
+        return stop.status
+    console.quiet = options.quiet
+    try:
+        return _run(options, console)
+    except ConfigError as error:
+        console.error(str(error))
+        return EXIT_USAGE
+    except OpusError as error:
+        console.error(str(error))
+        return EXIT_SCRIPT_FAILED
+    except KeyboardInterrupt:
+        console.error("interrupted by the user")
+        return EXIT_INTERRUPTED
+    except Exception as error:  # a bug: still one redacted line, the traceback only on request
+        console.error(f"internal error: {type(error).__name__}: {error} (please report it; "
+                      "set OPUS_DEBUG=1 to see the traceback)")
+        if os.environ.get("OPUS_DEBUG"):
+            for line in traceback.format_exc().splitlines():
+                console.trace(line)
+        return EXIT_INTERNAL
+
+
+def _run(options: argparse.Namespace, console: Console) -> int:
+    script = Path(options.script)
+    text = read_script(script)
+    database = _database(options)
+    console.forget(*database.secrets)
+
+    if requires_confirmation(text) and not options.confirm:
+        console.error(
+            f"{script} is marked '-- opus: confirm-required' (it must not run by accident); nothing was run. "
+            f"To run it on {database.display}, add --confirm"
+        )
+        return EXIT_USAGE
+
+    target = open_database(database, notify=console.say)
+    try:
+        where = f"database {database.name!r}: " if options.database is not None else "from "
+        console.say(f"running {script} on {target.display_name} ({where}{database.origin})")
+        result = target.execute_script(text, source=str(script), on_message=console.message)
+        _report(result, console)
+    finally:
+        target.close()
+
+    if result.error is not None:
+        # Not "unchanged": after a script that committed the runner's transaction itself, the error
+        # says what may already be committed, and this line must not contradict it.
+        console.error(f"{result.error.describe().removesuffix('.')}; the script's transaction was rolled back")
+        return EXIT_SCRIPT_FAILED
+    batches = len(result.batches)
+    console.result(f"OK: {script}: {batches} batch{'es' if batches != 1 else ''} committed on "
+                   f"{target.display_name} in {result.seconds:.2f}s")
+    return EXIT_OK
+
+
+def read_script(path: Path) -> str:
+    """The script's text; ConfigError when it cannot be read or holds no SQL at all."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"script file not found: {path} (the Phase 0 scripts live under sql/)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory; --script takes one .sql file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text (save it as UTF-8; SSMS: Save with Encoding)") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        empty = not split_batches(text, source=str(path))
+    except ScriptError:
+        empty = False  # malformed, not empty: the run reports it with its line
+    if empty:
+        raise ConfigError(f"{path} holds no SQL (it is empty, or only comments and GO lines); nothing was run")
+    return text
+
+
+def _database(options: argparse.Namespace) -> ResolvedDatabase:
+    if options.database is not None:
+        return resolve_database(options.database)
+    if options.dsn is not None:
+        return ResolvedDatabase("dsn", "dsn", mask_dsn(options.dsn), "--dsn", dsn=options.dsn)
+    path = Path(options.db)
+    return ResolvedDatabase(str(path), "sandbox", f"sandbox {path}", "--db", path=path)
+
+
+def _secrets_in(arguments: Sequence[str]) -> list[str]:
+    """Every password found in any argument (a DSN may come as `--dsn X` or `--dsn=X`)."""
+    found: list[str] = []
+    for argument in arguments:
+        found += secret_values(argument)
+        if argument.startswith("--"):
+            found += secret_values(argument.partition("=")[2])
+    return found
+
+
+# -- reporting -----------------------------------------------------------------------------------
+def _report(result: ScriptResult, console: Console) -> None:
+    for batch in result.batches:
+        for result_set in batch.result_sets:
+            for line in format_table(result_set):
+                console.say(line)
+        console.say(batch_line(batch))
+
+
+def batch_line(batch: BatchResult) -> str:
+    """One line per batch: its number, where it starts, what it returned or changed, and its time."""
+    parts: list[str] = []
+    returned = sum(len(r.rows) for r in batch.result_sets)
+    if batch.result_sets:
+        parts.append(f"{returned} row{'s' if returned != 1 else ''} returned")
+    if batch.rowcount >= 0 and not batch.result_sets:
+        parts.append(f"{batch.rowcount} row{'s' if batch.rowcount != 1 else ''} affected")
+    if batch.error is not None:
+        parts.append("FAILED")
+    parts.append(f"{batch.seconds:.2f}s")
+    return f"batch {batch.number} (line {batch.start_line}): {', '.join(parts)}"
+
+
+def format_cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):  # BIT, shown as SSMS and sqlcmd show it
+        return "1" if value else "0"
+    if isinstance(value, bytes):
+        return "0x" + value.hex().upper()
+    return " ".join(str(value).splitlines())
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal)  # bool too: a BIT, shown as 1/0
+
+
+def format_table(result_set: ResultSet) -> list[str]:
+    """A result set as aligned text: header, rule, rows (numbers right-aligned), then a row count."""
+    headers = [name or "(no column name)" for name in result_set.columns]
+    cells = [[format_cell(v) for v in row] for row in result_set.rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    numeric = [
+        bool(result_set.rows) and all(row[i] is None or _is_number(row[i]) for row in result_set.rows)
+        for i in range(len(headers))
+    ]
+
+    def render(values: Sequence[str], align: Sequence[bool]) -> str:
+        return "  ".join(v.rjust(w) if right else v.ljust(w)
+                         for v, w, right in zip(values, widths, align, strict=True)).rstrip()
+
+    lines = [render(headers, [False] * len(headers)), "  ".join("-" * w for w in widths)]
+    lines += [render(row, numeric) for row in cells]
+    count = len(result_set.rows)
+    lines.append(f"({count} row{'s' if count != 1 else ''})")
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())
