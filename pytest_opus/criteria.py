@@ -172,12 +172,14 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
         f"{total_passed} passed, {total_failed} failed, {total_skipped} skipped across {len(PHASES)} phases")
 
     planned, matched = ev.get("dryrun.fields_planned"), ev.get("dryrun.fields_matched")
+    expected = ev.get("dryrun.fields_expected")
     network = ev.get("dryrun.network_attempts")
     text = (f"{ev.get('dryrun.mutations')} mutations in {ev.get('dryrun.requests')} request(s); "
-            f"{matched}/{planned} planned fields equal the staged values; {network} network connection attempts"
+            f"{matched} of {planned} planned field changes equal the staged values ({expected} expected from "
+            f"staging and the board snapshot); {network} network connection attempts"
             if planned is not None else "no dry-run plan was checked")
     add(READY, "Dry-run mode functional and accurate",
-        w.ok and planned is not None and planned > 0 and planned == matched and network == 0, text)
+        w.ok and planned is not None and planned > 0 and planned == matched == expected and network == 0, text)
 
     planted, caught = ev.get("mismatch.planted"), ev.get("mismatch.caught")
     text = (f"{caught} of {planted} mismatches planted in a throwaway copy were caught"
@@ -200,7 +202,8 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
         d.ok and unchanged is not None and unchanged.startswith("all") and bool(insert_ok), text)
 
     complete = all(p.ran for p in phases)
-    if all(c.passed for c in criteria):
+    checkpoints_ok = all(p.checkpoint == "passed" for p in phases)
+    if all(c.passed for c in criteria) and checkpoints_ok:
         return Decision("GO", "success", tuple(criteria), phases)
     if not complete:
         return Decision("NO-GO", "incomplete", tuple(criteria), phases)

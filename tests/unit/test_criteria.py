@@ -1,0 +1,93 @@
+"""The Phase 0 criteria and decision, from hand-made outcomes and evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_opus.criteria import evaluate
+from pytest_opus.phases import PHASES, PhaseLedger
+from pytest_opus.thresholds import Thresholds
+
+
+def _ledger(failed: str | None = None) -> PhaseLedger:
+    ledger = PhaseLedger()
+    for phase in PHASES:
+        ledger.record(phase, f"tests/phase0/test_{phase}.py::test_ok", "passed", 0.1)
+    if failed:
+        ledger.record(failed, f"tests/phase0/test_{failed}.py::test_broken", "failed", 0.1)
+    return ledger
+
+
+def _evidence(**overrides: Any) -> dict[str, Any]:
+    evidence: dict[str, Any] = {
+        "deploy.batches": 9, "deploy.batches_committed": 9, "deploy.seconds": 0.2,
+        "schema.objects": 5, "schema.objects_ok": 5, "schema.dba_checks": 48, "schema.dba_checks_passed": 48,
+        "workflow.success_rate": 58 / 60, "workflow.valid": 58, "workflow.staged": 60, "workflow.invalid": 2,
+        "workflow.known_invalid": 2, "workflow.known_invalid_rejected": 2, "workflow.rejected_exactly": True,
+        "infrastructure.components": 6, "infrastructure.components_ok": 6,
+        "dryrun.fields_planned": 200, "dryrun.fields_expected": 200, "dryrun.fields_matched": 200,
+        "dryrun.mutations": 58, "dryrun.requests": 3, "dryrun.network_attempts": 0,
+        "mismatch.planted": 8, "mismatch.caught": 8, "audit.rows": 200, "audit.planned_changes": 200,
+        "audit.roundtrip": True, "compat.columns_unchanged": "all 123 pre-existing columns unchanged",
+        "compat.insert_ok": True,
+    }
+    evidence.update(overrides)
+    return evidence
+
+
+def test_everything_measured_and_passing_is_go() -> None:
+    decision = evaluate(_ledger(), _evidence(), Thresholds(), {}, "reports/history/x.json")
+    assert (decision.decision, decision.scenario) == ("GO", "success")
+    assert len(decision.criteria) == 10 and all(c.passed for c in decision.criteria)
+    assert "96.7% (58/60 rows valid" in decision.criteria[2].evidence
+
+
+@pytest.mark.parametrize(("overrides", "failed_name"), [
+    ({"mismatch.caught": 7}, "Validation framework catching schema mismatches"),
+    ({"dryrun.network_attempts": 1}, "Dry-run mode functional and accurate"),
+    ({"dryrun.fields_matched": 199}, "Dry-run mode functional and accurate"),
+    ({"dryrun.fields_expected": 201}, "Dry-run mode functional and accurate"),
+    ({"audit.rows": 199}, "Audit trail capturing all operations"),
+    ({"audit.roundtrip": False}, "Audit trail capturing all operations"),
+    ({"compat.insert_ok": False}, "No breaking changes to existing systems"),
+    ({"workflow.rejected_exactly": False}, "UpdateOperations test: >95% success rate"),
+    ({"schema.dba_checks_passed": 47}, "Schema validation: All objects present and functional"),
+    ({"infrastructure.components_ok": 5}, "Infrastructure validation: All components operational"),
+])
+def test_each_criterion_fails_on_its_own_evidence(overrides: dict[str, Any], failed_name: str) -> None:
+    decision = evaluate(_ledger(), _evidence(**overrides), Thresholds(), {}, "x.json")
+    assert decision.decision == "NO-GO"
+    assert [c.name for c in decision.failed_criteria] == [failed_name]
+
+
+def test_missing_evidence_fails_and_says_so() -> None:
+    decision = evaluate(_ledger(), {}, Thresholds(), {}, None)
+    assert not any(c.passed for c in decision.criteria[:5] if "recorded" not in c.name)
+    assert "did not" in decision.criteria[2].evidence
+
+
+def test_partial_scenario_between_the_thresholds() -> None:
+    decision = evaluate(_ledger(failed="workflow"), _evidence(**{"workflow.success_rate": 0.9}), Thresholds(),
+                        {}, "x.json")
+    assert (decision.decision, decision.scenario) == ("NO-GO", "partial")
+
+
+def test_failed_deployment_is_the_failure_scenario() -> None:
+    decision = evaluate(_ledger(failed="deploy"), _evidence(**{"deploy.batches_committed": 0}), Thresholds(),
+                        {}, "x.json")
+    assert (decision.decision, decision.scenario) == ("NO-GO", "failure")
+
+
+def test_a_phase_that_did_not_run_makes_the_run_incomplete() -> None:
+    ledger = PhaseLedger()
+    ledger.record("schema", "t::x", "passed", 0.1)
+    decision = evaluate(ledger, _evidence(), Thresholds(), {}, "x.json")
+    assert decision.scenario == "incomplete"
+
+
+def test_a_database_warning_fails_the_checkpoint() -> None:
+    decision = evaluate(_ledger(), _evidence(), Thresholds(), {"deploy": 1}, "x.json")
+    assert next(p for p in decision.phases if p.name == "deploy").checkpoint.startswith("failed: 1 database")
+    assert decision.decision == "NO-GO"
