@@ -72,7 +72,7 @@ END
 IF OBJECT_ID(N'dbo.MON_UpdateAudit', N'U') IS NOT NULL
 BEGIN
     DROP TABLE dbo.MON_UpdateAudit;
-    PRINT N'Dropped table dbo.MON_UpdateAudit (its rows are in dbo.MON_UpdateAudit_Backup)';
+    PRINT N'Dropped table dbo.MON_UpdateAudit';
 END
 GO
 
