@@ -7,7 +7,7 @@
 -- * Every constraint and index is named, so rollback_opus_update_boards.sql can remove it.
 -- * No error is caught and printed: an error stops the script, and the runner (opus-sql or
 --   pytest --opus-deploy) rolls back every batch of the run.
--- Requires SQL Server 2016 SP1 or later (CREATE OR ALTER).
+-- Requires SQL Server 2017 or later (CREATE OR ALTER; the rollback script uses STRING_AGG).
 
 SET NOCOUNT ON;
 SET XACT_ABORT ON;

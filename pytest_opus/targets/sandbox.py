@@ -45,8 +45,10 @@ def baseline_files(baseline_dir: Path) -> list[Path]:
 
 
 def _fingerprint(files: list[Path]) -> str:
+    """Baseline scripts plus the runner's own sources: a runner change rebuilds the cached template."""
     digest = hashlib.sha256(__version__.encode())
-    for f in files:
+    runner = Path(__file__).resolve().parent.parent / "tsql"
+    for f in [*files, *sorted(runner.glob("*.py"))]:
         digest.update(f.name.encode())
         digest.update(f.read_bytes())
     return digest.hexdigest()[:16]

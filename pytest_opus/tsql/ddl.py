@@ -5,13 +5,13 @@ Pure functions: no database access, so the same code serves execution and the st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlglot import exp
 
 from . import dialect
 from .sqlite_schema import ColumnModel, TableModel, quote
-from .translate import NotInSubset, SyntaxProblem, rewrite, table_name
+from .translate import NotInSubset, SyntaxProblem, Translated, rewrite, table_name
 
 
 def object_name(table: exp.Expression) -> str:
@@ -182,5 +182,104 @@ def index_spec(create: exp.Create) -> IndexSpec:
     if not columns:
         raise SyntaxProblem("CREATE INDEX needs a column list")
     table = index.args.get("table")
+    if table is None:
+        raise SyntaxProblem("CREATE INDEX needs ON table")
     return IndexSpec(index.name, object_name(table), tuple(_column_names(columns)),
                      bool(create.args.get("unique")))
+
+
+def declared_type(text: str) -> str:
+    """A variable's or parameter's declared type, checked against the subset."""
+    name = dialect.parse_type(text)[0]
+    if name not in dialect.SUPPORTED_TYPES:
+        raise NotInSubset(f"type {text}")
+    return text
+
+
+def drop_targets(drop: exp.Drop) -> list[exp.Expression]:
+    """What a DROP names; never empty (an empty list would make the statement a silent no-op)."""
+    targets = [t for t in (drop.args.get("tables") or drop.expressions or [drop.this]) if t is not None]
+    if not targets:
+        raise SyntaxProblem("DROP without an object name")
+    return targets
+
+
+@dataclass(frozen=True)
+class DropPlan:
+    kind: str  # TABLE | VIEW | PROCEDURE
+    names: list[str]
+    if_exists: bool
+
+
+def drop_plan(drop: exp.Drop) -> DropPlan:
+    kind = str(drop.args.get("kind") or "").upper()
+    kind = "PROCEDURE" if kind == "PROC" else kind
+    if kind not in ("TABLE", "VIEW", "PROCEDURE"):
+        raise NotInSubset(f"DROP {kind}")
+    return DropPlan(kind, [object_name(t) for t in drop_targets(drop)], bool(drop.args.get("exists")))
+
+
+@dataclass(frozen=True)
+class TableAction:
+    """One action of an ALTER TABLE."""
+
+    kind: str  # add | drop-column | drop-constraint | alter-column
+    name: str  # the column, or the constraint
+    column: ColumnModel | None = None  # add: the new column
+    if_exists: bool = False  # drop-*
+    new_type: str = ""  # alter-column
+    not_null: bool = False  # alter-column
+
+
+@dataclass(frozen=True)
+class AlterTable:
+    table: str
+    actions: list[TableAction] = field(default_factory=list)
+
+
+def alter_table(alter: exp.Alter) -> AlterTable:
+    """The actions of an ALTER TABLE, checked against the subset."""
+    if str(alter.args.get("kind") or "").upper() != "TABLE":
+        raise NotInSubset(f"ALTER {alter.args.get('kind')}")
+    plan = AlterTable(object_name(alter.this))
+    for action in alter.args.get("actions") or []:
+        if isinstance(action, exp.ColumnDef):
+            col = column_model(action)
+            if col.identity or col.pk_name is not None or col.unique:
+                raise NotInSubset("adding an IDENTITY, PRIMARY KEY or UNIQUE column")
+            plan.actions.append(TableAction("add", col.name, column=col))
+        elif isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() in ("COLUMN", "CONSTRAINT"):
+            kind = "drop-" + str(action.args.get("kind")).lower()
+            plan.actions.extend(TableAction(kind, t.name, if_exists=bool(action.args.get("exists")))
+                                for t in drop_targets(action))
+        elif isinstance(action, exp.AlterColumn):
+            dtype = action.args.get("dtype")
+            if dtype is None or action.args.get("default") is not None:
+                raise NotInSubset(f"ALTER COLUMN {action.sql(dialect='tsql')}")
+            # without NULL / NOT NULL the column becomes nullable (SQL Server's ANSI_NULL_DFLT_ON default)
+            plan.actions.append(TableAction("alter-column", action.name, new_type=tsql_type(dtype),
+                                            not_null=action.args.get("allow_null") is False))
+        else:
+            raise NotInSubset(f"ALTER TABLE {action.sql(dialect='tsql')}")
+    if not plan.actions:
+        raise SyntaxProblem("ALTER TABLE without an action")
+    return plan
+
+
+@dataclass(frozen=True)
+class ViewDefinition:
+    name: str
+    columns: tuple[str, ...]  # an explicit column list, if the view has one
+    select: Translated  # the SELECT in SQLite's terms
+
+
+def view_definition(create: exp.Create) -> ViewDefinition:
+    target = create.this
+    name = object_name(target.this if isinstance(target, exp.Schema) else target)
+    if create.expression is None:
+        raise SyntaxProblem("CREATE VIEW needs AS SELECT ...")
+    select = rewrite(create.expression, None)
+    if select.runtime_values:  # answered when a statement runs, so a stored view cannot hold them
+        raise NotInSubset(f"{select.runtime_values[0]} in a view")
+    columns = tuple(c.name for c in target.expressions) if isinstance(target, exp.Schema) else ()
+    return ViewDefinition(name, columns, select)

@@ -32,6 +32,9 @@ IDENTITY_STORAGE_TYPE = "INTEGER"
 #: marks an identity column whose T-SQL type is not int, inside the stored CREATE TABLE text
 IDENTITY_MARKER = re.compile(r"/\*opus:(\w+)\*/")
 
+#: spellings that name the same type; sqlglot parses DECIMAL and NUMERIC alike (and renders NUMERIC),
+#: so both are reported as SQL Server's usual name, decimal
+_TYPE_ALIASES = {"integer": "int", "numeric": "decimal", "dec": "decimal"}
 _TYPE_TEXT = re.compile(r"^\s*(\w+)\s*(?:\(\s*([-\w]+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
 
 
@@ -40,9 +43,7 @@ def parse_type(text: str) -> tuple[str, int | None, int | None, int | None]:
     m = _TYPE_TEXT.match(text)
     if not m:
         return text.strip().lower(), None, None, None
-    name = m.group(1).lower()
-    if name == "integer":
-        name = "int"
+    name = _TYPE_ALIASES.get(m.group(1).lower(), m.group(1).lower())
     first, second = m.group(2), m.group(3)
     if name in CHARACTER_TYPES:
         if first is None:
@@ -147,14 +148,25 @@ FUNCTION_REWRITES = {
     "QUOTENAME": "'[' || replace({0}, ']', ']]') || ']'",
     "NEWID": DEFAULT_FUNCTIONS["newid"],
 }
-#: functions whose SQLite spelling is the same and meaning close enough (after sqlglot's transpile)
+#: T-SQL functions sqlglot does not model (it leaves them by name) that SQLite has with the same meaning
 SQLITE_FUNCTIONS = {
-    "ABS", "AVG", "COALESCE", "COUNT", "GROUP_CONCAT", "IFNULL", "IIF", "INSTR", "JSON_ARRAY",
-    "JSON_ARRAY_LENGTH", "JSON_EXTRACT", "JSON_OBJECT", "JSON_VALID", "JSON_TYPE", "JSON_QUOTE",
-    "JULIANDAY", "LENGTH", "LOWER", "LTRIM", "MAX", "MIN", "NULLIF", "PRINTF", "FORMAT", "REPLACE",
-    "ROUND", "RTRIM", "SUBSTR", "SUBSTRING", "SUM", "TRIM", "TYPEOF", "UPPER", "STRFTIME", "DATE",
-    "DATETIME", "TIME", "HEX", "RANDOMBLOB", "RANDOM", "LAST_INSERT_ROWID", "ROW_NUMBER", "RANK",
-    "DENSE_RANK", "UNICODE", "CHAR", "SIGN", "TOTAL", "CHANGES", "GLOB", "LIKE", "UNIXEPOCH",
+    "ABS", "AVG", "COALESCE", "COUNT", "IIF", "LOWER", "LTRIM", "MAX", "MIN", "NULLIF", "REPLACE", "ROUND",
+    "RTRIM", "SUBSTRING", "SUM", "TRIM", "UPPER", "UNICODE", "CHAR", "SIGN", "ROW_NUMBER", "RANK", "DENSE_RANK",
+}
+#: T-SQL functions sqlglot parses into its own expression classes (by class name) and renders for
+#: SQLite with SQL Server's meaning. A function sqlglot knows but that is absent here (FORMAT,
+#: DATEADD, YEAR, REPLICATE, STUFF, ...) is outside the subset: its SQLite rendering would fail or differ.
+SQLGLOT_FUNCTIONS = {
+    # aggregates and window functions
+    "Count", "Sum", "Min", "Max", "Avg", "GroupConcat", "RowNumber", "Rank", "DenseRank",
+    # conditionals
+    "Coalesce", "Nullif", "If", "Case", "Exists",
+    # strings (LEN, LEFT, RIGHT and CONCAT are rewritten by the runner; CHARINDEX without a start)
+    "Upper", "Lower", "Trim", "Substring", "Replace", "StrPosition", "Unicode", "Chr", "Length", "Concat",
+    # numbers
+    "Abs", "Round", "Sign",
+    # JSON_VALUE
+    "JSONExtractScalar",
 }
 #: functions the runner answers itself from the catalog or its own state
 RUNNER_FUNCTIONS = {

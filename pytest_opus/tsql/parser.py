@@ -197,6 +197,11 @@ class CreateProcedure(Statement):
 
 
 @dataclass
+class Skipped(Statement):
+    """A statement outside the subset, left out while collecting problems (see `parse_batch`)."""
+
+
+@dataclass
 class ParsedBatch:
     statements: list[Statement]
     text: str
@@ -208,6 +213,8 @@ _CONTROL_STARTERS = {"BEGIN", "IF", "WHILE", "PRINT", "THROW", "RAISERROR", "DEC
 _SQL_STARTERS = {
     "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "ALTER", "DROP", "WITH", "TRUNCATE", "SET",
 }
+_DROPPABLE = {"TABLE", "VIEW", "PROCEDURE", "PROC", "INDEX", "COLUMN", "CONSTRAINT", "FUNCTION", "TRIGGER",
+              "SCHEMA", "TYPE", "SEQUENCE", "SYNONYM"}
 _UNSUPPORTED = {
     "MERGE": "MERGE",
     "GOTO": "GOTO",
@@ -229,12 +236,14 @@ _UNSUPPORTED = {
 
 
 class _Parser:
-    def __init__(self, text: str, source: str, line_offset: int) -> None:
+    def __init__(self, text: str, source: str, line_offset: int,
+                 collect: list[UnsupportedConstruct] | None = None) -> None:
         self.text = text
         self.tokens = tokenize(text)
         self.pos = 0
         self.source = source
         self.line_offset = line_offset
+        self.collect = collect
 
     # -- helpers ---------------------------------------------------------------------------------
     def peek(self, ahead: int = 0) -> Token | None:
@@ -282,16 +291,32 @@ class _Parser:
             if self.peek_upper() == ";":
                 self.take()
                 continue
-            statements.append(self.statement(top_level=True))
+            statements.append(self.statement())
         return statements
 
-    def statement(self, top_level: bool = False) -> Statement:
+    def statement(self) -> Statement:
         while self.peek_upper() == ";":
             self.take()
+        start = self.pos
+        try:
+            return self.one_statement()
+        except UnsupportedConstruct as problem:
+            if self.collect is None:
+                raise
+            # note it and carry on after the statement, so one check reports every problem
+            self.collect.append(problem)
+            self.pos = start
+            end = max(self.statement_end(), start + 1)
+            self.pos = end
+            return Skipped(self.tokens[start].line, self.slice(start, end))
+
+    def one_statement(self) -> Statement:
         tok = self.peek()
         if tok is None:
             raise self.error("a statement was expected", tok)
         word = tok.upper
+        if word == "DECLARE" and self.peek_upper(2) in ("CURSOR", "INSENSITIVE", "SCROLL"):
+            raise self.unsupported("cursors", tok)
         if word == "BEGIN":
             nxt = self.peek_upper(1)
             if nxt == "TRY":
@@ -333,8 +358,6 @@ class _Parser:
             if self.peek_upper(kind_at) in ("TRIGGER", "FUNCTION", "TYPE", "SCHEMA", "SEQUENCE",
                                             "SYNONYM", "DATABASE", "LOGIN", "USER", "ROLE"):
                 raise self.unsupported(f"{word} {self.peek_upper(kind_at)}", tok)
-        if word == "DECLARE" and self.peek_upper(2) == "CURSOR":
-            raise self.unsupported("cursors", tok)
         if word in _UNSUPPORTED:
             raise self.unsupported(_UNSUPPORTED[word], tok)
         if word in _SQL_STARTERS or word == "(":
@@ -397,8 +420,8 @@ class _Parser:
             elif depth == 0 and up == "END" and case:
                 case -= 1
             elif depth == 0 and case == 0 and i > self.pos and (
-                up in _CONTROL_STARTERS or up in _SQL_STARTERS or up in ("EXEC", "EXECUTE", "COMMIT",
-                                                                          "ROLLBACK", "THROW")
+                up in _CONTROL_STARTERS or up in _SQL_STARTERS or up in _UNSUPPORTED
+                or up in ("EXEC", "EXECUTE", "COMMIT", "ROLLBACK", "THROW")
             ):
                 return i
             i += 1
@@ -456,10 +479,19 @@ class _Parser:
                 elif case == 0 and i > self.pos:
                     if up == "ELSE":
                         return i
-                    if stop_at_starters and up in _CONTROL_STARTERS:
+                    if stop_at_starters and up in _CONTROL_STARTERS and not self.is_drop_if_exists(i):
                         return i
             i += 1
         return i
+
+    def is_drop_if_exists(self, i: int) -> bool:
+        """`DROP TABLE IF EXISTS x`: this IF belongs to the statement, it does not start one."""
+        return (
+            self.tokens[i].upper == "IF"
+            and i + 1 < len(self.tokens)
+            and self.tokens[i + 1].upper == "EXISTS"
+            and self.tokens[i - 1].upper in _DROPPABLE
+        )
 
     def expression_until_end(self) -> str:
         end = self.statement_end()
@@ -719,9 +751,14 @@ class _Parser:
         )
 
 
-def parse_batch(text: str, *, source: str = "<script>", line_offset: int = 0) -> ParsedBatch:
-    """Parse one GO batch. `line_offset` is added to line numbers in errors (batch start line - 1)."""
-    parser = _Parser(text, source, line_offset)
+def parse_batch(text: str, *, source: str = "<script>", line_offset: int = 0,
+                collect: list[UnsupportedConstruct] | None = None) -> ParsedBatch:
+    """Parse one GO batch. `line_offset` is added to line numbers in errors (batch start line - 1).
+
+    Outside the subset, parsing stops with UnsupportedConstruct; with a `collect` list, each such
+    statement is appended to it instead and stands in the tree as a `Skipped` statement.
+    """
+    parser = _Parser(text, source, line_offset, collect)
     statements = parser.parse_batch()
     for index, statement in enumerate(statements):
         if index > 0 and _must_be_first(statement):

@@ -10,6 +10,7 @@ procedures, which SQLite does not have (they live in `__opus_routines`).
 
 from __future__ import annotations
 
+import functools
 import json
 import zlib
 from collections.abc import Callable, Sequence
@@ -248,11 +249,11 @@ def _parse_column(text: str, toks: list[Token]) -> ColumnModel:
         col.tsql_type = marker.group(1).lower() if marker else "int"
     else:
         name_, length, precision, scale = dialect.parse_type(storage) if storage else ("", None, None, None)
-        col.tsql_type = _type_text(name_, length, precision, scale)
+        col.tsql_type = type_text(name_, length, precision, scale)
     return col
 
 
-def _type_text(name: str, length: int | None, precision: int | None, scale: int | None) -> str:
+def type_text(name: str, length: int | None, precision: int | None, scale: int | None) -> str:
     if length is not None:
         return f"{name}({'max' if length == -1 else length})"
     if precision is not None:
@@ -323,10 +324,19 @@ def read_catalog(execute: Execute, *, routines: bool = True) -> SandboxCatalog:
         if kind == "view":
             views.append(View(SCHEMA, name, tuple(_view_column(r) for r in rows)))
             continue
-        model = parse_table_sql(sql_of[name])
+        model, table = _read_table(name, sql_of[name], tuple(rows), tuple(indexes.get(name.lower(), [])))
         models[name.lower()] = model
-        tables.append(_table(name, model, rows, indexes.get(name.lower(), [])))
+        tables.append(table)
     return SandboxCatalog(Catalog.build(tables, views, procedures), models, queries)
+
+
+@functools.lru_cache(maxsize=512)
+def _read_table(name: str, sql: str, rows: tuple[tuple[Any, ...], ...],
+                index_rows: tuple[tuple[Any, ...], ...]) -> tuple[TableModel, Table]:
+    """One table's model and catalog entry. Cached: guards re-read the catalog after every DDL
+    statement, and most tables have not changed. Callers never mutate a model (they `replace` it)."""
+    model = parse_table_sql(sql)
+    return model, _table(name, model, list(rows), list(index_rows))
 
 
 def _param_type(type_text: str) -> tuple[str, int | None, int | None, int | None]:
@@ -418,7 +428,8 @@ def catalog_view_rows(view: str, snapshot: SandboxCatalog) -> list[tuple[Any, ..
         rows = [("sandbox", SCHEMA, t.name, "BASE TABLE") for t in tables]
         rows += [("sandbox", SCHEMA, v.name, "VIEW") for v in views]
     elif view == "information_schema.columns":
-        for obj in [*tables, *views]:
+        relations: list[Table | View] = [*tables, *views]
+        for obj in relations:
             for c in obj.columns:
                 rows.append((
                     "sandbox", SCHEMA, obj.name, c.name, c.ordinal, c.default,
@@ -460,7 +471,8 @@ def catalog_view_rows(view: str, snapshot: SandboxCatalog) -> list[tuple[Any, ..
         else:
             rows = [(o[0], o[1], o[2], o[4]) for o in objs if o[4] == wanted]
     elif view == "sys.columns":
-        for obj in [*tables, *views]:
+        relations = [*tables, *views]
+        for obj in relations:
             for c in obj.columns:
                 rows.append((
                     object_id(obj.name), c.name, c.ordinal,
@@ -478,8 +490,8 @@ def catalog_view_rows(view: str, snapshot: SandboxCatalog) -> list[tuple[Any, ..
                                  int(i.primary_key)))
                 else:
                     for k, col in enumerate(i.columns, start=1):
-                        c = t.column(col)
-                        rows.append((object_id(t.name), n, k, c.ordinal if c else 0, k))
+                        found = t.column(col)
+                        rows.append((object_id(t.name), n, k, found.ordinal if found else 0, k))
     elif view == "sys.default_constraints":
         for t in tables:
             for c in t.columns:

@@ -11,15 +11,26 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.dialects.sqlite import SQLite
+from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
 from . import dialect
+from .expression_types import COMPARISONS, collate_strings, concatenates, is_variable, variable_name
 
 _MARKER = re.compile(r":opusv_(\w+)")
+
+
+class SandboxSQLite(SQLite):
+    """SQLite as the runner writes it: identifiers in backticks. SQLite takes a double-quoted name
+    that matches no column for a string literal, so a misspelt column would silently become text;
+    a backticked name is always an identifier, and a wrong one is an error."""
+
+    class Tokenizer(SQLite.Tokenizer):
+        IDENTIFIERS = ["`", '"', ("[", "]")]  # noqa: RUF012 - sqlglot's own class attribute style
 
 
 class NotInSubset(Exception):
@@ -37,7 +48,7 @@ def parse_statement(text: str) -> exp.Expression:
         raise SyntaxProblem(_first_line(str(error))) from None
     if len(parsed) != 1:
         raise SyntaxProblem("expected one statement (end statements with ';')")
-    statement = parsed[0]
+    statement = cast(exp.Expression, parsed[0])
     if isinstance(statement, exp.Command):
         raise NotInSubset(f"{statement.this} statement")
     return statement
@@ -45,7 +56,7 @@ def parse_statement(text: str) -> exp.Expression:
 
 def parse_expression(text: str) -> exp.Expression:
     try:
-        return sqlglot.parse_one(text, read="tsql", into=exp.Condition)  # type: ignore[arg-type]
+        return cast(exp.Expression, sqlglot.parse_one(text, read="tsql", into=exp.Condition))
     except (ParseError, TokenError):
         try:
             select = sqlglot.parse_one(f"SELECT {text}", read="tsql")
@@ -66,6 +77,7 @@ class Translated:
     variables: list[str]  # lower-case variable names, in the order of the `?` they became
     catalog_views: set[str] = field(default_factory=set)
     assignments: list[str] = field(default_factory=list)  # SELECT @a = ..., @b = ... targets
+    runtime_values: list[str] = field(default_factory=list)  # @@NAME and catalog functions the runner answered
 
 
 @dataclass
@@ -76,32 +88,8 @@ class Answers:
     runner_function: Callable[[str, list[Any]], Any]
     variable_value: Callable[[str], Any]
     variable_type: Callable[[str], str] = lambda name: "sql_variant"
-
-
-_STRING_FUNCTIONS = {"QUOTENAME", "UPPER", "LOWER", "LTRIM", "RTRIM", "TRIM", "REPLACE", "SUBSTRING",
-                     "SUBSTR", "LEFT", "RIGHT", "ERROR_MESSAGE", "ERROR_PROCEDURE", "OBJECT_NAME",
-                     "SCHEMA_NAME", "DB_NAME", "SUSER_SNAME", "FORMAT", "STR"}
-
-
-def _is_stringy(node: exp.Expression, answers: Answers | None) -> bool:
-    """Whether T-SQL would type this expression as a string (so `+` means concatenation)."""
-    while isinstance(node, exp.Paren):
-        node = node.this
-    if isinstance(node, exp.Literal):
-        return bool(node.is_string)
-    if isinstance(node, exp.National | exp.Concat | exp.DPipe | exp.GroupConcat | exp.Upper | exp.Lower
-                  | exp.Trim | exp.Substring | exp.Left | exp.Right):
-        return True
-    if isinstance(node, exp.Cast):
-        return node.to.this in exp.DataType.TEXT_TYPES or node.to.is_type(*exp.DataType.TEXT_TYPES)
-    if isinstance(node, exp.Anonymous):
-        return str(node.this).upper() in _STRING_FUNCTIONS
-    if isinstance(node, exp.Add):
-        return _is_stringy(node.this, answers) or _is_stringy(node.expression, answers)
-    if _is_variable(node) and answers is not None:
-        name = dialect.parse_type(answers.variable_type(_variable_name(node)))[0]
-        return name in ("char", "varchar", "nchar", "nvarchar", "text", "ntext")
-    return False
+    #: a column name -> its base type when every catalog table that has the column agrees on it
+    column_type: Callable[[str], str | None] = lambda name: None
 
 
 def table_name(table: exp.Table) -> tuple[str | None, str]:
@@ -116,17 +104,18 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
     """
     catalog_views: set[str] = set()
     assignments: list[str] = []
+    runtime_values: list[str] = []
 
     if isinstance(tree, exp.Select):
         for i, projection in enumerate(tree.expressions):
-            if isinstance(projection, exp.EQ) and _is_variable(projection.this):
-                assignments.append(_variable_name(projection.this))
+            if isinstance(projection, exp.EQ) and is_variable(projection.this):
+                assignments.append(variable_name(projection.this))
                 tree.expressions[i] = projection.expression
         if assignments and len(assignments) != len(tree.expressions):
             raise SyntaxProblem("a SELECT that assigns variables cannot also return columns")
 
     def visit(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Add) and (_is_stringy(node.this, answers) or _is_stringy(node.expression, answers)):
+        if isinstance(node, exp.Add) and concatenates(node, answers):
             # T-SQL's + on strings concatenates; in SQLite + is always arithmetic
             left = node.this.transform(visit, copy=False)
             right = node.expression.transform(visit, copy=False)
@@ -139,6 +128,22 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
             for part in parts[1:]:
                 joined = exp.DPipe(this=joined, expression=part, safe=False)
             return exp.Paren(this=joined)
+        if isinstance(node, COMPARISONS | exp.In | exp.Between) or (isinstance(node, exp.Case) and node.this):
+            collate_strings(node, answers)
+            return node  # changed in place, so its operands are still visited
+        if isinstance(node, exp.Like) and "[" in _literal_text(node.expression):
+            raise NotInSubset("LIKE with a [...] character class (SQLite's LIKE has none)")
+        if isinstance(node, exp.Lateral):
+            raise NotInSubset("CROSS APPLY / OUTER APPLY")
+        if isinstance(node, exp.Left):  # SQLite has no LEFT()/RIGHT() (LEFT is a join keyword there)
+            return exp.Substring(this=node.this.transform(visit, copy=False), start=exp.Literal.number(1),
+                                 length=node.expression.transform(visit, copy=False))
+        if isinstance(node, exp.Right):
+            count = node.expression.transform(visit, copy=False)
+            return exp.Substring(this=node.this.transform(visit, copy=False), start=exp.Neg(this=count.copy()),
+                                 length=count)
+        if isinstance(node, exp.CurrentSchema):  # SCHEMA_NAME()
+            return exp.Literal.string("dbo")
         if isinstance(node, exp.National):  # SQLite has no N'...' literals; its strings are Unicode
             return exp.Literal.string(node.this)
         if isinstance(node, exp.Parameter):
@@ -147,10 +152,13 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
                 name = inner.name.upper()
                 if name not in dialect.SYSTEM_VARIABLES:
                     raise NotInSubset(f"@@{name}")
+                runtime_values.append(f"@@{name}")
+                if name == "IDENTITY":  # the last identity value this connection inserted
+                    return _sqlite(dialect.FUNCTION_REWRITES["SCOPE_IDENTITY"])
                 if answers is None:
                     return exp.Null()
                 return _literal(answers.system_variable(name))
-            return exp.Placeholder(this=f"opusv_{_variable_name(node)}")
+            return exp.Placeholder(this=f"opusv_{variable_name(node)}")
         if isinstance(node, exp.Table):
             if isinstance(node.this, exp.Identifier) and node.this.args.get("temporary"):
                 new_temp = exp.Table(this=exp.to_identifier("#" + node.name, quoted=True),
@@ -174,6 +182,7 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
                 return new
             raise NotInSubset(f"schema {schema}.{name} (the sandbox has only dbo and the catalog views)")
         if isinstance(node, exp.ObjectId):
+            runtime_values.append("OBJECT_ID()")
             return _runner_call("OBJECT_ID", [node.this, node.expression], answers)
         if isinstance(node, exp.CurrentTimestamp):  # GETDATE()
             return _sqlite("strftime('%Y-%m-%d %H:%M:%f','now','localtime')")
@@ -183,25 +192,45 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
             # T-SQL LEN ignores trailing blanks
             inner = node.this.transform(visit, copy=False)  # replaced nodes' children are not visited
             return exp.Length(this=exp.Anonymous(this="RTRIM", expressions=[inner]))
-        if isinstance(node, exp.Cast) and not isinstance(node, exp.TryCast) and not node.args.get("safe"):
-            return _cast(node.this.transform(visit, copy=False), node.to)
-        if isinstance(node, exp.TryCast) or (isinstance(node, exp.Convert) and node.args.get("safe")):
+        if isinstance(node, exp.TryCast) or (isinstance(node, exp.Cast | exp.Convert) and node.args.get("safe")):
             raise NotInSubset("TRY_CAST/TRY_CONVERT (SQLite's CAST never fails, so the result would differ)")
+        if isinstance(node, exp.Cast):
+            return _cast(node.this.transform(visit, copy=False), node.to)
+        if isinstance(node, exp.Convert):  # CONVERT(type, value): a CAST, unless it has a style
+            if node.args.get("style") is not None:
+                raise NotInSubset("CONVERT with a style argument (use CAST, or format the text yourself)")
+            return _cast(node.expression.transform(visit, copy=False), node.this)
+        if isinstance(node, exp.CurrentUser):  # SUSER_SNAME(), SUSER_NAME()
+            return exp.Literal.string("sandbox")
+        if isinstance(node, exp.StrPosition) and node.args.get("position") is not None:
+            raise NotInSubset("CHARINDEX with a start position")
         if isinstance(node, exp.Anonymous):
             fname = str(node.this).upper()
             args = list(node.expressions)
             if fname in dialect.RUNNER_FUNCTIONS:
+                runtime_values.append(f"{fname}()")
                 return _runner_call(fname, args, answers)
             if fname in dialect.FUNCTION_REWRITES:
                 template = dialect.FUNCTION_REWRITES[fname]
-                rendered = [a.transform(visit, copy=False).sql(dialect="sqlite") for a in args]
+                rendered = [a.transform(visit, copy=False).sql(dialect=SandboxSQLite, identify=True) for a in args]
                 return _sqlite(template.format(*rendered))
             if fname not in dialect.SQLITE_FUNCTIONS:
                 raise NotInSubset(f"function {fname}()")
+        elif (isinstance(node, exp.Func) and not isinstance(node, exp.Connector | exp.Collate)  # AND/OR are Funcs
+              and type(node).__name__ not in dialect.SQLGLOT_FUNCTIONS):
+            # sqlglot knows the function, but SQLite has no equivalent with the same meaning
+            raise NotInSubset(f"function {_tsql_name(node)}()")
         return node
 
+    if isinstance(tree, exp.Update):
+        _update_from(tree)
+    if isinstance(tree, exp.Delete) and (tree.args.get("tables") or tree.this.args.get("joins")):
+        raise NotInSubset("DELETE with FROM ... JOIN (write DELETE FROM t WHERE EXISTS (...))")
     tree = tree.transform(visit, copy=False)
-    sql = tree.sql(dialect="sqlite")
+    try:
+        sql = tree.sql(dialect=SandboxSQLite, identify=True, unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as error:  # sqlglot would drop or change something: never run that silently
+        raise NotInSubset(_first_line(str(error)).rstrip(".")) from None
     variables: list[str] = []
 
     def marker(m: re.Match[str]) -> str:
@@ -209,7 +238,51 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
         return "?"
 
     sql = _MARKER.sub(marker, sql)
-    return Translated(sql, variables, catalog_views, assignments)
+    return Translated(sql, variables, catalog_views, assignments, runtime_values)
+
+
+def _literal_text(node: exp.Expression | None) -> str:
+    return str(node.this) if isinstance(node, exp.Literal | exp.National) and isinstance(node.this, str) else ""
+
+
+def _update_from(update: exp.Update) -> None:
+    """T-SQL's `UPDATE a SET ... FROM T AS a JOIN S AS b ON c` -> SQLite's `UPDATE T AS a SET ... FROM S AS b
+    WHERE c`. Left as it is, SQLite would read the T in FROM as a second, unrelated copy of the table
+    and update every row. Also drops the table from `SET a.col =`, which SQLite does not accept."""
+    for assignment in update.expressions:
+        if isinstance(assignment, exp.EQ) and isinstance(assignment.this, exp.Column):
+            assignment.this.set("table", None)
+    key = "from_" if "from_" in update.arg_types else "from"
+    source = update.args.get(key)
+    if source is None or not isinstance(update.this, exp.Table):
+        return
+    first = source.this
+    joins = list(first.args.get("joins") or []) if isinstance(first, exp.Table) else []
+    named = [t for t in [first, *(j.this for j in joins)] if isinstance(t, exp.Table)]
+    target = update.this.name.lower()
+    if not any(t.alias_or_name.lower() == target or t.name.lower() == target for t in named):
+        return  # already SQLite's form: UPDATE T SET ... FROM S WHERE ...
+    if first.alias_or_name.lower() != target and first.name.lower() != target:
+        raise NotInSubset("UPDATE ... FROM that does not name the updated table first")
+    new_target = first.copy()
+    new_target.set("joins", None)
+    update.set("this", new_target)
+    if not joins:
+        update.set(key, None)
+        return
+    join, rest = joins[0], joins[1:]
+    if join.side or (join.kind and join.kind.upper() != "INNER") or join.args.get("on") is None:
+        raise NotInSubset("UPDATE ... FROM with an outer join to the updated table")
+    moved = join.this.copy()
+    moved.set("joins", [j.copy() for j in rest] or None)
+    update.set(key, exp.From(this=moved))
+    where = update.args.get("where")
+    condition = join.args["on"].copy()
+    update.set("where", exp.Where(this=exp.and_(condition, where.this) if where is not None else condition))
+
+
+def _tsql_name(node: exp.Expression) -> str:
+    return node.sql(dialect="tsql").split("(", 1)[0].strip().upper() or type(node).__name__
 
 
 def _cast(value: exp.Expression, to: exp.DataType) -> exp.Expression:
@@ -235,14 +308,6 @@ def snapshot_table(view: str) -> str:
     return "opus_" + view.replace(".", "_")
 
 
-def _is_variable(node: exp.Expression) -> bool:
-    return isinstance(node, exp.Parameter) and not isinstance(node.this, exp.Parameter)
-
-
-def _variable_name(node: exp.Expression) -> str:
-    return node.this.name.lower() if isinstance(node.this, exp.Expression) else str(node.this).lower()
-
-
 def _literal(value: Any) -> exp.Expression:
     if value is None:
         return exp.Null()
@@ -254,7 +319,7 @@ def _literal(value: Any) -> exp.Expression:
 
 
 def _sqlite(text: str) -> exp.Expression:
-    return exp.Paren(this=sqlglot.parse_one(text, read="sqlite"))
+    return exp.Paren(this=sqlglot.parse_one(text, read=SandboxSQLite))
 
 
 def _runner_call(name: str, args: list[exp.Expression | None], answers: Answers | None) -> exp.Expression:
@@ -274,8 +339,8 @@ def _constant(node: exp.Expression, answers: Answers) -> Any:
         return None
     if isinstance(node, exp.Placeholder) and str(node.this).startswith("opusv_"):
         return answers.variable_value(str(node.this)[len("opusv_"):])
-    if _is_variable(node):
-        return answers.variable_value(_variable_name(node))
+    if is_variable(node):
+        return answers.variable_value(variable_name(node))
     if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
         return -_number(node.this.this)
     raise NotInSubset("catalog functions with computed arguments (use a literal or a variable)")

@@ -1,0 +1,159 @@
+"""What the running engine is made of: the SQLite connection, variables, frames, output, T-SQL errors.
+
+Shared by the engine (engine.py) and the schema changes it makes (schema_changes.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import dialect
+
+Row = tuple[Any, ...]
+
+
+class Driver:
+    """A DB-API connection to SQLite, plus how to read its errors."""
+
+    def __init__(self, connection: Any, error_types: tuple[type[BaseException], ...],
+                 clean_error: Callable[[BaseException], str] = str) -> None:
+        self.connection = connection
+        self.error_types = error_types
+        self.clean_error = clean_error
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        cursor = self.connection.cursor()
+        if params:
+            cursor.execute(sql, [to_db(p) for p in params])
+        else:
+            cursor.execute(sql)
+        return cursor
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        cursor = self.run(sql, params)
+        return [tuple(r) for r in cursor.fetchall()] if cursor.description else []
+
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
+        cursor = self.connection.cursor()
+        cursor.executemany(sql, [[to_db(v) for v in row] for row in rows])
+        return cursor
+
+
+def to_db(value: Any) -> Any:
+    """Values SQLite can bind: exact decimals as text, dates as ISO text, GUIDs as text."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value).upper()
+    return value
+
+
+class TsqlError(Exception):
+    """An error raised while running T-SQL; TRY/CATCH catches it, the script runner reports it."""
+
+    def __init__(self, number: int, message: str, *, severity: int = 16, state: int = 1,
+                 line: int | None = None, procedure: str | None = None) -> None:
+        super().__init__(message)
+        self.number = number
+        self.message = message
+        self.severity = severity
+        self.state = state
+        self.line = line
+        self.procedure = procedure
+
+
+_ERROR_NUMBERS = (
+    ("no such table", 208), ("no such column", 207), ("UNIQUE constraint failed", 2627),
+    ("NOT NULL constraint failed", 515), ("CHECK constraint failed", 547),
+    ("already exists", 2714), ("syntax error", 102),
+)
+#: SQLite's wording -> SQL Server's, for the errors scripts meet most (the rest keep SQLite's text)
+_SERVER_MESSAGES = (
+    (re.compile(r"^no such table: (?:temp\.|main\.)?(.+)$"), "Invalid object name '{0}'."),
+    (re.compile(r"^no such column: (.+)$"), "Invalid column name '{0}'."),
+)
+
+
+def server_error(sqlite_message: str) -> tuple[int, str]:
+    """An SQLite error message -> (SQL Server error number, message)."""
+    number = next((n for text, n in _ERROR_NUMBERS if text in sqlite_message), 50000)
+    for pattern, template in _SERVER_MESSAGES:
+        m = pattern.match(sqlite_message)
+        if m:
+            return number, template.format(*m.groups())
+    return number, sqlite_message
+
+
+@dataclass
+class Variable:
+    type: str
+    value: Any = None
+
+
+@dataclass
+class Frame:
+    """Where statements come from: the script itself, a procedure body, or dynamic SQL."""
+
+    variables: dict[str, Variable] = field(default_factory=dict)
+    procedure: str | None = None
+    line_offset: int = 0
+
+
+@dataclass
+class Output:
+    """What a run produced: messages (kind, text, line) and result sets."""
+
+    messages: list[tuple[str, str, int | None]] = field(default_factory=list)
+    result_sets: list[tuple[tuple[str, ...], list[Row]]] = field(default_factory=list)
+
+
+class Unsupported(TsqlError):
+    """Outside the subset; never caught by TRY/CATCH (it is a limit of the sandbox, not an error)."""
+
+    def __init__(self, construct: str, line: int | None, procedure: str | None) -> None:
+        super().__init__(0, f"{construct}: construct not supported by the embedded target",
+                         line=line, procedure=procedure)
+        self.construct = construct
+
+
+def coerce(type_text: str, value: Any) -> Any:
+    """Assigning to a typed variable converts the value as SQL Server would (truncating strings)."""
+    if value is None or type_text == "sql_variant":
+        return value
+    name, length, _precision, _scale = dialect.parse_type(type_text)
+    try:
+        if name in dialect.INTEGER_TYPES:
+            if name == "bit":
+                return 1 if value not in (0, "0", False, "false", "False") else 0
+            return int(value) if not isinstance(value, str) else int(decimal.Decimal(value.strip()))
+        if name in ("char", "varchar", "nchar", "nvarchar", "text", "ntext"):
+            text = as_text(value)
+            return text if length in (None, -1) else text[:length]
+        if name in dialect.EXACT_NUMERIC_TYPES:
+            return decimal.Decimal(str(value))
+        if name in ("float", "real"):
+            return float(value)
+    except (ValueError, decimal.InvalidOperation):
+        raise TsqlError(245, f"Conversion failed when converting the value '{value}' to data type {name}.") from None
+    return value
+
+
+def as_text(value: Any) -> str:
+    """A value as PRINT and string conversion show it (NULL as empty, 2.0 as 2)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -1,0 +1,392 @@
+"""The DDL the engine runs: tables, views, indexes, ALTER TABLE, DROP and SELECT ... INTO on SQLite.
+
+SQLite's own ALTER TABLE can add and drop columns but cannot change a column's type, nullability or
+default, so those changes rebuild the table (create the new shape, copy the rows, swap, restore the
+indexes). Every change checks what SQL Server would check first and raises its error number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+
+from ..catalog import Table
+from . import dialect
+from .ddl import (
+    AlterTable,
+    DropPlan,
+    TableAction,
+    index_spec,
+    object_name,
+    table_model,
+    tsql_type,
+    view_definition,
+)
+from .runtime import Frame, TsqlError, as_text, coerce
+from .sqlite_schema import (
+    ROUTINES_TABLE,
+    ColumnModel,
+    TableModel,
+    quote,
+    render_column,
+    render_table,
+    without_default,
+)
+from .translate import NotInSubset, rewrite
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+_UNKNOWN_TYPE = "nvarchar(max)"  # SELECT ... INTO of an expression with no CAST
+
+
+class SchemaChanges:
+    """Runs the engine's DDL statements against its connection and keeps its catalog snapshot current."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.driver = engine.driver
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def require_absent(self, name: str) -> None:
+        if self.engine.object_id(name) is not None:
+            raise TsqlError(2714, f"There is already an object named '{name}' in the database.")
+
+    def temp_exists(self, name: str) -> bool:
+        return bool(self.driver.query("SELECT 1 FROM sqlite_temp_master WHERE type = 'table' AND name = ?",
+                                      [name]))
+
+    def model(self, table: str) -> TableModel:
+        return self.engine.catalog().models[table.lower()]
+
+    def changed(self) -> None:
+        self.engine.changed()
+
+    # -- CREATE / DROP -----------------------------------------------------------------------------------
+    def create_table(self, tree: exp.Create) -> None:
+        model = table_model(tree)
+        if model.name.startswith("#"):  # a #temp table lives in SQLite's temp schema until the script ends
+            if self.temp_exists(model.name):
+                raise TsqlError(2714, f"There is already an object named '{model.name}' in the database.")
+            self.driver.run(render_table(model).replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+            return
+        self.require_absent(model.name)
+        for name in [c.default_name for c in model.columns] + [c.pk_name for c in model.columns]:
+            if name:
+                self.require_absent(name)
+        self.driver.run(render_table(model))
+        self.changed()
+
+    def create_view(self, tree: exp.Create, mode: str) -> None:
+        view = view_definition(tree)
+        name = view.name
+        exists = self.engine.object_id(name, "V") is not None
+        if mode == "CREATE":
+            self.require_absent(name)
+        elif mode == "ALTER" and not exists:
+            raise TsqlError(208, f"Invalid object name '{name}'.")
+        if view.select.variables:
+            raise TsqlError(4104, "Views cannot use variables or parameters.")
+        columns = f" ({', '.join(quote(c) for c in view.columns)})" if view.columns else ""
+        if exists:
+            self.driver.run(f"DROP VIEW {quote(name)}")
+        self.driver.run(f"CREATE VIEW {quote(name)}{columns} AS {view.select.sql}")
+        self.changed()
+        try:  # SQLite checks a view's references only when it is used: use it once, like SQL Server would
+            self.driver.query(f"SELECT * FROM {quote(name)} LIMIT 0")
+        except self.driver.error_types as error:
+            raise TsqlError(208, f"view {name}: {self.driver.clean_error(error)}") from None
+
+    def create_index(self, tree: exp.Create) -> None:
+        spec = index_spec(tree)
+        table = self.engine.catalog().catalog.table(spec.table)
+        if table is None:
+            raise TsqlError(1088, f"Cannot find the object \"{spec.table}\" because it does not exist.")
+        if table.index(spec.name) is not None:
+            raise TsqlError(1913, f"The operation failed because an index or statistics with name "
+                            f"'{spec.name}' already exists on table '{spec.table}'.")
+        for col in spec.columns:
+            if table.column(col) is None:
+                raise TsqlError(1911, f"Column name '{col}' does not exist in the target table or view.")
+        self.driver.run(spec.sql())
+        self.changed()
+
+    def drop_index(self, index: str, table_text: str, if_exists: bool) -> None:
+        table = self.engine.catalog().catalog.table(table_text)
+        found = table.index(index) if table else None
+        if found is None or found.primary_key:
+            if if_exists and found is None:
+                return
+            raise TsqlError(3701, f"Cannot drop the index '{table_text}.{index}', because it does not "
+                            "exist or you do not have permission.")
+        self.driver.run(f"DROP INDEX {quote(found.name)}")
+        self.changed()
+
+    def drop(self, plan: DropPlan) -> None:
+        for name in plan.names:
+            if plan.kind == "TABLE" and name.startswith("#"):
+                if self.temp_exists(name):
+                    self.driver.run(f"DROP TABLE temp.{quote(name)}")
+                elif not plan.if_exists:
+                    raise TsqlError(3701, f"Cannot drop the table '{name}', because it does not exist or you "
+                                    "do not have permission.")
+                continue
+            code = {"TABLE": "U", "VIEW": "V", "PROCEDURE": "P"}[plan.kind]
+            if self.engine.object_id(name, code) is None:
+                if plan.if_exists:
+                    continue
+                raise TsqlError(3701, f"Cannot drop the {plan.kind.lower()} '{name}', because it does not exist "
+                                "or you do not have permission.")
+            if plan.kind == "PROCEDURE":
+                self.driver.run(f"DELETE FROM {ROUTINES_TABLE} WHERE name = ?", [name])
+            else:
+                self.driver.run(f"DROP {plan.kind} {quote(name)}")
+            self.changed()
+
+    def truncate(self, table: str) -> None:
+        if self.engine.object_id(table, "U") is None:
+            raise TsqlError(4701, f"Cannot find the object \"{table}\" because it does not exist or you do not "
+                            "have permissions.")
+        self.driver.run(f"DELETE FROM {quote(table)}")
+
+    # -- ALTER TABLE -------------------------------------------------------------------------------------
+    def alter_table(self, plan: AlterTable) -> None:
+        if self.engine.object_id(plan.table, "U") is None:
+            raise TsqlError(4902, f"Cannot find the object \"{plan.table}\" because it does not exist or you "
+                            "do not have permissions.")
+        for action in plan.actions:
+            model = self.model(plan.table)
+            if action.kind == "add":
+                assert action.column is not None
+                self.add_column(model, action.column)
+            elif action.kind == "drop-column":
+                self.drop_column(model, action.name, action.if_exists)
+            elif action.kind == "drop-constraint":
+                self.drop_constraint(model, action.name, action.if_exists)
+            else:
+                self.alter_column(model, action)
+
+    def add_column(self, model: TableModel, col: ColumnModel) -> None:
+        if model.column(col.name) is not None:
+            raise TsqlError(2705, f"Column names in each table must be unique. Column name '{col.name}' in "
+                            f"table '{model.name}' is specified more than once.")
+        if col.default_name:
+            self.require_absent(col.default_name)
+        has_rows = bool(self.driver.query(f"SELECT 1 FROM {quote(model.name)} LIMIT 1"))
+        if col.not_null and col.default is None and has_rows:
+            raise TsqlError(4901, "ALTER TABLE only allows columns to be added that can contain nulls, or have a "
+                            "DEFAULT definition specified, or the column being added is an identity or timestamp "
+                            "column, or alternatively if none of the previous conditions are satisfied the table "
+                            f"must be empty to allow addition of this column. Column '{col.name}' cannot be added "
+                            f"to non-empty table '{model.name}' because it does not satisfy these conditions.")
+        constant = col.default is None or not col.default.startswith("(")
+        if (col.not_null and col.default is not None and constant) or (col.default is None and not col.not_null):
+            # SQLite's ADD COLUMN does what SQL Server does here: existing rows get NULL, or the constant
+            self.driver.run(f"ALTER TABLE {quote(model.name)} ADD COLUMN {render_column(col)}")
+        else:
+            # A nullable column with a default: SQL Server leaves existing rows NULL, while SQLite would
+            # show the default in them; a NOT NULL one with a function default: SQLite refuses. Rebuild,
+            # filling existing rows with NULL, or with the default when the column is NOT NULL.
+            fill = col.default if col.not_null else None
+            new = replace(model, columns=[*model.columns, col])
+            self.rebuild(model, new, extra={col.name: fill or "NULL"})
+        self.changed()
+
+    def drop_column(self, model: TableModel, column: str, if_exists: bool) -> None:
+        col = model.column(column)
+        if col is None:
+            if if_exists:
+                return
+            raise TsqlError(4924, f"ALTER TABLE DROP COLUMN failed because column '{column}' does not exist in "
+                            f"table '{model.name}'.")
+        table = self.engine.catalog().catalog.table(model.name)
+        assert table is not None
+        dependents = _dependents(table, col.name)
+        if dependents:
+            details = " ".join(f"The object '{d}' is dependent on column '{col.name}'." for d in dependents)
+            raise TsqlError(5074, f"{details} ALTER TABLE DROP COLUMN {col.name} failed because one or more "
+                            "objects access this column.")
+        self.driver.run(f"ALTER TABLE {quote(model.name)} DROP COLUMN {quote(col.name)}")
+        self.changed()
+
+    def drop_constraint(self, model: TableModel, constraint: str, if_exists: bool) -> None:
+        new = without_default(model, constraint)
+        if new is None:
+            lowered = constraint.lower()
+            if any(n and n.lower() == lowered for n, _ in model.checks):
+                new = replace(model, checks=[(n, e) for n, e in model.checks if not (n and n.lower() == lowered)])
+            elif any(ck and ck.lower() == lowered for c in model.columns for ck, _ in c.checks):
+                cols = [replace(c, checks=[(n, e) for n, e in c.checks if not (n and n.lower() == lowered)])
+                        for c in model.columns]
+                new = replace(model, columns=cols)
+        if new is None:
+            if if_exists:
+                return
+            raise TsqlError(3728, f"'{constraint}' is not a constraint.")
+        self.rebuild(model, new)
+        self.changed()
+
+    def alter_column(self, model: TableModel, action: TableAction) -> None:
+        col = model.column(action.name)
+        if col is None:
+            raise TsqlError(4924, f"ALTER TABLE ALTER COLUMN failed because column '{action.name}' does not exist "
+                            f"in table '{model.name}'.")
+        if col.identity or col.pk_name is not None:
+            raise NotInSubset("ALTER COLUMN on a key column")
+        self.check_existing_values(model, col, action.new_type, action.not_null)
+        base = dialect.parse_type(action.new_type)[0]
+        changed = replace(col, storage_type=dialect.storage_type(action.new_type), tsql_type=action.new_type,
+                          not_null=action.not_null, nocase=base in dialect.CHARACTER_TYPES - {"binary", "varbinary"})
+        self.rebuild(model, replace(model, columns=[changed if c is col else c for c in model.columns]))
+        self.changed()
+
+    def check_existing_values(self, model: TableModel, col: ColumnModel, ttype: str, not_null: bool) -> None:
+        """The rows must fit the new definition, as SQL Server checks before it changes a column."""
+        table, column = quote(model.name), quote(col.name)
+        if not_null and self.driver.query(f"SELECT 1 FROM {table} WHERE {column} IS NULL LIMIT 1"):
+            raise TsqlError(515, f"Cannot insert the value NULL into column '{col.name}', table '{model.name}'; "
+                            "column does not allow nulls. UPDATE fails.")
+        name, length, _precision, _scale = dialect.parse_type(ttype)
+        if name in dialect.CHARACTER_TYPES and length not in (None, -1):
+            longer = self.driver.query(f"SELECT {column} FROM {table} WHERE length({column}) > ? LIMIT 1", [length])
+            if longer:
+                raise TsqlError(2628, f"String or binary data would be truncated in table '{model.name}', column "
+                                f"'{col.name}'. Truncated value: '{as_text(longer[0][0])[:length]}'.")
+        if name in dialect.INTEGER_TYPES | dialect.EXACT_NUMERIC_TYPES | {"float", "real", "money"}:
+            for (text,) in self.driver.query(f"SELECT DISTINCT {column} FROM {table} WHERE typeof({column}) = 'text'"):
+                coerce(ttype, text)  # raises error 245 for a value that is not a number
+
+    def rebuild(self, old: TableModel, new: TableModel, extra: dict[str, str] | None = None) -> None:
+        """Recreate a table with a new definition, keeping rows and indexes (SQLite's ALTER recipe).
+
+        `extra` gives the SQL that fills a column from the old rows (default: the old column)."""
+        extra = extra or {}
+        temp = f"__opus_rebuild_{old.name}"
+        indexes = self.driver.query(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            [old.name],
+        )
+        self.driver.run(render_table(new, temp))
+        targets = [c.name for c in new.columns]
+        sources = [extra.get(c.name, quote(c.name)) for c in new.columns]
+        self.driver.run(
+            f"INSERT INTO {quote(temp)} ({', '.join(quote(t) for t in targets)}) "
+            f"SELECT {', '.join(sources)} FROM {quote(old.name)}"
+        )
+        self.driver.run(f"DROP TABLE {quote(old.name)}")
+        self.driver.run("PRAGMA legacy_alter_table = ON")  # views naming the table stay as written
+        try:
+            self.driver.run(f"ALTER TABLE {quote(temp)} RENAME TO {quote(old.name)}")
+        finally:
+            self.driver.run("PRAGMA legacy_alter_table = OFF")
+        for (sql,) in indexes:
+            self.driver.run(sql)
+
+    # -- SELECT ... INTO -------------------------------------------------------------------------------
+    def select_into(self, tree: exp.Select, frame: Frame) -> int:
+        """Create the table and fill it; returns the number of rows."""
+        into = tree.args["into"]
+        target = object_name(into.this)
+        temporary = target.startswith("#")
+        if temporary and self.temp_exists(target):
+            raise TsqlError(2714, f"There is already an object named '{target}' in the database.")
+        if not temporary:
+            self.require_absent(target)
+        tree.set("into", None)
+        declared = self.projection_types(tree)  # before rewrite() replaces CASTs and columns
+        translated = rewrite(tree, self.engine.answers(frame))
+        self.engine.fill_catalog_views(translated.catalog_views)
+        params = self.engine.bound(translated.variables, frame)
+        probe = self.driver.run(f"SELECT * FROM ({translated.sql}) LIMIT 0", params)
+        names = [d[0] for d in probe.description]
+        probe.fetchall()
+        if len(declared) != len(names):  # a * in the list: match the source columns by name
+            by_name = self._source_columns(tree)
+            declared = [by_name.get(n.lower(), (_UNKNOWN_TYPE, False)) for n in names]
+        columns = []
+        for name, (ttype, not_null) in zip(names, declared, strict=True):
+            base = dialect.parse_type(ttype)[0]
+            columns.append(ColumnModel(name, dialect.storage_type(ttype), ttype, not_null=not_null,
+                                       nocase=base in dialect.CHARACTER_TYPES - {"binary", "varbinary"}))
+        ddl = render_table(TableModel(target, columns))
+        if temporary:
+            ddl = ddl.replace("CREATE TABLE", "CREATE TEMP TABLE", 1)
+        self.driver.run(ddl)
+        qualified = f"temp.{quote(target)}" if temporary else quote(target)
+        cursor = self.driver.run(
+            f"INSERT INTO {qualified} ({', '.join(quote(n) for n in names)}) {translated.sql}", params
+        )
+        if not temporary:
+            self.changed()
+        return max(cursor.rowcount, 0)
+
+    def _source_columns(self, tree: exp.Select) -> dict[str, tuple[str, bool]]:
+        """Every column of the tables a SELECT reads: lower name -> (type, NOT NULL); first table wins."""
+        found: dict[str, tuple[str, bool]] = {}
+        for table in self._source_tables(tree).values():
+            for c in table.columns:
+                found.setdefault(c.name.lower(), (c.type_text, not c.nullable))
+        return found
+
+    def _source_tables(self, tree: exp.Select) -> dict[str, Table]:
+        """The catalog tables a SELECT reads, by lower alias (and by lower name)."""
+        snapshot = self.engine.catalog().catalog
+        tables: dict[str, Table] = {}
+        for table in tree.find_all(exp.Table):
+            found = snapshot.table(table.name)
+            if found is not None:
+                tables.setdefault(table.alias_or_name.lower(), found)
+                tables.setdefault(table.name.lower(), found)
+        return tables
+
+    def projection_types(self, tree: exp.Select) -> list[tuple[str, bool]]:
+        """(T-SQL type, NOT NULL) of each column SELECT ... INTO creates, as SQL Server derives them:
+        a plain column keeps its type and nullability, a CAST gives its type, a literal its own type.
+        Anything else becomes nvarchar(max) (write a CAST to choose). Empty when the list has a *."""
+        tables = self._source_tables(tree)
+        result: list[tuple[str, bool]] = []
+        for projection in tree.expressions:
+            node = projection.this if isinstance(projection, exp.Alias) else projection
+            while isinstance(node, exp.Paren):
+                node = node.this
+            if isinstance(node, exp.Star) or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star)):
+                return []  # resolved by name once the column names are known
+            if isinstance(node, exp.Cast):
+                result.append((tsql_type(node.to), False))
+            elif isinstance(node, exp.Column):
+                owners = [tables[node.table.lower()]] if node.table.lower() in tables else list(tables.values())
+                column = next((c for t in owners if (c := t.column(node.name)) is not None), None)
+                result.append((column.type_text, not column.nullable) if column else (_UNKNOWN_TYPE, False))
+            else:
+                result.append((_literal_type(node), False))
+        return result
+
+
+def _dependents(table: Table, column: str) -> list[str]:
+    """What stops a column from being dropped (SQL Server error 5074): its default, indexes on it."""
+    found = [i.name for i in table.indexes if any(c.lower() == column.lower() for c in i.columns)]
+    col = table.column(column)
+    if col is not None and col.default_name:
+        found.insert(0, col.default_name)
+    return found
+
+
+def _literal_type(node: exp.Expression) -> str:
+    """The type SQL Server gives a literal: 'abc' varchar(3), N'abc' nvarchar(3), 12 int, 1.50 decimal(3,2)."""
+    if isinstance(node, exp.National):
+        return f"nvarchar({max(len(node.this), 1)})"
+    if isinstance(node, exp.Literal) and node.is_string:
+        return f"varchar({max(len(node.this), 1)})"
+    if isinstance(node, exp.Literal):
+        digits = node.this.lstrip("-")
+        if digits.isdigit():
+            return "int" if abs(int(digits)) < 2**31 else f"decimal({len(digits)},0)"
+        if re.fullmatch(r"\d*\.\d+|\d+\.\d*", digits):
+            whole, frac = digits.split(".")
+            return f"decimal({max(len(whole) + len(frac), 1)},{len(frac)})"
+    if isinstance(node, exp.Null):
+        return "int"
+    return _UNKNOWN_TYPE

@@ -1,0 +1,109 @@
+"""What a single SQL statement of the subset is, decided from its text alone (no database).
+
+The engine runs a statement by its `SqlStatement.kind`; the static subset check (subset.py) uses the
+same classification, so both refuse exactly the same constructs. A few statements are recognised by
+pattern before sqlglot sees them, because sqlglot's T-SQL dialect reads them as opaque commands
+(SET options, DROP INDEX ... ON, TRUNCATE TABLE) or only in its CREATE form (ALTER VIEW).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from ..catalog import split_name
+from .parser import unquote
+from .translate import NotInSubset, parse_statement
+
+_SET_OPTION = re.compile(r"^\s*SET\s+(?P<name>\w+)\b(?P<rest>.*?)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
+#: session options a script may set; they change nothing the sandbox models
+HARMLESS_OPTIONS = {"NOCOUNT", "XACT_ABORT", "ANSI_NULLS", "QUOTED_IDENTIFIER", "ANSI_PADDING",
+                    "ANSI_WARNINGS", "ARITHABORT", "CONCAT_NULL_YIELDS_NULL", "NUMERIC_ROUNDABORT"}
+_DROP_INDEX = re.compile(
+    r"^\s*DROP\s+INDEX\s+(?P<exists>IF\s+EXISTS\s+)?(?P<index>\[[^\]]+\]|\w+)\s+ON\s+(?P<table>[\w\[\]. ]+?)\s*;?\s*$",
+    re.IGNORECASE,
+)
+_ALTER_VIEW = re.compile(r"^\s*ALTER\s+VIEW\b", re.IGNORECASE)
+_TRUNCATE = re.compile(r"^\s*TRUNCATE\s+TABLE\s+(?P<table>[\w\[\]. ]+?)\s*;?\s*$", re.IGNORECASE)
+
+#: the kinds of statement the engine runs, and how sqlglot's tree tells them apart
+_CREATE_KINDS = {"TABLE": "create-table", "VIEW": "create-view", "INDEX": "create-index"}
+_DML = exp.Select | exp.SetOperation | exp.Insert | exp.Update | exp.Delete
+
+
+@dataclass
+class SqlStatement:
+    """One SQL statement, classified.
+
+    kind: option | drop-index | truncate | create-table | create-view | create-index | alter-table |
+          drop | select-into | dml
+    """
+
+    kind: str
+    tree: exp.Expression | None = None  # sqlglot's tree, for every kind but option/drop-index/truncate
+    name: str = ""  # drop-index: the index; truncate: the table
+    table: str = ""  # drop-index: the table as written
+    if_exists: bool = False  # drop-index
+    view_mode: str = ""  # create-view: CREATE | ALTER | CREATE OR ALTER
+
+
+def classify(text: str, parse: Callable[[str], exp.Expression] = parse_statement) -> SqlStatement:
+    """Classify one statement; raises NotInSubset or SyntaxProblem for what the subset lacks."""
+    option = _SET_OPTION.match(text)  # SET @variable is a statement of its own (parser.SetVariable)
+    if option:
+        name = option.group("name").upper()
+        if name not in HARMLESS_OPTIONS or option.group("rest").strip().upper() not in ("ON", "OFF"):
+            raise NotInSubset(f"SET {name}")
+        return SqlStatement("option")
+    drop_index = _DROP_INDEX.match(text)
+    if drop_index:
+        return SqlStatement("drop-index", name=unquote(drop_index.group("index")),
+                            table=drop_index.group("table").strip(), if_exists=bool(drop_index.group("exists")))
+    truncate = _TRUNCATE.match(text)
+    if truncate:
+        return SqlStatement("truncate", name=split_name(truncate.group("table").strip())[1])
+    is_alter_view = bool(_ALTER_VIEW.match(text))
+    if is_alter_view:
+        text = _ALTER_VIEW.sub("CREATE VIEW", text, count=1)
+    tree = parse(text)
+    if isinstance(tree, exp.Create):
+        kind = str(tree.args.get("kind") or "").upper()
+        if kind not in _CREATE_KINDS:
+            raise NotInSubset(f"CREATE {kind}")
+        mode = "ALTER" if is_alter_view else "CREATE OR ALTER" if tree.args.get("replace") else "CREATE"
+        return SqlStatement(_CREATE_KINDS[kind], tree, view_mode=mode)
+    if isinstance(tree, exp.Alter):
+        return SqlStatement("alter-table", tree)
+    if isinstance(tree, exp.Drop):
+        return SqlStatement("drop", tree)
+    if isinstance(tree, exp.Select) and tree.args.get("into") is not None:
+        return SqlStatement("select-into", tree)
+    if isinstance(tree, _DML):
+        if isinstance(tree, exp.Insert | exp.Update | exp.Delete) and tree.args.get("returning") is not None:
+            raise NotInSubset("OUTPUT clause")
+        return SqlStatement("dml", tree)
+    raise NotInSubset(f"{type(tree).__name__.upper()} statement")
+
+
+@dataclass(frozen=True)
+class ProcedureCall:
+    """Whom an EXEC calls: a stored procedure of the script's (by bare name) or sp_executesql."""
+
+    name: str
+    dynamic: bool = False  # sp_executesql
+
+
+def procedure_call(written: str) -> ProcedureCall:
+    """`[dbo].[P]` -> P; `sp_executesql` -> dynamic SQL; other system procedures are outside the subset."""
+    name = ".".join(unquote(p) for p in written.split("."))
+    if name.lower() in ("sp_executesql", "sys.sp_executesql", "dbo.sp_executesql"):
+        return ProcedureCall("sp_executesql", dynamic=True)
+    if name.lower().startswith(("sp_", "sys.", "xp_")):
+        raise NotInSubset(f"system procedure {name}")
+    schema, bare = split_name(name)
+    if schema.lower() != "dbo":
+        raise NotInSubset(f"schema {schema} (the sandbox has only dbo)")
+    return ProcedureCall(bare)
