@@ -94,6 +94,12 @@ def html_section(data: dict[str, Any]) -> str:
     rollback_html = ""
     if rollback:
         rollback_html = f"<p><b>Rollback after failure:</b> {escape(rollback)}</p>"
+    server = data.get("server_messages") or {}
+    server_html = ""
+    if any(server.values()):
+        items = "".join(f"<li>{escape(phase)}: {escape(text)}</li>" for phase, texts in server.items()
+                        for text in texts)
+        server_html = f"<p><b>Database messages other than PRINT output:</b></p><ul>{items}</ul>"
     failed = [c["name"] for c in data["criteria"] if not c["passed"]]
     failed_html = ("<p><b>Failed criteria:</b> " + escape("; ".join(failed)) + "</p>") if failed else ""
     return (
@@ -106,7 +112,7 @@ def html_section(data: dict[str, Any]) -> str:
         + "<table><tr><th>status</th><th>criterion</th><th>evidence</th></tr>" + "".join(rows) + "</table>"
         + "<h3>Phases and checkpoints</h3><table><tr><th>phase</th><th>passed</th><th>failed</th>"
         + "<th>skipped</th><th>time</th><th>database warnings</th><th>checkpoint</th></tr>"
-        + "".join(phase_rows) + "</table>"
+        + "".join(phase_rows) + "</table>" + server_html
         + f"<p><small>{escape(SUCCESS_RATE_DEFINITION)}</small></p>"
         + "<h3>Run</h3><table>" + "".join(env_rows) + "</table></section>"
     )

@@ -30,7 +30,8 @@ def rollback_after_failure(run: OpusRun) -> str | None:
 def sign_off(run: OpusRun, root: Path) -> dict[str, Any]:
     """Compute the criteria and the decision, write the JSON summary and its history copy."""
     rollback = rollback_after_failure(run)
-    warnings = {phase: len(msgs) for phase, msgs in run.server_messages.items()}
+    # every non-PRINT message is shown; warnings (not informational notes) fail the checkpoint
+    warnings = {phase: sum(1 for m in msgs if ": warning: " in m) for phase, msgs in run.server_messages.items()}
     try:
         thresholds = run.thresholds()
     except OpusError as error:
