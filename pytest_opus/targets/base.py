@@ -91,6 +91,8 @@ class Target(ABC):
     def __init__(self, display_name: str) -> None:
         self.display_name = display_name  # masked: safe to print
         self.catalog_queries = 0  # how many queries catalog() has sent, for the fixed-count guarantee
+        # statements sent by execute/executemany/stream, so callers can show a count does not grow with rows
+        self.statements = 0
 
     # -- scripts -------------------------------------------------------------------------------
     @abstractmethod

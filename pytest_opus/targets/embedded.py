@@ -106,6 +106,7 @@ class EmbeddedTarget(Target):
 
     # -- statements ------------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        self.statements += 1
         _columns, rows = self.engine.execute(sql, params)
         self._last_rowcount = self.engine.rowcount
         return rows
@@ -117,6 +118,7 @@ class EmbeddedTarget(Target):
         return tuple(d[0] for d in cursor.description)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.statements += 1
         translated, order = self.engine.translate_dml(sql)
         positions = [int(i) for i in order]
         try:
@@ -126,6 +128,7 @@ class EmbeddedTarget(Target):
         self._last_rowcount = cursor.rowcount
 
     def stream(self, sql: str, params: Sequence[Any] = (), chunk: int = 5000) -> Iterator[list[Row]]:
+        self.statements += 1
         translated, order = self.engine.translate_dml(sql)
         try:
             cursor = self.driver.run(translated, [params[int(i)] for i in order])

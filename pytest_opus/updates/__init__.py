@@ -76,3 +76,35 @@ __all__ = [
     "validate_document",
     "value_encoder",
 ]
+
+# UpdateOperations and its results (the database side: staging, validation, dry run, audit, rollback).
+from .operations import (
+    DRY_RUN_SOURCE,
+    BatchError,
+    BatchStateError,
+    LiveClient,
+    ProcessResult,
+    RollbackResult,
+    StageResult,
+    UnknownBatch,
+    UpdateOperations,
+    ValidationResult,
+)
+from .report import BatchReport, BatchSummary
+from .staging import StagingError
+
+__all__ += [
+    "DRY_RUN_SOURCE",
+    "BatchError",
+    "BatchReport",
+    "BatchStateError",
+    "BatchSummary",
+    "LiveClient",
+    "ProcessResult",
+    "RollbackResult",
+    "StageResult",
+    "StagingError",
+    "UnknownBatch",
+    "UpdateOperations",
+    "ValidationResult",
+]

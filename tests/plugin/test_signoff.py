@@ -1,0 +1,139 @@
+"""The whole Phase 0 run through pytester: decision, JSON, report, rollback, escaping, secrets, browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from pytest_opus.targets.sandbox import SandboxTarget, create_sandbox
+
+pytest_plugins = ["pytester"]
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    # importlib mode: the outer session may already have imported tests/phase0 under the same names
+    return pytester.runpytest(*args, "--import-mode=importlib")
+
+
+def _summary(project: Path) -> dict:
+    return json.loads((project / "reports" / "opus-phase0.json").read_text(encoding="utf-8"))
+
+
+def _break_audit_type(project: Path) -> None:
+    audit = project / "expectations" / "schema" / "audit.yaml"
+    text = audit.read_text(encoding="utf-8")
+    broken = re.sub(r"(batch_id:\s*\{[^}]*type:\s*)varchar\(50\)", r"\1varchar(60)", text, count=1)
+    assert broken != text, "could not plant the wrong type in audit.yaml"
+    audit.write_text(broken, encoding="utf-8")
+
+
+def test_full_run_writes_report_json_and_history(pytester: pytest.Pytester, phase0_project: Path) -> None:
+    result = _run(pytester, "tests/phase0", "--opus-deploy", "-p", "no:cacheprovider")
+    summary = _summary(phase0_project)
+    assert {"decision", "scenario", "criteria", "phases"} <= set(summary)
+    assert len(summary["criteria"]) == 10
+    assert (phase0_project / "reports" / "opus-phase0.html").exists()
+    assert list((phase0_project / "reports" / "history").glob("opus-phase0-*.json"))
+    result.stdout.fnmatch_lines(["*OPUS Phase 0 sign-off*", f"Phase 0 decision: {summary['decision']}*",
+                                 "report: *opus-phase0.html"])
+    assert (result.ret == 0) == (summary["decision"] == "GO")
+
+
+def test_broken_expectation_is_no_go_and_skips_later_phases(pytester: pytest.Pytester,
+                                                            phase0_project: Path) -> None:
+    _break_audit_type(phase0_project)
+    result = _run(pytester, "tests/phase0", "--opus-deploy", "-rs", "-p", "no:cacheprovider")
+    assert result.ret != 0
+    summary = _summary(phase0_project)
+    assert summary["decision"] == "NO-GO"
+    failed = {c["name"] for c in summary["criteria"] if not c["passed"]}
+    assert "Schema validation: All objects present and functional" in failed
+    assert summary["phases"]["workflow"]["passed"] == 0 and summary["phases"]["workflow"]["skipped"] > 0
+    result.stdout.fnmatch_lines(["*phase 'schema' failed (*test_schema.py::test_schema_object*), "
+                                 "so phase 'workflow' is skipped*"])
+
+
+def test_failure_on_a_persistent_target_runs_the_rollback(pytester: pytest.Pytester, phase0_project: Path,
+                                                          tmp_path: Path) -> None:
+    db = create_sandbox(tmp_path / "persistent.sqlite", phase0_project / "sql" / "baseline")
+    before = SandboxTarget(db)
+    baseline_catalog = before.catalog()
+    before.close()
+    _break_audit_type(phase0_project)
+    result = _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-db={db}", "-p", "no:cacheprovider")
+    assert result.ret != 0
+    summary = _summary(phase0_project)
+    assert summary["rollback"].startswith("performed"), summary["rollback"]
+    after = SandboxTarget(db)
+    assert after.catalog() == baseline_catalog  # the deployment was removed again
+    after.close()
+
+
+def test_no_rollback_flag_keeps_the_deployment(pytester: pytest.Pytester, phase0_project: Path,
+                                               tmp_path: Path) -> None:
+    db = create_sandbox(tmp_path / "persistent.sqlite", phase0_project / "sql" / "baseline")
+    _break_audit_type(phase0_project)
+    _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-db={db}", "--opus-no-rollback",
+                       "-p", "no:cacheprovider")
+    assert "not performed" in _summary(phase0_project)["rollback"]
+    kept = SandboxTarget(db)
+    assert kept.catalog().table("MON_UpdateAudit") is not None
+    kept.close()
+
+
+def test_persistent_target_is_not_changed_without_deploy(pytester: pytest.Pytester, phase0_project: Path,
+                                                        tmp_path: Path) -> None:
+    db = create_sandbox(tmp_path / "persistent.sqlite", phase0_project / "sql" / "baseline")
+    digest = db.read_bytes()
+    result = _run(pytester, "tests/phase0", "-m", "schema", f"--opus-db={db}", "-p", "no:cacheprovider")
+    assert result.ret != 0  # the baseline lacks every Phase 0 object
+    assert db.read_bytes() == digest
+    out = result.stdout.str()
+    for name in ("MON_UpdateAudit", "SP_RollbackBatch", "VW_UpdateOperationSummary"):
+        assert f"dbo.{name}: 1 finding" in out
+
+
+def test_yaml_values_are_escaped_in_the_report(pytester: pytest.Pytester, phase0_project: Path) -> None:
+    audit = phase0_project / "expectations" / "schema" / "audit.yaml"
+    text = audit.read_text(encoding="utf-8")
+    planted = re.sub(r"(source_system:\s*\{[^}]*default:\s*)[^,}]+", r'\1"<script>alert(1)</script>"', text,
+                     count=1)
+    assert planted != text
+    audit.write_text(planted, encoding="utf-8")
+    _run(pytester, "tests/phase0", "--opus-deploy", "-p", "no:cacheprovider")
+    html = (phase0_project / "reports" / "opus-phase0.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in html
+    assert "alert(1)" in html  # it is there, as text
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_report_is_visible_in_a_real_browser(pytester: pytest.Pytester, phase0_project: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is required in CI (.ci/run installs Debian's chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    _run(pytester, "tests/phase0", "--opus-deploy", "-p", "no:cacheprovider")
+    report = phase0_project / "reports" / "opus-phase0.html"
+    profile = tempfile.mkdtemp()
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", report.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    ).stdout
+    shutil.rmtree(profile, ignore_errors=True)
+    decision = _summary(phase0_project)["decision"]
+    assert 'id="opus-phase0"' in dom
+    assert re.search(rf'id="opus-decision"[^>]*>Decision: {decision}<', dom)
+    assert "Phase 0 Completion Requirements" in dom
