@@ -137,3 +137,22 @@ def test_report_is_visible_in_a_real_browser(pytester: pytest.Pytester, phase0_p
     assert 'id="opus-phase0"' in dom
     assert re.search(rf'id="opus-decision"[^>]*>Decision: {decision}<', dom)
     assert "Phase 0 Completion Requirements" in dom
+
+
+def test_dsn_password_appears_nowhere(pytester: pytest.Pytester, phase0_project: Path, tmp_path: Path) -> None:
+    """A full run over ODBC with a password in the DSN: not in the terminal, the report or the JSON."""
+    pytest.importorskip("pyodbc", reason="pip install pyodbc")
+    import pyodbc
+
+    if "SQLite3" not in pyodbc.drivers():
+        if os.environ.get("CI"):
+            pytest.fail("the SQLite3 ODBC driver is required in CI (apt-get install libsqliteodbc)")
+        pytest.skip("the SQLite3 ODBC driver is not installed (apt-get install unixodbc libsqliteodbc)")
+    secret = "Sup3r-s3cret-pw"
+    db = create_sandbox(tmp_path / "odbc.sqlite", phase0_project / "sql" / "baseline")
+    result = _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-dsn=Driver={{SQLite3}};Database={db};PWD={secret}")
+    assert "PWD=***" in result.stdout.str()
+    texts = [result.stdout.str(), result.stderr.str()]
+    texts += [p.read_text(encoding="utf-8") for p in (phase0_project / "reports").rglob("*") if p.is_file()]
+    assert all(secret not in text for text in texts)
+    assert _summary(phase0_project)["environment"]["target"].endswith("PWD=***")
