@@ -120,13 +120,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(reason)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, None, None]:
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
     phase = _phase(item)
     if phase is None:
-        return
+        return report
     if report.when == "call" and item.config.pluginmanager.hasplugin("opus-html"):
         from . import html_hooks
 
@@ -136,6 +137,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.config.stash[fixtures.run_key].ledger.record(phase, item.nodeid, report.outcome, seconds)
     elif report.when == "teardown" and report.failed:
         item.config.stash[fixtures.run_key].ledger.record(phase, item.nodeid, "failed", 0.0)
+    return report
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
