@@ -41,8 +41,20 @@ class Driver:
 
     def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
         cursor = self.connection.cursor()
-        cursor.executemany(sql, [[to_db(v) for v in row] for row in rows])
+        cursor.executemany(sql, [_bindable(row) for row in rows])
         return cursor
+
+
+#: types SQLite binds as they are; checking the exact type first keeps bulk inserts fast
+_PLAIN = frozenset({str, int, float, type(None), bytes})
+
+
+def _bindable(row: Sequence[Any]) -> Sequence[Any]:
+    plain = _PLAIN
+    for value in row:
+        if type(value) not in plain:
+            return [v if type(v) in plain else to_db(v) for v in row]
+    return row
 
 
 def to_db(value: Any) -> Any:
