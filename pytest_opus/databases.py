@@ -15,7 +15,6 @@ refused, since that file is committed.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tomllib
@@ -26,6 +25,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .secrets import mask_dsn, secret_values
+from .suggest import did_you_mean
 from .targets import open_target
 from .targets.base import Target
 
@@ -169,8 +169,7 @@ def _from_entry(
         raise ConfigError(f"{where}: expected a table such as {{ dsn = \"...\" }} or {{ sandbox = \"...\" }}")
     for key in entry:
         if key not in _ENTRY_KEYS:
-            close = difflib.get_close_matches(key, _ENTRY_KEYS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(key, _ENTRY_KEYS)
             raise ConfigError(f"{where}: unknown key {key!r}{hint}; allowed: {', '.join(_ENTRY_KEYS)}")
     if ("dsn" in entry) == ("sandbox" in entry):
         raise ConfigError(f"{where}: give exactly one of dsn = \"...\" or sandbox = \"...\"")
@@ -218,9 +217,7 @@ def _unknown(
     from_env = [key[len(ENV_PREFIX):].lower() for key, value in environ.items()
                 if key.startswith(ENV_PREFIX) and "=" in value]
     known = sorted({*configured, *from_env, DEFAULT_NAME})
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-    close = close or [k for k in known if k.casefold() == name.casefold()]
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    hint = did_you_mean(name, known, cutoff=0.5)
     where = f"[tool.opus.databases] in {pyproject}" if pyproject else "[tool.opus.databases] in pyproject.toml"
     return (
         f"unknown database {name!r}{hint}. Known: {', '.join(known)}. Names come from {where}, "

@@ -7,7 +7,6 @@ the nodes keeps line numbers and lets one pass collect every problem before rais
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from pytest_opus.expectations.sqltypes import (
     expected_default,
     parse_type,
 )
+from pytest_opus.suggest import did_you_mean
 
 TOP_KEYS = ("description", "tables", "views", "procedures", "absent")
 TABLE_KEYS = ("description", "mode", "columns", "primary_key", "indexes", "checks", "absent_columns")
@@ -82,8 +82,7 @@ class ExpectationError(OpusError):
 
 
 def _suggestion(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return did_you_mean(word, choices)
 
 
 def _shape(node: Node) -> str:

@@ -8,7 +8,6 @@ so redundant parentheses, bracket quoting, spacing and letter case do not count 
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -18,6 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from pytest_opus.catalog import Column, Parameter
+from pytest_opus.suggest import did_you_mean
 
 # Types whose argument is a length in characters (bytes for the binary ones), and their limits.
 LENGTH_TYPES: dict[str, int] = {
@@ -87,8 +87,7 @@ class SqlType:
 
 
 def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return did_you_mean(word, choices)
 
 
 def parse_type(text: str) -> SqlType:

@@ -8,7 +8,6 @@ otherwise turn a label `ON` into `True` or `2024-01-01` into a date).
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import ConfigError
+from ..suggest import did_you_mean
 from .values import (
     COLUMN_TYPES,
     DATE_PATTERN,
@@ -317,13 +317,6 @@ def parse_board(text: str, *, source: str = "<string>", key: str | None = None) 
     if reader.found or board is None:
         raise BoardMetadataError(source, reader.problems)
     return board
-
-
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    choices = list(choices)
-    by_fold = {c.casefold(): c for c in choices}
-    close = difflib.get_close_matches(name.casefold(), list(by_fold), n=1, cutoff=0.6)
-    return f" (did you mean {by_fold[close[0]]!r}?)" if close else ""
 
 
 _BOARD_REQUIRED = ("board_id", "name", "staging_table", "item_id_column", "columns")

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ..errors import OpusError
-from .board import UPDATE_ITEMS, UPDATE_SUBITEMS, BoardMetadata, OperationRules, StagedBoard, did_you_mean
+from ..suggest import did_you_mean
+from .board import UPDATE_ITEMS, UPDATE_SUBITEMS, BoardMetadata, OperationRules, StagedBoard
 from .graphql import BOARD_VARIABLE, aliases, change_columns_document, variable_names
 from .values import (
     Converter,

@@ -24,7 +24,8 @@ from typing import Any
 
 from ..catalog import Catalog, Column, Table
 from ..errors import ConfigError, OpusError
-from .board import StagedBoard, did_you_mean
+from ..suggest import did_you_mean
+from .board import StagedBoard
 from .values import DATE_PATTERN, NUMBER_TEXT_PATTERN, utf16_length
 
 #: The seven columns the Phase 0 deployment adds to both staging tables.

@@ -17,7 +17,6 @@ database side can generate the same checks in set-based SQL:
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -28,6 +27,7 @@ from decimal import Context, Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 from ..errors import OpusError
+from ..suggest import did_you_mean
 
 #: monday's long-text column keeps at most this many characters.
 LONG_TEXT_MAX_LENGTH = 2000
@@ -549,9 +549,7 @@ def column_type(name: str) -> ColumnType:
     """The `ColumnType` called `name`; an unknown name raises `UnknownColumnType` with a did-you-mean."""
     spec = COLUMN_TYPES.get(name)
     if spec is None:
-        close = difflib.get_close_matches(name, COLUMN_TYPES, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UnknownColumnType(f"unknown monday column type {name!r}{hint}")
+        raise UnknownColumnType(f"unknown monday column type {name!r}{did_you_mean(name, COLUMN_TYPES)}")
     return spec
 
 
