@@ -150,7 +150,8 @@ def test_dsn_password_appears_nowhere(pytester: pytest.Pytester, phase0_project:
         pytest.skip("the SQLite3 ODBC driver is not installed (apt-get install unixodbc libsqliteodbc)")
     secret = "Sup3r-s3cret-pw"
     db = create_sandbox(tmp_path / "odbc.sqlite", phase0_project / "sql" / "baseline")
-    result = _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-dsn=Driver={{SQLite3}};Database={db};PWD={secret}")
+    dsn = f"Driver={{SQLite3}};Database={db};PWD={secret}"
+    result = _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-dsn={dsn}")
     assert "PWD=***" in result.stdout.str()
     texts = [result.stdout.str(), result.stderr.str()]
     texts += [p.read_text(encoding="utf-8") for p in (phase0_project / "reports").rglob("*") if p.is_file()]
