@@ -32,14 +32,18 @@ def opus_run(request: pytest.FixtureRequest) -> OpusRun:
 def opus_target(request: pytest.FixtureRequest) -> Target:
     """The database under test: a disposable sandbox by default, or --opus-dsn / --opus-db.
 
-    Opened on first use; a connection problem skips the tests that need it, with the reason.
+    Opened on first use, after the run's deploy step (so `pytest -m workflow` alone still gets a
+    deployed disposable sandbox); a connection problem fails the tests that need it, with the reason.
     """
     from .errors import OpusError
 
+    run = _run(request)
     try:
-        return _run(request).target()
+        target = run.target()
+        run.deployment()
     except OpusError as error:
         pytest.fail(f"cannot open the target: {error}", pytrace=False)
+    return target
 
 
 @pytest.fixture(scope="session")

@@ -113,8 +113,11 @@ class EmbeddedTarget(Target):
 
     def columns_of(self, sql: str, params: Sequence[Any] = ()) -> tuple[str, ...]:
         translated, order = self.engine.translate_dml(sql)
-        cursor = self.driver.run(f"SELECT * FROM ({translated}) LIMIT 0", [params[int(i)] for i in order])
-        cursor.fetchall()
+        try:
+            cursor = self.driver.run(f"SELECT * FROM ({translated}) LIMIT 0", [params[int(i)] for i in order])
+            cursor.fetchall()
+        except self.driver.error_types as error:
+            raise ScriptError(self.driver.clean_error(error), source="<statement>") from None
         return tuple(d[0] for d in cursor.description)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:

@@ -38,7 +38,9 @@ def test_database_connection(opus_target: Target, opus_run: OpusRun) -> None:
 def test_staging_table_readable_with_update_columns(opus_target: Target, opus_run: OpusRun, table: str) -> None:
     columns = ", ".join(UPDATE_COLUMNS)
     _component(opus_run, table, False)
-    opus_target.execute(f"SELECT TOP (1) stg_id, {columns} FROM {table}")  # raises if any column is missing
+    returned = opus_target.columns_of(f"SELECT TOP (1) stg_id, {columns} FROM {table}")  # raises if one is missing
+    opus_target.execute(f"SELECT TOP (1) stg_id, {columns} FROM {table}")
+    assert [c.lower() for c in returned] == ["stg_id", *UPDATE_COLUMNS]
     _component(opus_run, table, True)
 
 

@@ -157,3 +157,11 @@ def test_dsn_password_appears_nowhere(pytester: pytest.Pytester, phase0_project:
     texts += [p.read_text(encoding="utf-8") for p in (phase0_project / "reports").rglob("*") if p.is_file()]
     assert all(secret not in text for text in texts)
     assert _summary(phase0_project)["environment"]["target"].endswith("PWD=***")
+
+
+@pytest.mark.parametrize("phase", ["workflow", "infrastructure"])
+def test_one_phase_alone_runs_on_a_deployed_disposable_sandbox(pytester: pytest.Pytester, phase0_project: Path,
+                                                               phase: str) -> None:
+    result = _run(pytester, "tests/phase0", "-m", phase, "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    assert _summary(phase0_project)["scenario"] == "incomplete"  # one phase alone is never a sign-off
