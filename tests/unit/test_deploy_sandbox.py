@@ -104,3 +104,24 @@ def test_an_interrupted_script_is_rolled_back(baseline: SandboxTarget) -> None:
     with pytest.raises(KeyboardInterrupt):
         baseline.execute_script(script, on_message=interrupt)
     assert baseline.catalog().table("interrupted_a") is None
+
+
+def test_catalog_is_read_in_three_queries_however_many_objects(deployed: SandboxTarget) -> None:
+    """The whole catalog comes from at most 3 queries, with 5 objects or with 205 (issue: no per-column asks)."""
+    sent: list[str] = []
+    original = deployed.driver.query
+
+    def counting(sql: str, params: object = ()) -> list[tuple[object, ...]]:
+        sent.append(sql)
+        return original(sql, params)  # type: ignore[arg-type]
+
+    deployed.driver.query = counting  # type: ignore[method-assign]
+    deployed.catalog()
+    few = len(sent)
+    for n in range(200):
+        deployed.driver.run(f'CREATE TABLE "extra_{n}" ("a" INT, "b" NVARCHAR(10))')
+    sent.clear()
+    before = deployed.catalog_queries
+    deployed.catalog()
+    assert 1 <= few <= 3 and len(sent) == few
+    assert deployed.catalog_queries - before == few
