@@ -7,8 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from pytest_opus.targets.sandbox import SandboxTarget, create_sandbox
+
+# No time limits in tests (machines here are shared and noisy): hypothesis's per-example deadline off.
+settings.register_profile("opus", deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("opus")
 
 ROOT = Path(__file__).resolve().parent.parent
 SQL = ROOT / "sql"
