@@ -26,7 +26,8 @@ SCENARIOS = {
     "partial": "Partial success: UpdateOperations success rate between the thresholds; debug the specific "
                "failures and re-test",
     "failure": "Failure: execute rollback, investigate the failed criteria and conflicts",
-    "incomplete": "Incomplete: not every phase ran (a -m/-k selection), so no sign-off is possible",
+    "incomplete": "Incomplete: part of the Phase 0 suite was not selected (-m, -k or --deselect), or the "
+                  "deploy step was not part of the run, so no sign-off is possible",
 }
 
 
@@ -112,7 +113,7 @@ def _pct(value: float) -> str:
 
 
 def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thresholds,
-             warnings: Mapping[str, int], recorded: str | None) -> Decision:
+             warnings: Mapping[str, int], recorded: str | None, *, whole_suite: bool | None = None) -> Decision:
     """Every seed criterion from what happened in this run, and the decision they add up to."""
     phases = phase_outcomes(ledger, warnings)
     by = {p.name: p for p in phases}
@@ -185,7 +186,7 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
     text = (f"{caught} of {planted} mismatches planted in a throwaway copy were caught"
             if planted is not None else "no mismatch was planted")
     add(READY, "Validation framework catching schema mismatches",
-        planted is not None and planted > 0 and planted == caught, text)
+        s.ok and planted is not None and planted > 0 and planted == caught, text)
 
     rows, changes = ev.get("audit.rows"), ev.get("audit.planned_changes")
     roundtrip = ev.get("audit.roundtrip")
@@ -193,7 +194,7 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
             f"{'ok' if roundtrip else 'not shown' if roundtrip is None else 'failed'}"
             if rows is not None else "the audit trail was not checked")
     add(READY, "Audit trail capturing all operations",
-        rows is not None and rows == changes and rows > 0 and bool(roundtrip), text)
+        w.ok and i.ok and rows is not None and rows == changes and rows > 0 and bool(roundtrip), text)
 
     unchanged, insert_ok = ev.get("compat.columns_unchanged"), ev.get("compat.insert_ok")
     text = (f"pre-existing columns unchanged: {unchanged}; insert written for the old schema: "
@@ -201,12 +202,14 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
     add(READY, "No breaking changes to existing systems",
         d.ok and unchanged is not None and unchanged.startswith("all") and bool(insert_ok), text)
 
-    complete = all(p.ran for p in phases)
+    # "Incomplete" is about the selection (-m/-k/--deselect), never about phases a failure skipped.
+    complete = ledger.whole_suite_selected if whole_suite is None else whole_suite
+    complete = complete and "deploy.skipped" not in ev  # validating a persistent target as it is
     checkpoints_ok = all(p.checkpoint == "passed" for p in phases)
-    if all(c.passed for c in criteria) and checkpoints_ok:
-        return Decision("GO", "success", tuple(criteria), phases)
     if not complete:
         return Decision("NO-GO", "incomplete", tuple(criteria), phases)
+    if all(c.passed for c in criteria) and checkpoints_ok:
+        return Decision("GO", "success", tuple(criteria), phases)
     deploy_ok = criteria[0].passed
     if deploy_ok and rate is not None and thresholds.partial_above < rate <= thresholds.go_above:
         return Decision("NO-GO", "partial", tuple(criteria), phases)

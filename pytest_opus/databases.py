@@ -94,7 +94,9 @@ def configured_databases(root: Path | None) -> dict[str, Mapping[str, Any]]:
         raise ConfigError(f"{pyproject} is not valid TOML ({error}); fix it to use named databases") from None
     except OSError as error:
         raise ConfigError(f"cannot read {pyproject}: {error.strerror}") from None
-    table = document.get("tool", {}).get("opus", {}).get("databases", {})
+    tool = document.get("tool", {})
+    opus = tool.get("opus", {}) if isinstance(tool, dict) else None
+    table = opus.get("databases", {}) if isinstance(opus, dict) else None
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject}: [tool.opus.databases] must be a table of named databases")
     return table
@@ -180,7 +182,10 @@ def _from_entry(
     if "sandbox" in entry:
         if "uid_env" in entry or "pwd_env" in entry:
             raise ConfigError(f"{where}: a sandbox has no credentials; remove uid_env/pwd_env")
-        path = Path(entry["sandbox"]).expanduser()
+        try:
+            path = Path(entry["sandbox"]).expanduser()
+        except RuntimeError as error:  # ~user that does not exist
+            raise ConfigError(f"{where}: sandbox path {entry['sandbox']!r}: {error}") from None
         path = path if path.is_absolute() else base / path
         return ResolvedDatabase(name, "sandbox", f"sandbox {path}", where, path=path,
                                 baseline_dir=base / BASELINE_DIR)

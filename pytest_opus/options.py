@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError
 from .secrets import mask_dsn
 
 
@@ -111,7 +112,10 @@ def resolve(get_option: Any, get_ini: Any, root: Path, environ: Any = os.environ
     path_keys = ("db", "sql", "expectations", "report")
     for k in path_keys:
         if values[k] is not None:
-            p = Path(str(values[k])).expanduser()
+            try:
+                p = Path(str(values[k])).expanduser()
+            except RuntimeError as error:  # ~user that does not exist
+                raise ConfigError(f"--opus-{k} {values[k]!r} ({sources[k]}): {error}") from None
             values[k] = p if p.is_absolute() else root / p
     return OpusConfig(
         deploy=bool(values["deploy"]), dsn=values["dsn"], db=values["db"], sql=values["sql"],

@@ -32,6 +32,14 @@ class PhaseLedger:
     passed: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: phase tests selected to run, and phase tests left out by -k/-m/--deselect
+    selected: dict[str, int] = field(default_factory=dict)
+    deselected: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def whole_suite_selected(self) -> bool:
+        """Every phase has tests and none of the suite's phase tests was deselected."""
+        return all(self.selected.get(p, 0) > 0 for p in PHASES) and not any(self.deselected.values())
 
     def record(self, phase: str, nodeid: str, outcome: str, seconds: float) -> None:
         self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds

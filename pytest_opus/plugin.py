@@ -30,9 +30,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name in phases.PHASES:
         config.addinivalue_line("markers", f"{name}: {phases.MARKER_HELP[name]}")
-    resolved = options.resolve(config.getoption, config.getini, Path(str(config.rootpath)))
+    from .errors import ConfigError
+
+    try:
+        resolved = options.resolve(config.getoption, config.getini, Path(str(config.rootpath)))
+    except ConfigError as error:
+        raise pytest.UsageError(str(error)) from None
     workdir = Path(str(config.rootpath)) / ".opus" / "runs"
     config.stash[fixtures.run_key] = OpusRun(resolved, workdir)
+    if _runs_phase_suite(config):
+        try:  # say so now, before any test runs, rather than fail when the report is written
+            resolved.report.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise pytest.UsageError(
+                f"cannot write the Phase 0 report to {resolved.report} ({error.strerror}); "
+                "choose another place with --opus-report PATH") from None
     if _runs_phase_suite(config) and hasattr(config.option, "htmlpath") and not config.option.htmlpath:
         # the sign-off report is written by default, self-contained so it can be mailed or archived
         config.option.htmlpath = str(resolved.report)
@@ -82,7 +94,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     from .signoff import sign_off
 
-    data = sign_off(run, Path(str(config.rootpath)))
+    html = getattr(config.option, "htmlpath", None) if config.pluginmanager.hasplugin("html") else None
+    data = sign_off(run, Path(str(config.rootpath)), str(Path(html).resolve()) if html else None)
     complete = data["scenario"] != "incomplete"
     if complete and data["decision"] != "GO" and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a NO-GO is a failed gate
@@ -101,11 +114,28 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         for line in terminal_lines(run.sign_off):
             terminalreporter.line(line)
         terminalreporter.line(f"summary: {run.sign_off['json']}")
-        terminalreporter.line(f"report: {run.sign_off['report']}")
+        report = run.sign_off["report"]
+        terminalreporter.line(f"report: {report}" if report else "report: not written (pytest-html is disabled)")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: phases.sort_key(_phase(item)))  # stable: file order within a phase
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    for item in items:
+        phase = _phase(item)
+        if phase is not None:
+            ledger = item.config.stash[fixtures.run_key].ledger
+            ledger.deselected[phase] = ledger.deselected.get(phase, 0) + 1
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    ledger = session.config.stash[fixtures.run_key].ledger
+    for item in session.items:
+        phase = _phase(item)
+        if phase is not None:
+            ledger.selected[phase] = ledger.selected.get(phase, 0) + 1
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -13,7 +13,8 @@ MASK = "***"
 # unclosed brace runs to the end of the string, and junk after a closing brace is masked with it.
 _ODBC_SECRET = re.compile(
     r"""
-    (?P<key> (?: ^ | ; ) \s* (?: pwd | password ) \s* = \s* )
+    (?P<key> (?: ^ | ; ) \s* (?: pwd | password | keystoresecret | keystoreprincipalid | accesstoken
+                                  | clientsecret | sas ) \s* = \s* )
     (?P<value> \{ (?P<braced> [^}]* (?: \}\} [^}]* )* ) (?: \} | \Z ) [^;]* | [^;]* )
     """,
     re.IGNORECASE | re.VERBOSE,

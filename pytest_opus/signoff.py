@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,10 @@ def rollback_after_failure(run: OpusRun) -> str | None:
     failed = any(run.ledger.failures.values())
     if not failed or not run.config.persistent or not run.deployed:
         return None
+    deployment = run.deployment()
+    if deployment.before == deployment.after:
+        return ("not performed: the deployment was already there before this run (the deploy step changed "
+                "nothing), and rolling back would remove what existed before")
     if run.config.no_rollback:
         return "not performed (--opus-no-rollback); the target keeps the deployment"
     try:
@@ -27,7 +32,7 @@ def rollback_after_failure(run: OpusRun) -> str | None:
     return f"FAILED and rolled back itself: {result.error.describe() if result.error else 'unknown error'}"
 
 
-def sign_off(run: OpusRun, root: Path) -> dict[str, Any]:
+def sign_off(run: OpusRun, root: Path, html_report: str | None) -> dict[str, Any]:
     """Compute the criteria and the decision, write the JSON summary and its history copy."""
     rollback = rollback_after_failure(run)
     # every non-PRINT message is shown; warnings (not informational notes) fail the checkpoint
@@ -43,20 +48,26 @@ def sign_off(run: OpusRun, root: Path) -> dict[str, Any]:
     history_dir = run.config.report.parent / "history"
     env = report.environment(run.config.target_display, root)
     extra: dict[str, Any] = {"rollback": rollback, "server_messages": run.server_messages,
-                             "report": str(run.config.report), "json": str(json_path),
-                             "evidence": {k: v for k, v in run.evidence.items()}}
-    # Recording is itself a criterion: decide as if it succeeded, write, and decide again if it did not.
-    decision = criteria.evaluate(run.ledger, run.evidence, thresholds, warnings, str(history_dir))
-    data = report.summary_dict(decision, env, extra)
+                             "report": html_report, "json": str(json_path),
+                             "evidence": dict(run.evidence)}
+
+    def decide(recorded: str | None) -> dict[str, Any]:
+        decision = criteria.evaluate(run.ledger, run.evidence, thresholds, warnings, recorded)
+        return report.summary_dict(decision, env, extra)
+
+    # Recording is itself a criterion: write first, then decide from whether it worked, then write
+    # the final summary over the first one, so the file never says more than the run showed.
+    history: Path | None = None
     try:
-        history = report.write_json(data, json_path, history_dir)
-        decision = criteria.evaluate(run.ledger, run.evidence, thresholds, warnings, str(history))
-        data = report.summary_dict(decision, env, extra)
-        json_path.write_text(__import__("json").dumps(data, indent=2, default=str), encoding="utf-8")
-        history.write_text(json_path.read_text(encoding="utf-8"), encoding="utf-8")
+        history = report.write_json(decide(None), json_path, history_dir)
     except OSError as error:
-        decision = criteria.evaluate(run.ledger, run.evidence, thresholds, warnings, None)
-        data = report.summary_dict(decision, env, extra)
-        data["recording_error"] = str(error)
+        extra["recording_error"] = str(error)
+    data = decide(str(history) if history is not None else None)
+    final = json.dumps(data, indent=2, default=str)
+    for path in filter(None, (json_path, history)):
+        try:
+            path.write_text(final, encoding="utf-8")
+        except OSError as error:
+            data["recording_error"] = str(error)
     run.sign_off = data
     return data

@@ -88,11 +88,17 @@ def parse_error_text(text: str) -> list[Diagnostic]:
     return records or [Diagnostic("HY000", 0, strip_vendor_prefix(text))]
 
 
+_SQLSTATE = re.compile(r"[0-9A-Z]{5}")
+
+
 def error_records(exc: BaseException) -> list[Diagnostic]:
-    """The diagnostic records carried by a pyodbc.Error (whose args are (sqlstate, message))."""
-    args = exc.args
-    text = args[1] if len(args) >= 2 and isinstance(args[1], str) else str(exc)
-    return parse_error_text(text)
+    """The diagnostic records carried by a pyodbc.Error.
+
+    Driver errors carry (sqlstate, message); errors pyodbc raises itself (a wrong parameter count,
+    say) carry (message, sqlstate). The message is whichever argument is not a bare SQLSTATE.
+    """
+    texts = [a for a in exc.args if isinstance(a, str) and not _SQLSTATE.fullmatch(a)]
+    return parse_error_text(texts[0] if texts else str(exc))
 
 
 def parse_message(entry: tuple[Any, Any]) -> Diagnostic:
@@ -117,6 +123,9 @@ def connect(dsn: str, *, autocommit: bool = False, timeout: int = 30) -> Any:
     except pyodbc.Error as exc:
         reason = redact("; ".join(r.text for r in error_records(exc)), *secret_values(dsn))
         raise ConfigError(_connect_failure(mask_dsn(dsn), reason, exc, pyodbc)) from None
+    except Exception as exc:  # anything else (an undecodable DSN, say) must not carry the DSN out either
+        reason = redact(f"{type(exc).__name__}: {exc}", *secret_values(dsn))
+        raise ConfigError(f"cannot connect to {mask_dsn(dsn)}: {reason}") from None
 
 
 def _connect_failure(masked: str, reason: str, exc: BaseException, pyodbc: ModuleType) -> str:

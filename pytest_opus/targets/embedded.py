@@ -22,6 +22,7 @@ class EmbeddedTarget(Target):
         self.driver = driver
         self.engine = Engine(driver)
         self._last_rowcount = -1
+        self._savepoints = 0
 
     # -- scripts ---------------------------------------------------------------------------------
     def execute_script(
@@ -145,15 +146,33 @@ class EmbeddedTarget(Target):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self.engine.begin()
+        """All or nothing. A nested block is a savepoint: its failure undoes only its own work, and
+        the enclosing block goes on (and can still roll back everything)."""
+        if self.engine.trancount == 0:
+            self.engine.begin()
+            try:
+                yield
+            except BaseException:
+                if self.engine.trancount:
+                    self.engine.rollback()
+                raise
+            else:
+                self.engine.commit()
+            return
+        self._savepoints += 1
+        name = f'"opus_savepoint_{self._savepoints}"'
+        self.driver.run(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
-            if self.engine.trancount:
-                self.engine.rollback()
+            if self.engine.trancount:  # a script's own ROLLBACK may already have ended everything
+                self.driver.run(f"ROLLBACK TO {name}")
+                self.driver.run(f"RELEASE {name}")
+                self.engine.changed()
             raise
         else:
-            self.engine.commit()
+            if self.engine.trancount:
+                self.driver.run(f"RELEASE {name}")
 
     @property
     def rowcount(self) -> int:

@@ -42,17 +42,64 @@ def _stored_number(raw: bytes) -> int | float | str:
     return text  # SQLite keeps text that does not look like a number as text, even in a numeric column
 
 
+def double_quoted(sql: str) -> str:
+    """`ident` -> "ident" outside string literals.
+
+    The runner writes SQLite identifiers in backticks, but sqliteodbc's parameter-marker scanner
+    does not know backticks: an identifier such as `CUSTOMER'S ALT PO` makes it count the `?`
+    markers wrongly. It does understand double quotes.
+    """
+    if "`" not in sql:
+        return sql
+    out: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch == "'":
+            end = i + 1
+            while end < n:
+                if sql[end] == "'":
+                    if end + 1 < n and sql[end + 1] == "'":
+                        end += 2
+                        continue
+                    break
+                end += 1
+            out.append(sql[i : end + 1])
+            i = end + 1
+        elif ch == "`":
+            end = i + 1
+            name: list[str] = []
+            while end < n:
+                if sql[end] == "`":
+                    if end + 1 < n and sql[end + 1] == "`":
+                        name.append("`")
+                        end += 2
+                        continue
+                    break
+                name.append(sql[end])
+                end += 1
+            out.append('"' + "".join(name).replace('"', '""') + '"')
+            i = end + 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
 class OdbcDriver(Driver):
-    """A `Driver` over pyodbc that never asks for array binding.
+    """A `Driver` over pyodbc that never asks for array binding, and quotes identifiers for sqliteodbc.
 
     Debian's sqliteodbc crashes the process (SIGSEGV) when `fast_executemany` is on, so it is set
     off explicitly on every cursor rather than trusting pyodbc's default.
     """
 
+    def run(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return super().run(double_quoted(sql), params)
+
     def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
         cursor = self.connection.cursor()
         cursor.fast_executemany = False
-        cursor.executemany(sql, [[to_db(v) for v in row] for row in rows])
+        cursor.executemany(double_quoted(sql), [[to_db(v) for v in row] for row in rows])
         return cursor
 
 

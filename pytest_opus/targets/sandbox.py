@@ -22,6 +22,11 @@ class SandboxTarget(EmbeddedTarget):
 
     def __init__(self, path: str | Path | None = None, *, persistent: bool = False) -> None:
         location = str(path) if path is not None else ":memory:"
+        if path is not None and Path(path).is_file() and Path(path).stat().st_size:
+            with open(path, "rb") as handle:
+                if handle.read(16) != b"SQLite format 3\x00":
+                    raise ConfigError(f"{location} is not an SQLite database file; give a sandbox file "
+                                      "(pytest-opus builds one from sql/baseline/ when the path does not exist)")
         try:
             connection = sqlite3.connect(location, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA foreign_keys = OFF")

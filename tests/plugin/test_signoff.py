@@ -43,7 +43,8 @@ def test_full_run_writes_report_json_and_history(pytester: pytest.Pytester, phas
     assert list((phase0_project / "reports" / "history").glob("opus-phase0-*.json"))
     result.stdout.fnmatch_lines(["*OPUS Phase 0 sign-off*", f"Phase 0 decision: {summary['decision']}*",
                                  "report: *opus-phase0.html"])
-    assert (result.ret == 0) == (summary["decision"] == "GO")
+    assert summary["decision"] == "GO", [c for c in summary["criteria"] if not c["passed"]]
+    assert result.ret == 0
 
 
 def test_broken_expectation_is_no_go_and_skips_later_phases(pytester: pytest.Pytester,
@@ -153,6 +154,7 @@ def test_dsn_password_appears_nowhere(pytester: pytest.Pytester, phase0_project:
     dsn = f"Driver={{SQLite3}};Database={db};PWD={secret}"
     result = _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-dsn={dsn}")
     assert "PWD=***" in result.stdout.str()
+    assert result.ret == 0 and _summary(phase0_project)["decision"] == "GO"  # the run itself worked
     texts = [result.stdout.str(), result.stderr.str()]
     texts += [p.read_text(encoding="utf-8") for p in (phase0_project / "reports").rglob("*") if p.is_file()]
     assert all(secret not in text for text in texts)
@@ -165,3 +167,27 @@ def test_one_phase_alone_runs_on_a_deployed_disposable_sandbox(pytester: pytest.
     result = _run(pytester, "tests/phase0", "-m", phase, "-p", "no:cacheprovider")
     assert result.ret == 0, result.stdout.str()[-2000:]
     assert _summary(phase0_project)["scenario"] == "incomplete"  # one phase alone is never a sign-off
+
+
+def test_a_deselected_phase_test_means_no_sign_off(pytester: pytest.Pytester, phase0_project: Path) -> None:
+    result = _run(pytester, "tests/phase0", "--opus-deploy", "-k", "not idempotent", "-p", "no:cacheprovider")
+    summary = _summary(phase0_project)
+    assert (summary["decision"], summary["scenario"]) == ("NO-GO", "incomplete")
+    assert result.ret == 0  # the selected tests passed; a partial run is simply not a sign-off
+
+
+def test_a_deployment_that_existed_before_the_run_is_not_rolled_back(pytester: pytest.Pytester,
+                                                                     phase0_project: Path, tmp_path: Path) -> None:
+    db = create_sandbox(tmp_path / "already.sqlite", phase0_project / "sql" / "baseline")
+    existing = SandboxTarget(db)
+    assert existing.run_script_file(str(phase0_project / "sql" / "deploy_opus_update_boards.sql")).ok
+    existing.execute("INSERT INTO dbo.MON_UpdateAudit (batch_id, update_operation) VALUES (?, ?)",
+                     ["REAL-BATCH", "UPDATE_ITEMS"])
+    existing.close()
+    _break_audit_type(phase0_project)
+    result = _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-db={db}", "-p", "no:cacheprovider")
+    assert result.ret != 0
+    assert _summary(phase0_project)["rollback"].startswith("not performed: the deployment was already there")
+    kept = SandboxTarget(db)
+    assert kept.execute("SELECT batch_id FROM dbo.MON_UpdateAudit") == [("REAL-BATCH",)]
+    kept.close()

@@ -14,6 +14,7 @@ from pytest_opus.thresholds import Thresholds
 def _ledger(failed: str | None = None) -> PhaseLedger:
     ledger = PhaseLedger()
     for phase in PHASES:
+        ledger.selected[phase] = 2 if phase == failed else 1
         ledger.record(phase, f"tests/phase0/test_{phase}.py::test_ok", "passed", 0.1)
     if failed:
         ledger.record(failed, f"tests/phase0/test_{failed}.py::test_broken", "failed", 0.1)
@@ -82,9 +83,40 @@ def test_failed_deployment_is_the_failure_scenario() -> None:
 
 def test_a_phase_that_did_not_run_makes_the_run_incomplete() -> None:
     ledger = PhaseLedger()
+    ledger.selected["schema"] = 1
     ledger.record("schema", "t::x", "passed", 0.1)
     decision = evaluate(ledger, _evidence(), Thresholds(), {}, "x.json")
     assert decision.scenario == "incomplete"
+
+
+def test_a_deselected_phase_test_makes_the_run_incomplete_even_if_everything_passed() -> None:
+    ledger = _ledger()
+    ledger.deselected["deploy"] = 1
+    decision = evaluate(ledger, _evidence(), Thresholds(), {}, "x.json")
+    assert (decision.decision, decision.scenario) == ("NO-GO", "incomplete")
+
+
+def test_validating_without_deploying_is_not_a_sign_off() -> None:
+    decision = evaluate(_ledger(), _evidence(**{"deploy.skipped": "persistent target"}), Thresholds(), {}, "x.json")
+    assert decision.scenario == "incomplete"
+
+
+def test_a_failed_phase_that_skips_the_later_ones_is_a_failure_not_incomplete() -> None:
+    ledger = PhaseLedger()
+    for phase in PHASES:
+        ledger.selected[phase] = 1
+    ledger.record("deploy", "d::ok", "passed", 0.1)
+    ledger.record("schema", "s::broken", "failed", 0.1)
+    ledger.record("workflow", "w::x", "skipped", 0.0)
+    ledger.record("infrastructure", "i::x", "skipped", 0.0)
+    decision = evaluate(ledger, _evidence(), Thresholds(), {}, "x.json")
+    assert (decision.decision, decision.scenario) == ("NO-GO", "failure")
+
+
+def test_a_criterion_needs_its_phase_to_pass_not_only_its_numbers() -> None:
+    decision = evaluate(_ledger(failed="workflow"), _evidence(), Thresholds(), {}, "x.json")
+    failed = {c.name for c in decision.failed_criteria}
+    assert "Audit trail capturing all operations" in failed
 
 
 def test_a_database_warning_fails_the_checkpoint() -> None:

@@ -125,3 +125,20 @@ def test_catalog_is_read_in_three_queries_however_many_objects(deployed: Sandbox
     deployed.catalog()
     assert 1 <= few <= 3 and len(sent) == few
     assert deployed.catalog_queries - before == few
+
+
+def test_a_failed_nested_transaction_undoes_only_its_own_work(deployed: SandboxTarget) -> None:
+    import pytest
+
+    insert = "INSERT INTO dbo.MON_UpdateAudit (batch_id, update_operation) VALUES (?, ?)"
+    count = "SELECT COUNT(*) FROM dbo.MON_UpdateAudit"
+    with pytest.raises(RuntimeError, match="outer"), deployed.transaction():
+        deployed.execute(insert, ["outer-1", "X"])
+        with pytest.raises(RuntimeError, match="inner"), deployed.transaction():
+            deployed.execute(insert, ["inner", "X"])
+            raise RuntimeError("inner")
+        deployed.execute(insert, ["outer-2", "X"])
+        assert deployed.execute("SELECT batch_id FROM dbo.MON_UpdateAudit ORDER BY audit_id") == [
+            ("outer-1",), ("outer-2",)]
+        raise RuntimeError("outer")
+    assert deployed.execute(count) == [(0,)]  # the outer rollback still undid everything

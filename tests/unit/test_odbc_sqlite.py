@@ -270,3 +270,13 @@ def test_pyodbc_is_imported_only_for_a_dsn(db_file: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code, DEPLOY], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
+
+
+def test_identifiers_reach_sqliteodbc_in_double_quotes() -> None:
+    """sqliteodbc miscounts `?` after a backtick identifier holding a quote: the driver gets "..." instead."""
+    from pytest_opus.targets.odbc_sqlite import double_quoted
+
+    assert double_quoted("SELECT `CUSTOMER'S ALT PO`, ? FROM `t` WHERE a = '`x`' AND b = ?") == (
+        "SELECT \"CUSTOMER'S ALT PO\", ? FROM \"t\" WHERE a = '`x`' AND b = ?")
+    assert double_quoted('SELECT `a"b`, `c``d`') == 'SELECT "a""b", "c`d"'
+    assert double_quoted("SELECT 'it''s `not` an identifier'") == "SELECT 'it''s `not` an identifier'"
