@@ -92,7 +92,7 @@ class EmbeddedTarget(Target):
         outcome.seconds = time.perf_counter() - started
         outcome.messages = [Message(t, k, line) for k, t, line in self.engine.output.messages]
         outcome.result_sets = [ResultSet(c, r) for c, r in self.engine.output.result_sets]
-        outcome.rowcount = self.engine.rowcount
+        outcome.rowcount = self.engine.rowcount if outcome.error is None else -1  # nothing a failed batch did stays
         return outcome
 
     def _drop_temp_tables(self) -> None:
