@@ -19,6 +19,7 @@ of the batch.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..errors import ScriptError, UnsupportedConstruct
@@ -403,14 +404,13 @@ class _Parser:
                 return body
             body.append(self.statement())
 
-    def condition_end(self) -> int:
-        """Index of the first token after an IF/WHILE condition."""
-        depth = 0
-        case = 0
-        i = self.pos
-        while i < len(self.tokens):
-            tok = self.tokens[i]
-            up = tok.upper
+    def top_level(self) -> Iterator[tuple[int, str, int, int]]:
+        """(index, word, parenthesis depth, CASE depth) of each token from self.pos on; the depths are
+        those in force before the token, so a statement's boundaries are found outside (...) and CASE."""
+        depth = case = 0
+        for i in range(self.pos, len(self.tokens)):
+            up = self.tokens[i].upper
+            yield i, up, depth, case
             if up == "(":
                 depth += 1
             elif up == ")":
@@ -419,13 +419,16 @@ class _Parser:
                 case += 1
             elif depth == 0 and up == "END" and case:
                 case -= 1
-            elif depth == 0 and case == 0 and i > self.pos and (
+
+    def condition_end(self) -> int:
+        """Index of the first token after an IF/WHILE condition."""
+        for i, up, depth, case in self.top_level():
+            if depth == 0 and case == 0 and i > self.pos and (
                 up in _CONTROL_STARTERS or up in _SQL_STARTERS or up in _UNSUPPORTED
                 or up in ("EXEC", "EXECUTE", "COMMIT", "ROLLBACK", "THROW")
             ):
                 return i
-            i += 1
-        return i
+        return len(self.tokens)
 
     def if_statement(self) -> If:
         first = self.take()
@@ -456,33 +459,17 @@ class _Parser:
 
     def statement_end(self, stop_at_starters: bool = True) -> int:
         """Index one past the last token of the statement beginning at self.pos."""
-        depth = 0
-        case = 0
-        i = self.pos
-        while i < len(self.tokens):
-            tok = self.tokens[i]
-            up = tok.upper
-            if up == "(":
-                depth += 1
-            elif up == ")":
-                depth -= 1
-            elif depth == 0:
-                if up == ";":
+        for i, up, depth, case in self.top_level():
+            if depth != 0 or up in ("(", ")", "CASE"):
+                continue
+            if up == ";" or (up == "END" and not case):
+                return i
+            if case == 0 and i > self.pos:
+                if up == "ELSE":
                     return i
-                if up == "CASE":
-                    case += 1
-                elif up == "END":
-                    if case:
-                        case -= 1
-                    else:
-                        return i
-                elif case == 0 and i > self.pos:
-                    if up == "ELSE":
-                        return i
-                    if stop_at_starters and up in _CONTROL_STARTERS and not self.is_drop_if_exists(i):
-                        return i
-            i += 1
-        return i
+                if stop_at_starters and up in _CONTROL_STARTERS and not self.is_drop_if_exists(i):
+                    return i
+        return len(self.tokens)
 
     def is_drop_if_exists(self, i: int) -> bool:
         """`DROP TABLE IF EXISTS x`: this IF belongs to the statement, it does not start one."""
