@@ -8,8 +8,9 @@ when it runs. Dynamic SQL is the exception: its text exists only at run time, an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlglot import exp
 
@@ -135,31 +136,28 @@ def _expression(text: str | None) -> None:
         rewrite(exp.select(parse_expression(text)), None)
 
 
+def _select_into(tree: exp.Expression) -> None:
+    object_name(tree.args["into"].this)
+    tree.set("into", None)
+    rewrite(tree, None)
+
+
+#: statement kind -> the pure check the engine also makes before running such a statement
+_CHECKS: dict[str, Callable[[Any], object]] = {
+    "create-table": table_model,
+    "create-view": view_definition,
+    "create-index": index_spec,
+    "alter-table": alter_table,
+    "drop": drop_plan,
+    "select-into": _select_into,
+    "dml": lambda tree: rewrite(tree, None),
+}
+
+
 def _sql(text: str) -> None:
     """One SQL statement, through the checks the engine makes before it runs it."""
     statement = classify(text)
-    tree = statement.tree
-    if statement.kind == "create-table":
-        assert isinstance(tree, exp.Create)
-        table_model(tree)
-    elif statement.kind == "create-view":
-        assert isinstance(tree, exp.Create)
-        view_definition(tree)
-    elif statement.kind == "create-index":
-        assert isinstance(tree, exp.Create)
-        index_spec(tree)
-    elif statement.kind == "alter-table":
-        assert isinstance(tree, exp.Alter)
-        alter_table(tree)
-    elif statement.kind == "drop":
-        assert isinstance(tree, exp.Drop)
-        drop_plan(tree)
-    elif statement.kind == "select-into":
-        assert isinstance(tree, exp.Select)
-        object_name(tree.args["into"].this)
-        tree.set("into", None)
-        rewrite(tree, None)
-    elif statement.kind == "dml":
-        assert tree is not None
-        rewrite(tree, None)
-
+    check = _CHECKS.get(statement.kind)
+    if check is not None:
+        assert statement.tree is not None
+        check(statement.tree)
