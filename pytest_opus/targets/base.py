@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog import Catalog
+from ..catalog import Catalog, Column
 from ..errors import ScriptError
 
 Row = tuple[Any, ...]
@@ -22,6 +22,14 @@ class Message:
     text: str
     kind: str = "print"  # "print" (the script's own output), "info" or "warning" (the server's)
     line: int | None = None
+
+
+@dataclass(frozen=True)
+class ResultColumn:
+    """A column a query returns: its name, and its declared type when the target can tell it."""
+
+    name: str
+    type: Column | None  # the source column's type (name, length, precision, scale, nullability)
 
 
 @dataclass
@@ -133,6 +141,12 @@ class Target(ABC):
     @abstractmethod
     def columns_of(self, sql: str, params: Sequence[Any] = ()) -> tuple[str, ...]:
         """The column names a query returns (runs it with no rows fetched)."""
+
+    def describe_query(self, sql: str, params: Sequence[Any] = ()) -> tuple[ResultColumn, ...] | None:
+        """The columns a query returns with their declared types, without running it; None when the
+        target cannot tell. Advisory: callers that get None (or a column without a type) must still
+        work, only without what the types would have allowed."""
+        return None
 
     @contextmanager
     @abstractmethod

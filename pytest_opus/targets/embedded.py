@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
 from ..batches import split_batches
 from ..catalog import Catalog
 from ..errors import ScriptError
 from ..tsql.engine import Driver, Engine, Output
-from .base import BatchResult, Message, MessageSink, ResultSet, Row, ScriptResult, Target
+from .base import BatchResult, Message, MessageSink, ResultColumn, ResultSet, Row, ScriptResult, Target
 
 
 class EmbeddedTarget(Target):
@@ -120,6 +125,54 @@ class EmbeddedTarget(Target):
         except self.driver.error_types as error:
             raise ScriptError(self.driver.clean_error(error), source="<statement>") from None
         return tuple(d[0] for d in cursor.description)
+
+    def describe_query(self, sql: str, params: Sequence[Any] = ()) -> tuple[ResultColumn, ...] | None:
+        """A single SELECT's columns; those read straight from a catalog table have its column's type.
+
+        SQLite keeps no types for expressions, so a CASE, CAST or computed column has none here (SQL
+        Server would know them). `SELECT *`, set operations and anything not a SELECT give None.
+        """
+        try:
+            statements = sqlglot.parse(sql, read="tsql")
+        except SqlglotError:
+            return None
+        if len(statements) != 1 or not isinstance(statements[0], exp.Select):
+            return None
+        select = statements[0]
+        if any(isinstance(p, exp.Star) or isinstance(p.this, exp.Star) for p in select.expressions):
+            return None
+        catalog = self.catalog()
+        source = select.args.get("from_") or select.args.get("from")
+        joins = list(select.args.get("joins") or [])
+        tables = {}
+        all_known = True
+        for node in ([source.this] if source is not None else []) + [j.this for j in joins]:
+            schema = node.args.get("db") if isinstance(node, exp.Table) else None
+            table = None
+            if isinstance(node, exp.Table) and node.args.get("catalog") is None and (
+                schema is None or schema.name.lower() == "dbo"
+            ):
+                table = catalog.table(f"dbo.{node.name}")
+            if table is None:
+                all_known = False  # a derived or temp table: its columns' types are unknown
+            else:
+                tables[node.alias_or_name.lower()] = table
+        outer = any(j.side for j in joins)  # an outer join can make any column NULL
+        described = []
+        for projection in select.expressions:
+            node = projection.this if isinstance(projection, exp.Alias) else projection
+            column = None
+            if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier):
+                if node.table:
+                    table = tables.get(node.table.lower())
+                    column = table.column(node.name) if table is not None else None
+                elif all_known:
+                    found = [c for t in tables.values() if (c := t.column(node.name)) is not None]
+                    column = found[0] if len(found) == 1 else None
+            if column is not None and outer:
+                column = dataclasses.replace(column, nullable=True)
+            described.append(ResultColumn(projection.alias_or_name, column))
+        return tuple(described)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.statements += 1

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..batches import Batch, split_batches
-from ..catalog import Catalog
+from ..catalog import Catalog, Column
 from ..errors import ScriptError
 from ..secrets import mask_dsn, redact, secret_values
+from ..tsql.dialect import parse_type
 from . import _odbc
-from .base import BatchResult, Message, MessageSink, ResultSet, Row, ScriptResult, Target
+from .base import BatchResult, Message, MessageSink, ResultColumn, ResultSet, Row, ScriptResult, Target
 from .sqlserver_catalog import (
     COLUMNS_QUERY,
     CONSTRAINTS_QUERY,
@@ -23,6 +24,13 @@ from .sqlserver_catalog import (
     ConstraintRow,
     ParameterRow,
     build_catalog,
+)
+
+#: The columns of a query's first result set, as the server would return them (SQL Server 2012+).
+DESCRIBE_QUERY = (
+    "SELECT name, system_type_name, is_nullable, error_message "
+    "FROM sys.dm_exec_describe_first_result_set(?, NULL, 0) "
+    "WHERE ISNULL(is_hidden, 0) = 0 ORDER BY column_ordinal"
 )
 
 
@@ -458,6 +466,22 @@ class SqlServerTarget(Target):
             self._send(cursor, sql, params)
             description = cursor.description
         return tuple(d[0] for d in description) if description is not None else ()
+
+    def describe_query(self, sql: str, params: Sequence[Any] = ()) -> tuple[ResultColumn, ...] | None:
+        """The query's first result set as SQL Server describes it (`sys.dm_exec_describe_first_result_set`),
+        without running it. None for a query with `?` parameters (their types would have to be declared)
+        or one the server cannot describe; the caller then learns the columns by running the query."""
+        if params:
+            return None
+        rows, _ = self._query(DESCRIBE_QUERY, [sql])
+        if not rows or any(error is not None or name is None for name, _, _, error in rows):
+            return None
+        described = []
+        for ordinal, (name, type_name, nullable, _) in enumerate(rows, start=1):
+            data_type, length, precision, scale = parse_type(str(type_name))
+            column = Column(str(name), ordinal, data_type, length, precision, scale, nullable=bool(nullable))
+            described.append(ResultColumn(str(name), column))
+        return tuple(described)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

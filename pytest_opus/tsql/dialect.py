@@ -146,6 +146,7 @@ FUNCTION_REWRITES = {
     "USER_NAME": "'dbo'",
     "SCOPE_IDENTITY": "last_insert_rowid()",
     "QUOTENAME": "'[' || replace({0}, ']', ']]') || ']'",
+    "NCHAR": "char({0})",
     "NEWID": DEFAULT_FUNCTIONS["newid"],
 }
 #: T-SQL functions sqlglot does not model (it leaves them by name) that SQLite has with the same meaning

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 CHARACTER_TYPES = {"char", "varchar", "nchar", "nvarchar", "text", "ntext"}
 NUMERIC_TYPES = dialect.INTEGER_TYPES | dialect.EXACT_NUMERIC_TYPES | {"float", "real", "money"}
-_STRING_FUNCTIONS = {"QUOTENAME", "UPPER", "LOWER", "LTRIM", "RTRIM", "TRIM", "REPLACE", "SUBSTRING",
+_STRING_FUNCTIONS = {"QUOTENAME", "NCHAR", "UPPER", "LOWER", "LTRIM", "RTRIM", "TRIM", "REPLACE", "SUBSTRING",
                      "ERROR_MESSAGE", "ERROR_PROCEDURE", "OBJECT_NAME", "SCHEMA_NAME", "DB_NAME",
                      "SUSER_SNAME", "USER_NAME", "ORIGINAL_LOGIN"}
 _STRING_NODES = (exp.National, exp.Concat, exp.DPipe, exp.GroupConcat, exp.Upper, exp.Lower, exp.Trim,

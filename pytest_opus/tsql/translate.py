@@ -135,6 +135,11 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
             raise NotInSubset("LIKE with a [...] character class (SQLite's LIKE has none)")
         if isinstance(node, exp.Lateral):
             raise NotInSubset("CROSS APPLY / OUTER APPLY")
+        if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and node.this.args.get("for_"):
+            return _json_object(node.this, lambda e: e.transform(visit, copy=False))
+        if isinstance(node, exp.Collate) and _BINARY_COLLATION.search(node.expression.name):
+            # A binary collation compares code points: SQLite's BINARY does the same.
+            return exp.Collate(this=node.this.transform(visit, copy=False), expression=exp.var("BINARY"))
         if isinstance(node, exp.Left):  # SQLite has no LEFT()/RIGHT() (LEFT is a join keyword there)
             return exp.Substring(this=node.this.transform(visit, copy=False), start=exp.Literal.number(1),
                                  length=node.expression.transform(visit, copy=False))
@@ -302,6 +307,35 @@ def _cast(value: exp.Expression, to: exp.DataType) -> exp.Expression:
     if name in ("char", "varchar", "nchar", "nvarchar") and length not in (None, -1):
         return exp.Anonymous(this="SUBSTR", expressions=[cast, exp.Literal.number(1), exp.Literal.number(length)])
     return cast
+
+
+#: T-SQL binary collations (Latin1_General_BIN2, SQL_Latin1_General_CP437_BIN, ...)
+_BINARY_COLLATION = re.compile(r"_BIN2?$", re.IGNORECASE)
+_FOR_JSON_OPTIONS = {"PATH", "WITHOUT_ARRAY_WRAPPER", "INCLUDE_NULL_VALUES"}
+
+
+def _json_object(select: exp.Select, visit: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
+    """`(SELECT a AS [k], ... FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)` -> `json_object('k', a, ...)`.
+
+    One object per outer row, NULLs kept, no FROM: the one form of FOR JSON whose meaning SQLite's
+    json_object has exactly (keys in order, text as JSON strings, numbers as numbers). SQL Server
+    writes a bit as true/false, the sandbox as 0/1 (it stores bits as integers).
+    """
+    clause = select.args["for_"]
+    options = {str(o.this.name if isinstance(o, exp.QueryOption) else o).upper() for o in clause.expressions}
+    others = {k for k, v in select.args.items() if v and k not in ("expressions", "for_")}
+    if str(clause.args.get("kind", "")).upper() != "JSON" or options != _FOR_JSON_OPTIONS or others:
+        raise NotInSubset(
+            "FOR JSON other than (SELECT expr AS [key], ... FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)"
+        )
+    arguments: list[exp.Expression] = []
+    for projection in select.expressions:
+        key = projection.alias_or_name
+        if not key or "." in key or not isinstance(projection, exp.Alias | exp.Column):
+            raise NotInSubset("FOR JSON PATH keys must be plain names (AS [key]); dotted keys nest objects")
+        value = projection.this if isinstance(projection, exp.Alias) else projection
+        arguments += [exp.Literal.string(key), visit(value)]
+    return exp.Anonymous(this="json_object", expressions=arguments)
 
 
 def snapshot_table(view: str) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
 from ..catalog import Catalog
@@ -66,6 +68,10 @@ class LiveClient(Protocol):
     def send(self, request: PlannedRequest) -> object: ...
 
 
+#: How a batch was staged: by one INSERT ... SELECT inside the database, or row by row through Python.
+SET_BASED, STREAMED = "set-based", "streamed"
+
+
 @dataclass(frozen=True)
 class StageResult:
     batch_id: str
@@ -73,6 +79,9 @@ class StageResult:
     table: str
     rows_staged: int
     seconds: float
+    method: str = STREAMED  # SET_BASED or STREAMED
+    #: why a query's rows were streamed rather than staged set-based ("" when set-based or from records)
+    streamed_because: str = ""
 
 
 @dataclass(frozen=True)
@@ -344,19 +353,63 @@ class UpdateOperations:
                 "stage_updates (nothing staged)"
             )
         constants = self._constants(op, batch_id, source_table, sql)
+        empty = "the query returned no rows; nothing staged"
+        described = self.target.describe_query(sql, params)
         try:
-            names = self.target.columns_of(sql, params)
+            names = (
+                tuple(c.name for c in described) if described is not None else self.target.columns_of(sql, params)
+            )
         except OpusError:
             raise
         except Exception as exc:  # a driver error the target did not translate: still the user's query
             raise StagingError(f"the source query cannot run: {exc} (nothing staged)") from None
         layout = SourceLayout(table, names, constants, "source query")
+        if described is None:
+            reason = "the target cannot describe the query's column types"
+        else:
+            statement, reason = layout.insert_select(sql, [c.type for c in described], op.max_batch_size + 1)
+            if statement is not None:
+                return self._stage_set_based(op, table, constants, statement, [*layout.shared_values, *params], empty)
 
         def chunks() -> Iterator[tuple[SourceLayout, list[Sequence[Any]]]]:
             for rows in self._stream(sql, params):
                 yield layout, list(rows)
 
-        return self._stage(op, table, constants, chunks(), "the query returned no rows; nothing staged")
+        result = self._stage(op, table, constants, chunks(), empty)
+        return dataclasses.replace(result, streamed_because=reason)
+
+    def _stage_set_based(
+        self,
+        op: OperationRules,
+        table: StagingTable,
+        constants: BatchConstants,
+        statement: str,
+        params: list[Any],
+        empty: str,
+    ) -> StageResult:
+        """One INSERT ... SELECT reading at most max_batch_size + 1 rows; too many or none undo it."""
+        started = time.perf_counter()
+        with self.target.transaction():
+            self._execute(statement, params)
+            staged = self.target.rowcount
+            if staged < 0:  # the driver did not say: count what the statement wrote
+                staged = int(
+                    self._execute(f"SELECT COUNT(*) FROM {table.sql_name} WHERE update_batch_id = ?",
+                                  [constants.batch_id])[0][0]
+                )
+            if staged > op.max_batch_size:
+                raise self._too_many(op)
+            if staged == 0:
+                raise StagingError(empty)
+        seconds = time.perf_counter() - started
+        return StageResult(constants.batch_id, op.name, table.name, staged, seconds, method=SET_BASED)
+
+    @staticmethod
+    def _too_many(op: OperationRules) -> StagingError:
+        return StagingError(
+            f"the source has more than {op.max_batch_size} rows, the max_batch_size of {op.name} "
+            f"({op.declared_at}); split it into smaller batches (nothing staged)"
+        )
 
     def _constants(
         self, op: OperationRules, batch_id: str | None, source_table: str | None, source_query: str | None
@@ -388,10 +441,7 @@ class UpdateOperations:
                 first = staged + 1
                 staged += len(rows)
                 if staged > op.max_batch_size:
-                    raise StagingError(
-                        f"the source has more than {op.max_batch_size} rows, the max_batch_size of {op.name} "
-                        f"({op.declared_at}); split it into smaller batches (nothing staged)"
-                    )
+                    raise self._too_many(op)
                 # Rows wait until they fill whole statements, so every INSERT but the last has one text.
                 waiting = pending.setdefault(layout, [])
                 waiting.extend(layout.rows(rows, first))
@@ -651,6 +701,13 @@ class _ColumnPlan(NamedTuple):
     snapshot_index: int | None  # position of its old value in a row read by _Planner
 
 
+def load_fields(text: str) -> dict[str, Any]:
+    """`update_fields` as values. JSON numbers with a fraction read as exact Decimals: the database
+    writes a DECIMAL(18,4) as 12.3400 (staged set-based), which a float could not hold for 18 digits."""
+    fields: dict[str, Any] = json.loads(text, parse_float=Decimal)
+    return fields
+
+
 class _Planner:
     """Reads a batch's VALID rows with their snapshot values and prepares updates and audit rows."""
 
@@ -689,7 +746,7 @@ class _Planner:
 
     def read(self, batch_id: str) -> list[PlannedUpdate]:
         updates = []
-        loads = json.loads
+        loads = load_fields
         columns = self.columns
         for chunk in self.operations._stream(self.sql, [batch_id]):
             for row in chunk:

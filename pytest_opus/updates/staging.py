@@ -22,6 +22,10 @@ from decimal import Context, Decimal, InvalidOperation
 from itertools import chain
 from typing import Any
 
+from sqlglot.dialects.tsql import TSQL
+from sqlglot.errors import SqlglotError
+from sqlglot.tokens import TokenType
+
 from ..catalog import Catalog, Column, Table
 from ..errors import ConfigError, OpusError
 from ..suggest import did_you_mean
@@ -248,6 +252,76 @@ def column_converter(column: Column) -> Convert:
     if kind == "uniqueidentifier":
         return _guid
     return _never  # binary and exotic types: nothing an update supplies fits them exactly
+
+
+# -- staging inside the database --------------------------------------------------------------------
+
+#: Source types whose values the database can copy into `update_fields` itself, reading back as the
+#: streamed path's values: numbers as JSON numbers (decimals are read back as exact Decimals), text
+#: as strings, dates as ISO text, bits as true/false (SQL Server) or 0/1 (the sandbox stores integers).
+#: Floats, money, times and GUIDs are left to the streamed path, whose JSON for them is exactly known.
+_SHORT_TEXT = _TEXT_TYPES - {"text", "ntext"}  # legacy text/ntext stay with the streamed path
+IN_DATABASE_JSON_TYPES = frozenset(_INTEGER_RANGES) | {"bit", "decimal", "numeric", "date"} | _SHORT_TEXT
+_INTEGER_DIGITS = {kind: len(str(high + 1)) for kind, (_low, high) in _INTEGER_RANGES.items()}
+_UNICODE_TEXT = {"nchar", "nvarchar"}
+#: The derived table a source query becomes inside `INSERT ... SELECT`.
+SOURCE_ALIAS = "opus_source"
+
+
+def fits_exactly(source: Column, column: Column) -> bool:
+    """Whether every value of type `source` goes into `column` unchanged, as the converters would take it.
+
+    Then no value needs a check: integers into as wide an integer (or a decimal with room for all its
+    digits), decimals into as many integer and fraction digits, text into as long a text (never
+    Unicode into non-Unicode), a bit into a bit, a date into a date.
+    """
+    have, want = source.data_type, column.data_type
+    if have in _INTEGER_RANGES:
+        if want in _INTEGER_RANGES:
+            low, high = _INTEGER_RANGES[have]
+            column_low, column_high = _INTEGER_RANGES[want]
+            return column_low <= low and high <= column_high
+        if want in ("decimal", "numeric"):
+            return (column.precision or 18) - (column.scale or 0) >= _INTEGER_DIGITS[have]
+        return False
+    if have in ("decimal", "numeric"):
+        if want not in ("decimal", "numeric"):
+            return False
+        scale, column_scale = source.scale or 0, column.scale or 0
+        return scale <= column_scale and (source.precision or 18) - scale <= (column.precision or 18) - column_scale
+    if have in _SHORT_TEXT and want in _SHORT_TEXT:
+        if have in _UNICODE_TEXT and want not in _UNICODE_TEXT:
+            return False
+        if column.max_length == -1:
+            return True
+        length, room = source.max_length, column.max_length
+        return length is not None and length != -1 and room is not None and length <= room
+    return have == want and have in ("bit", "date")
+
+
+def single_select(sql: str) -> bool:
+    """Whether `sql` can be the derived table of an `INSERT ... SELECT`: one SELECT (no `;`), without
+    the clauses a derived table refuses or that would change its meaning there (ORDER BY, WITH, INTO,
+    FOR, OPTION). Anything sqlglot cannot read is left to the streamed path."""
+    try:
+        tokens = TSQL().tokenize(sql)
+    except SqlglotError:
+        return False
+    if any(t.token_type == TokenType.SEMICOLON for t in tokens):
+        return False
+    try:
+        statements = TSQL().parser().parse(tokens, sql)
+    except SqlglotError:
+        return False
+    if len(statements) != 1 or statements[0] is None or statements[0].key != "select":
+        return False
+    select = statements[0]
+    return not any(select.args.get(key) for key in ("order", "with", "into", "for_", "options", "locks"))
+
+
+def _plain_key(name: str) -> bool:
+    """A column name that FOR JSON writes as a key exactly as `json.dumps` does (no escapes, no `/`)."""
+    return "/" not in name and json.dumps(name, ensure_ascii=False) == f'"{name}"'
 
 
 # -- update_fields ---------------------------------------------------------------------------------
@@ -561,6 +635,93 @@ class SourceLayout:
         ]
         self.insert = MultiRowInsert(table.sql_name, row_columns, shared, literals)
         self.rows_per_statement = self.insert.rows_per_statement
+        self.names = tuple(names)
+        self._required_names = [(name, i) for name, i, _ in self._required]
+        self._field_names = [(name, i) for name, i, _ in self._fields]
+
+    @property
+    def shared_values(self) -> tuple[Any, ...]:
+        """The values every row shares (batch id, source table, source query[, stg_batch_id]), in
+        the order of their `?` in the INSERT."""
+        return self._tail
+
+    def insert_select(self, query: str, types: Sequence[Column | None], limit: int) -> tuple[str | None, str]:
+        """One `INSERT ... SELECT` staging at most `limit` rows of `query` inside the database, or why not.
+
+        Offered only where its rows are provably those `rows()` would write: each source column's
+        declared type fits its staging column exactly (`fits_exactly`), so the per-row conversions
+        would change nothing; `update_fields` is built by FOR JSON from types whose JSON is known
+        (`IN_DATABASE_JSON_TYPES`); text with a NUL character is kept out of typed columns, as
+        `rows()` does; required columns come from non-nullable, non-text sources (a NULL or bad value
+        there must be refused by `rows()` with the row it is in). Returns (statement, "") or (None, reason).
+        """
+        if not single_select(query):
+            return None, "the query is not a single SELECT that can be read as a derived table (no ORDER BY, WITH, ;)"
+        if len(types) != len(self.names):
+            return None, "the query's columns could not be described"
+        ref = {i: f"{SOURCE_ALIAS}.{bracket(name)}" for i, name in enumerate(self.names)}
+
+        def unfit(i: int, column_name: str) -> str | None:
+            source, column = types[i], self.table.column(column_name)
+            assert column is not None
+            if source is None:
+                return f"the type of [{self.names[i]}] is not known"
+            if not fits_exactly(source, column):
+                return f"[{self.names[i]}] is {source.type_text}, which does not always fit {column.type_text}"
+            return None
+
+        selected = []
+        roles = [self._item[0]] + ([self._parent[0]] if self._parent is not None else [])
+        columns = [self.table.item_id_column] + (
+            [self.table.parent_item_id_column] if self._parent is not None and self.table.parent_item_id_column else []
+        )
+        for i, name in zip(roles, columns, strict=True):
+            problem = unfit(i, name)
+            if problem:
+                return None, problem
+            selected.append(ref[i])
+        for name, i in self._required_names:
+            problem = unfit(i, name)
+            source = types[i]
+            if problem is None and source is not None and (source.nullable or source.data_type in _TEXT_TYPES):
+                problem = f"required column [{name}] comes from a nullable or text source; rows are checked one by one"
+            if problem:
+                return None, problem
+            selected.append(ref[i])
+        keys = []
+        for name, i in self._field_names:
+            problem = unfit(i, name)
+            source = types[i]
+            if problem is None and source is not None and source.data_type not in IN_DATABASE_JSON_TYPES:
+                problem = f"[{self.names[i]}] is {source.type_text}, whose JSON the database would write differently"
+            if problem is None and not _plain_key(name):
+                problem = f"[{name}] needs escaping as a JSON key"
+            if problem:
+                return None, problem
+            source = types[i]
+            assert source is not None
+            if source.data_type in _TEXT_TYPES:
+                # As rows(): text with a NUL character stays out of the typed column (validation's LEN
+                # could not see past it on the sandbox). A binary collation makes NCHAR(0) findable.
+                nul = f"CHARINDEX(NCHAR(0) COLLATE Latin1_General_BIN2, {ref[i]})"
+                selected.append(f"CASE WHEN {nul} > 0 THEN NULL ELSE {ref[i]} END")
+            else:
+                selected.append(ref[i])
+            keys.append(f"{ref[i]} AS {bracket(name)}")
+        if keys:
+            selected.append(
+                f"(SELECT {', '.join(keys)} FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)"
+            )
+        else:
+            selected.append("N'{}'")
+        insert = self.insert
+        selected += ["?"] * len(insert.shared_columns) + [value for _, value in insert.literals]
+        names = [*insert.row_columns, *insert.shared_columns, *(c for c, _ in insert.literals)]
+        statement = (
+            f"INSERT INTO {insert.table_sql} ({', '.join(bracket(c) for c in names)}) "
+            f"SELECT TOP ({int(limit)}) {', '.join(selected)} FROM (\n{query}\n) AS {SOURCE_ALIAS}"
+        )
+        return statement, ""
 
     def _constant_tail(self, constants: BatchConstants) -> tuple[Any, ...]:
         tail: list[Any] = [constants.batch_id, constants.source_table, constants.source_query]
