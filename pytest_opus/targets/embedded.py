@@ -134,7 +134,7 @@ class EmbeddedTarget(Target):
         """
         try:
             statements = sqlglot.parse(sql, read="tsql")
-        except SqlglotError:
+        except (SqlglotError, RecursionError):  # what sqlglot cannot read is simply not described
             return None
         if len(statements) != 1 or not isinstance(statements[0], exp.Select):
             return None

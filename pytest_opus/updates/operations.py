@@ -387,16 +387,13 @@ class UpdateOperations:
         params: list[Any],
         empty: str,
     ) -> StageResult:
-        """One INSERT ... SELECT reading at most max_batch_size + 1 rows; too many or none undo it."""
+        """One INSERT ... SELECT reading at most max_batch_size + 1 rows, then a count of what it wrote
+        (not the driver's row count, which a trigger or NOCOUNT can change); too many or none undo it."""
         started = time.perf_counter()
         with self.target.transaction():
             self._execute(statement, params)
-            staged = self.target.rowcount
-            if staged < 0:  # the driver did not say: count what the statement wrote
-                staged = int(
-                    self._execute(f"SELECT COUNT(*) FROM {table.sql_name} WHERE update_batch_id = ?",
-                                  [constants.batch_id])[0][0]
-                )
+            count = f"SELECT COUNT(*) FROM {table.sql_name} WHERE update_batch_id = ?"
+            staged = int(self._execute(count, [constants.batch_id])[0][0])
             if staged > op.max_batch_size:
                 raise self._too_many(op)
             if staged == 0:

@@ -117,7 +117,6 @@ def _bit(value: Any) -> int | None:
 
 def _decimal_converter(precision: int, scale: int) -> Convert:
     step = Decimal(1).scaleb(-scale)
-    limit = Decimal(10) ** (precision - scale)
     whole_limit = 10 ** (precision - scale)
 
     def convert(value: Any) -> Decimal | int | float | None:
@@ -136,7 +135,8 @@ def _decimal_converter(precision: int, scale: int) -> Convert:
         except InvalidOperation:
             return None
         # More fraction digits than the scale would be rounded by SQL Server: not exact, so refused.
-        return exact if exact == number and abs(exact) < limit else None
+        # copy_abs, not abs(): abs() rounds to the context's 28 digits, and DECIMAL(38) has 38.
+        return exact if exact == number and exact.copy_abs() < whole_limit else None
 
     return convert
 
@@ -305,23 +305,24 @@ def single_select(sql: str) -> bool:
     FOR, OPTION). Anything sqlglot cannot read is left to the streamed path."""
     try:
         tokens = TSQL().tokenize(sql)
-    except SqlglotError:
+    except (SqlglotError, RecursionError):
         return False
     if any(t.token_type == TokenType.SEMICOLON for t in tokens):
         return False
     try:
         statements = TSQL().parser().parse(tokens, sql)
-    except SqlglotError:
+    except (SqlglotError, RecursionError):
         return False
     if len(statements) != 1 or statements[0] is None or statements[0].key != "select":
         return False
     select = statements[0]
-    return not any(select.args.get(key) for key in ("order", "with", "into", "for_", "options", "locks"))
+    return not any(select.args.get(key) for key in ("order", "with", "with_", "into", "for_", "options", "locks"))
 
 
 def _plain_key(name: str) -> bool:
-    """A column name that FOR JSON writes as a key exactly as `json.dumps` does (no escapes, no `/`)."""
-    return "/" not in name and json.dumps(name, ensure_ascii=False) == f'"{name}"'
+    """A column name FOR JSON PATH writes as the key `json.dumps` would: SQL Server escapes `/` as `\\/`
+    (validation finds keys by their text) and reads a `.` as a nested object."""
+    return "/" not in name and "." not in name and json.dumps(name, ensure_ascii=False) == f'"{name}"'
 
 
 # -- update_fields ---------------------------------------------------------------------------------

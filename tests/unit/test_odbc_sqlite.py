@@ -146,6 +146,35 @@ def test_deploy_validate_rollback_over_odbc(odbc: OdbcSqliteTarget, db_file: Pat
     assert sandbox_catalog(db_file) == odbc.catalog()
 
 
+def test_staging_from_a_query_is_set_based_over_odbc_and_equals_the_sandbox(odbc: OdbcSqliteTarget,
+                                                                           db_file: Path) -> None:
+    """The one INSERT ... SELECT (with FOR JSON as json_object) runs through the real driver, and the
+    staged rows equal those the in-process sandbox stages from the same query."""
+    from pytest_opus.updates import UpdateOperations, load_board
+    from pytest_opus.updates.operations import SET_BASED
+
+    check(odbc, DEPLOY)
+    query = ("SELECT [Item ID] AS item_id, [AAG ORDER NUMBER], [ORDER QTY], [CUSTOMER EX FACTORY DATE], "
+             "[FINAL FOB (USD)] FROM dbo.MON_CustMasterSchedule WHERE [ORDER QTY] > ?")
+    board = load_board(ROOT / "expectations" / "boards" / "customer_master_schedule.yaml")
+    read = ("SELECT stg_monday_item_id, [AAG ORDER NUMBER], [ORDER QTY], [CUSTOMER EX FACTORY DATE], "
+            "update_fields, validation_status FROM dbo.STG_MON_CustMasterSchedule "
+            "WHERE update_batch_id = ? ORDER BY stg_monday_item_id")
+    staged = UpdateOperations(odbc, board).stage_updates_from_query(query, "update_items", params=[100],
+                                                                    batch_id="odbc-batch")
+    assert staged.method == SET_BASED and staged.rows_staged > 0
+    over_odbc = odbc.execute(read, ["odbc-batch"])
+    odbc.close()
+    with SandboxTarget(db_file) as sandbox:
+        sandbox.execute("DELETE FROM dbo.STG_MON_CustMasterSchedule WHERE update_batch_id = 'odbc-batch'")
+        again = UpdateOperations(sandbox, board).stage_updates_from_query(query, "update_items", params=[100],
+                                                                          batch_id="odbc-batch")
+        assert again.method == SET_BASED and again.rows_staged == staged.rows_staged
+        in_process = sandbox.execute(read, ["odbc-batch"])
+    assert [(r[0], r[1], int(r[2]), str(r[3]), r[4], r[5]) for r in over_odbc] == [
+        (r[0], r[1], int(r[2]), str(r[3]), r[4], r[5]) for r in in_process]
+
+
 def test_audit_rows_written_with_typed_parameters_survive_rollback(odbc: OdbcSqliteTarget) -> None:
     check(odbc, DEPLOY)
     when = dt.datetime(2025, 6, 30, 9, 15, 0)

@@ -16,6 +16,7 @@ from pytest_opus.batches import Batch
 from pytest_opus.errors import ConfigError, ScriptError
 from pytest_opus.targets import _odbc
 from pytest_opus.targets.sqlserver import (
+    DESCRIBE_QUERY,
     SQLSERVER_TRANSACTION,
     SqlServerTarget,
     TransactionStatements,
@@ -507,6 +508,51 @@ def test_catalog_is_three_queries_however_many_objects() -> None:
     catalog = target.catalog()
     assert target.catalog_queries == 3 and len(connection.sent) == 3
     assert len(catalog.tables) == 202 and catalog.table("stage.MON_UpdateAudit") is not None
+
+
+class DescribingConnection(FakeConnection):
+    """Answers sys.dm_exec_describe_first_result_set with the rows given for each described query."""
+
+    def __init__(self, described: dict[str, list[tuple[Any, ...]]]) -> None:
+        super().__init__({})
+        self.described = described
+        self.params: list[tuple[Any, ...]] = []
+
+    def cursor(self) -> FakeCursor:
+        connection = self
+
+        class Cursor(FakeCursor):
+            def execute(self, sql: str, *params: Any) -> None:
+                connection.params.append(params)
+                assert sql == DESCRIBE_QUERY
+                self._steps = iter([Step(columns=("name", "system_type_name", "is_nullable", "error_message"),
+                                         rows=connection.described[params[0][0]])])
+                self.nextset()
+
+        return Cursor(self)
+
+    def commit(self) -> None:
+        pass
+
+
+def test_describe_query_reads_the_servers_description_of_the_first_result_set() -> None:
+    _pyodbc()
+    query = "SELECT id AS item_id, [ORDER QTY], code FROM dbo.Source"
+    connection = DescribingConnection({
+        query: [("item_id", "bigint", False, None), ("ORDER QTY", "decimal(18,4)", True, None),
+                ("code", "nvarchar(max)", True, None)],
+        "SELECT nope FROM dbo.Source": [(None, None, None, "Invalid column name 'nope'.")],
+    })
+    target = SqlServerTarget("Driver={ODBC Driver 18 for SQL Server};Server=db", connection=connection)
+    described = target.describe_query(query)
+    assert described is not None
+    assert [(c.name, c.type and (c.type.type_text, c.type.nullable)) for c in described] == [
+        ("item_id", ("bigint", False)), ("ORDER QTY", ("decimal(18,4)", True)), ("code", ("nvarchar(max)", True))]
+    assert connection.params == [((query,),)]  # the query text is a parameter, never spliced into SQL
+    # A query the server cannot describe, or one with ? parameters, is left to run (None).
+    assert target.describe_query("SELECT nope FROM dbo.Source") is None
+    assert target.describe_query("SELECT id FROM dbo.Source WHERE k = ?", [1]) is None
+    assert len(connection.params) == 2
 
 
 # -- pyodbc is loaded only when a DSN is used ----------------------------------------------------

@@ -66,6 +66,15 @@ def sandbox() -> SandboxTarget:
         ("SELECT stg_id FROM dbo.STG_MON_CustMasterSchedule EXCEPT SELECT 2 ORDER BY 1", [(1,), (3,)]),
         ("SELECT CONCAT([CUSTOMER], ':', [CUSTOMER'S ALT PO], ':', [ORDER QTY]) FROM dbo.STG_MON_CustMasterSchedule "
          "WHERE stg_id = 2", [("Acme::20",)]),
+        # FOR JSON PATH as one object per row, NULLs kept: SQLite's json_object, keys in order
+        ("SELECT (SELECT s.[CUSTOMER] AS [who], s.[ORDER QTY] AS [n], s.code AS [c'x] FOR JSON PATH, "
+         "WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES) FROM dbo.STG_MON_CustMasterSchedule AS s WHERE stg_id = 2",
+         [('{"who":"Acme","n":20,"c\'x":null}',)]),
+        ("SELECT (SELECT N'tab\t\"q\"' AS [t] FOR JSON PATH, INCLUDE_NULL_VALUES, WITHOUT_ARRAY_WRAPPER)",
+         [('{"t":"tab\\t\\"q\\""}',)]),
+        # a binary collation finds NCHAR(0), which SQL Server's default collations ignore
+        ("SELECT CHARINDEX(NCHAR(0) COLLATE Latin1_General_BIN2, CONCAT(N'ab', NCHAR(0), N'c')), "
+         "CHARINDEX(NCHAR(0) COLLATE Latin1_General_BIN2, N'abc')", [(3, 0)]),
     ],
 )
 def test_queries(sandbox: SandboxTarget, query: str, rows: list[tuple]) -> None:
@@ -209,6 +218,13 @@ def test_parameters_bind_with_question_marks(sandbox: SandboxTarget) -> None:
         ("SELECT JULIANDAY('now')", "function JULIANDAY()"),
         ("SELECT stg_id FROM dbo.STG_MON_CustMasterSchedule FOR JSON PATH", "Unsupported query option"),
         ("SELECT * FROM (VALUES (1, 2)) AS v(a, b)", "Named columns"),
+        ("SELECT (SELECT stg_id AS [a] FOR JSON PATH) FROM dbo.STG_MON_CustMasterSchedule", "FOR JSON other than"),
+        ("SELECT (SELECT stg_id AS [a] FOR JSON AUTO, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES) "
+         "FROM dbo.STG_MON_CustMasterSchedule", "FOR JSON other than"),
+        ("SELECT (SELECT stg_id AS [a.b] FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES) "
+         "FROM dbo.STG_MON_CustMasterSchedule", "dotted keys"),
+        ("SELECT (SELECT TOP 1 stg_id AS [a] FROM dbo.STG_MON_CustMasterSchedule FOR JSON PATH, "
+         "WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)", "FOR JSON other than"),
         ("SELECT * FROM dbo.STG_MON_CustMasterSchedule AS s CROSS APPLY (SELECT TOP 1 s.stg_id AS x) AS a",
          "CROSS APPLY"),
         ("SELECT stg_id FROM dbo.STG_MON_CustMasterSchedule WHERE [PO NUMBER] LIKE '[pP]O%'", "LIKE with a [...]"),

@@ -1,0 +1,365 @@
+"""Set-based staging: a described query is staged by one INSERT ... SELECT, with the same result as streaming it.
+
+The set-based path is taken only where the source's declared types make the per-row conversions a
+no-op (`fits_exactly`); these tests tie that rule to the converters themselves, and compare the two
+paths row by row, through validation and the dry-run audit, on the same source rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pytest_opus.catalog import Column
+from pytest_opus.errors import OpusError
+from pytest_opus.targets.sandbox import SandboxTarget
+from pytest_opus.updates import BoardMetadata, StagingError, UpdateOperations, load_board
+from pytest_opus.updates.operations import SET_BASED, STREAMED, load_fields
+from pytest_opus.updates.staging import column_converter, fits_exactly, single_select
+
+BOARD_FILE = Path(__file__).resolve().parents[2] / "expectations" / "boards" / "customer_master_schedule.yaml"
+ITEMS = "dbo.STG_MON_CustMasterSchedule"
+#: The source table both paths read: each column a little narrower than its staging column.
+SOURCE_DDL = (
+    "CREATE TABLE dbo.SRC_Updates (run INT NOT NULL, item_id BIGINT NOT NULL, [AAG ORDER NUMBER] NVARCHAR(50), "
+    "[ORDER STATUS] NVARCHAR(200), [ORDER QTY] INT, [CUSTOMER EX FACTORY DATE] DATE, "
+    "[FINAL FOB (USD)] DECIMAL(12,4), [NOTES] NVARCHAR(MAX))"
+)
+COLUMNS = ["AAG ORDER NUMBER", "ORDER STATUS", "ORDER QTY", "CUSTOMER EX FACTORY DATE", "FINAL FOB (USD)", "NOTES"]
+QUERY = "SELECT item_id, " + ", ".join(f"[{c}]" for c in COLUMNS) + " FROM dbo.SRC_Updates WHERE run = ?"
+RUNS = itertools.count(1)
+ITEM_IDS = itertools.count(10**12)
+
+
+@pytest.fixture(scope="module")
+def sandbox(deployed_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxTarget]:
+    path = tmp_path_factory.mktemp("set_based") / "db.sqlite"
+    shutil.copyfile(deployed_file, path)
+    target = SandboxTarget(path)
+    target.execute(SOURCE_DDL)
+    yield target
+    target.close()
+
+
+@pytest.fixture(scope="module")
+def board() -> BoardMetadata:
+    return load_board(BOARD_FILE)
+
+
+@pytest.fixture(scope="module")
+def ops(sandbox: SandboxTarget, board: BoardMetadata) -> UpdateOperations:
+    return UpdateOperations(sandbox, board, user_id="set-based")
+
+
+def streamed(ops: UpdateOperations, sql: str, update_type: str = "update_items", **kwargs: Any) -> Any:
+    """Stage as a target that cannot describe queries would: row by row."""
+    with mock.patch.object(ops.target, "describe_query", return_value=None):
+        result = ops.stage_updates_from_query(sql, update_type, **kwargs)
+    assert result.method == STREAMED
+    return result
+
+
+# -- the rule: a fitting type needs no conversion ---------------------------------------------------
+
+INTEGERS = {"tinyint": (0, 255), "smallint": (-(2**15), 2**15 - 1), "int": (-(2**31), 2**31 - 1),
+            "bigint": (-(2**63), 2**63 - 1)}
+
+
+@st.composite
+def sql_types(draw: st.DrawFn) -> Column:
+    kind = draw(st.sampled_from([*INTEGERS, "bit", "decimal", "char", "varchar", "nchar", "nvarchar", "date"]))
+    if kind == "decimal":
+        precision = draw(st.integers(1, 38))
+        return Column("c", 1, kind, precision=precision, scale=draw(st.integers(0, precision)))
+    if kind in ("char", "varchar", "nchar", "nvarchar"):
+        return Column("c", 1, kind, max_length=draw(st.one_of(st.integers(1, 300), st.just(-1))))
+    return Column("c", 1, kind)
+
+
+def values_of(column: Column) -> st.SearchStrategy[Any]:
+    """Values SQL Server can hold in `column`, as pyodbc returns them; the extremes come first."""
+    kind = column.data_type
+    if kind in INTEGERS:
+        low, high = INTEGERS[kind]
+        return st.one_of(st.sampled_from([low, high]), st.integers(low, high))
+    if kind == "bit":
+        return st.booleans()
+    if kind == "decimal":
+        precision, scale = column.precision or 18, column.scale or 0
+        largest = Decimal(f"{'9' * (precision - scale) or '0'}.{'9' * scale}")
+        return st.one_of(
+            st.sampled_from([largest, -largest]),
+            st.decimals(min_value=-largest, max_value=largest, places=scale, allow_nan=False, allow_infinity=False),
+        )
+    if kind == "date":
+        return st.dates()
+    size = 60 if column.max_length == -1 else column.max_length
+    alphabet = st.characters(codec="latin-1" if kind in ("char", "varchar") else None,
+                             exclude_categories=("Cs",), exclude_characters="\x00")
+    fixed = kind in ("char", "nchar")  # padded to their length, as SQL Server returns them
+    text = st.text(alphabet, min_size=size if fixed else 0, max_size=size)
+    return text.map(lambda t: t.encode("utf-16-le")[: 2 * size].decode("utf-16-le", "ignore"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data(), source=sql_types(), column=sql_types())
+def test_a_fitting_source_type_needs_no_conversion(data: st.DataObject, source: Column, column: Column) -> None:
+    """fits_exactly(source, column) promises every value of `source` goes into `column` as it is;
+    the streamed path's converter must agree, value for value (dates as ISO text, bits as 0/1)."""
+    if not fits_exactly(source, column):
+        return
+    value = data.draw(values_of(source))
+    converted = column_converter(column)(value)
+    expected = value.isoformat() if isinstance(value, date) else int(value) if isinstance(value, bool) else value
+    assert converted == expected
+    assert converted is not None
+
+
+@pytest.mark.parametrize(
+    ("source", "column"),
+    [
+        (Column("c", 1, "bigint"), Column("c", 1, "int")),
+        (Column("c", 1, "int"), Column("c", 1, "decimal", precision=18, scale=9)),
+        (Column("c", 1, "decimal", precision=18, scale=4), Column("c", 1, "decimal", precision=18, scale=2)),
+        (Column("c", 1, "decimal", precision=18, scale=4), Column("c", 1, "decimal", precision=17, scale=4)),
+        (Column("c", 1, "nvarchar", max_length=201), Column("c", 1, "nvarchar", max_length=200)),
+        (Column("c", 1, "nvarchar", max_length=-1), Column("c", 1, "nvarchar", max_length=4000)),
+        (Column("c", 1, "tinyint"), Column("c", 1, "bit")),
+    ],
+)
+def test_a_source_type_that_does_not_fit_has_a_value_the_converter_refuses(source: Column, column: Column) -> None:
+    """The rule is not looser than it must be: for each refused pair, an extreme value shows why."""
+    assert not fits_exactly(source, column)
+    extremes = {
+        "bigint": 2**63 - 1, "int": 2**31 - 1, "tinyint": 255,
+        "decimal": Decimal("99999999999999.9999"),  # the largest decimal(18,4)
+        "nvarchar": "é" * (source.max_length if source.max_length and source.max_length > 0 else 4001),
+    }
+    assert column_converter(column)(extremes[source.data_type]) is None
+
+
+def test_unicode_text_into_a_non_unicode_column_is_never_set_based() -> None:
+    """Stricter than the converter on purpose: SQL Server would map characters outside the column's
+    code page to '?', which a copy inside the database would do silently."""
+    assert not fits_exactly(Column("c", 1, "nvarchar", max_length=10), Column("c", 1, "varchar", max_length=10))
+    assert fits_exactly(Column("c", 1, "varchar", max_length=10), Column("c", 1, "nvarchar", max_length=10))
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT a, b FROM dbo.T WHERE c = ?", True),
+        ("SELECT TOP (5) a FROM dbo.T AS t JOIN dbo.U AS u ON t.k = u.k -- trailing comment", True),
+        ("SELECT a FROM dbo.T ORDER BY a", False),
+        ("WITH x AS (SELECT a FROM dbo.T) SELECT a FROM x", False),
+        ("SELECT a FROM dbo.T;", False),
+        ("SELECT a INTO #t FROM dbo.T", False),
+        ("SELECT a FROM dbo.T UNION SELECT a FROM dbo.U", False),
+        ("EXEC dbo.GetRows", False),
+        ("SELECT a FROM dbo.T FOR JSON PATH", False),
+        ("SELECT (", False),
+    ],
+)
+def test_only_a_single_plain_select_becomes_a_derived_table(sql: str, expected: bool) -> None:
+    assert single_select(sql) is expected
+
+
+# -- the two paths agree ----------------------------------------------------------------------------
+
+#: Basic Multilingual Plane only near length limits: the sandbox's SQLite counts a character outside
+#: it once where SQL Server and monday count two (docs/updates.md, Limits), on both paths alike.
+BMP = st.characters(max_codepoint=0xFFFF, exclude_categories=("Cs",))
+TEXT = st.one_of(
+    st.none(),
+    st.sampled_from(["'; DROP TABLE x; --", '"quoted"', "back\\slash", "nul\x00inside", "", " ", "a/b", "SHIPPED"]),
+    st.text(BMP, max_size=30),
+)
+ROWS = st.lists(
+    st.fixed_dictionaries({
+        "AAG ORDER NUMBER": st.one_of(TEXT, st.text(BMP, min_size=45, max_size=50)),
+        "ORDER STATUS": st.one_of(TEXT, st.sampled_from(["RECEIVED", "in production", " SHIPPED ", "LOST"])),
+        "ORDER QTY": st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1), st.integers(-3, 10_000_003)),
+        "CUSTOMER EX FACTORY DATE": st.one_of(st.none(), st.dates()),
+        # The sandbox keeps decimals as SQLite numbers: exact to 15 significant digits.
+        "FINAL FOB (USD)": st.one_of(
+            st.none(), st.decimals(min_value=-(10**7), max_value=10**7, places=4, allow_nan=False, allow_infinity=False)
+        ),
+        "NOTES": st.one_of(TEXT, st.text(BMP, min_size=1995, max_size=2005)),
+    }),
+    min_size=1,
+    max_size=12,
+)
+
+
+def staged_rows(target: SandboxTarget, batch_id: str) -> list[tuple[Any, ...]]:
+    rows = target.execute(
+        "SELECT stg_monday_item_id, " + ", ".join(f"[{c}]" for c in COLUMNS) + ", update_fields, update_operation, "
+        "source_table, source_query, stg_status, validation_status, validation_errors "
+        f"FROM {ITEMS} WHERE update_batch_id = ? ORDER BY stg_monday_item_id",
+        [batch_id],
+    )
+    return [(*row[:7], load_fields(row[7]), *row[8:]) for row in rows]
+
+
+def audit_rows(target: SandboxTarget, batch_id: str) -> list[tuple[Any, ...]]:
+    return sorted(target.execute(
+        "SELECT monday_item_id, column_id, old_value, new_value, source_system FROM dbo.MON_UpdateAudit "
+        "WHERE batch_id = ?", [batch_id]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=ROWS)
+def test_set_based_and_streamed_staging_agree(rows: list[dict[str, Any]], ops: UpdateOperations,
+                                             sandbox: SandboxTarget) -> None:
+    """The same source rows, staged both ways: the same staged rows, validation results and audit rows."""
+    run = next(RUNS)
+    sandbox.executemany(
+        "INSERT INTO dbo.SRC_Updates (run, item_id, " + ", ".join(f"[{c}]" for c in COLUMNS) + ") "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [[run, next(ITEM_IDS), *(row[c] for c in COLUMNS)] for row in rows],
+    )
+    fast = ops.stage_updates_from_query(QUERY, "update_items", source_table="dbo.SRC_Updates", params=[run])
+    assert (fast.method, fast.streamed_because) == (SET_BASED, "")
+    slow = streamed(ops, QUERY, source_table="dbo.SRC_Updates", params=[run])
+    assert fast.rows_staged == slow.rows_staged == len(rows)
+    assert staged_rows(sandbox, fast.batch_id) == staged_rows(sandbox, slow.batch_id)
+
+    checked = [ops.validate_staged_updates(b) for b in (fast.batch_id, slow.batch_id)]
+    assert (checked[0].valid, checked[0].invalid, checked[0].reasons) == (
+        checked[1].valid, checked[1].invalid, checked[1].reasons)
+    assert staged_rows(sandbox, fast.batch_id) == staged_rows(sandbox, slow.batch_id)
+    if checked[0].valid:
+        processed = [ops.process_staged_updates(b) for b in (fast.batch_id, slow.batch_id)]
+        assert processed[0].audit_rows == processed[1].audit_rows
+        assert audit_rows(sandbox, fast.batch_id) == audit_rows(sandbox, slow.batch_id)
+
+
+def test_a_decimal_written_as_a_json_number_plans_exactly() -> None:
+    """SQL Server's FOR JSON writes DECIMAL(18,4) as a number with all 18 digits; read as a float it
+    would lose the last ones, so update_fields is read with exact decimals."""
+    fields = load_fields('{"FINAL FOB (USD)":12345678901234.5678,"ORDER QTY":7}')
+    assert fields == {"FINAL FOB (USD)": Decimal("12345678901234.5678"), "ORDER QTY": 7}
+
+
+# -- when the rows are streamed instead, and why ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sql", "because"),
+    [
+        ("SELECT item_id, CASE WHEN [ORDER QTY] > 0 THEN N'SHIPPED' END AS [ORDER STATUS] FROM dbo.SRC_Updates "
+         "WHERE run = {run}", "type of [ORDER STATUS] is not known"),
+        ("SELECT item_id, [ORDER QTY] FROM dbo.SRC_Updates WHERE run = {run} ORDER BY item_id", "not a single SELECT"),
+        ("SELECT item_id, [NOTES] AS [AAG ORDER NUMBER] FROM dbo.SRC_Updates WHERE run = {run}",
+         "[AAG ORDER NUMBER] is nvarchar(max), which does not always fit nvarchar(200)"),
+        ("SELECT item_id, [ORDER STATUS] AS [FINAL PRICES Y/N] FROM dbo.SRC_Updates WHERE run = {run}",
+         "needs escaping as a JSON key"),
+    ],
+)
+def test_a_query_that_cannot_be_staged_set_based_is_streamed_and_says_why(
+    ops: UpdateOperations, sandbox: SandboxTarget, sql: str, because: str
+) -> None:
+    run = next(RUNS)
+    sandbox.execute("INSERT INTO dbo.SRC_Updates (run, item_id, [ORDER QTY]) VALUES (?, ?, 5)", [run, next(ITEM_IDS)])
+    result = ops.stage_updates_from_query(sql.format(run=run), "update_items")
+    assert result.method == STREAMED
+    assert because in result.streamed_because
+    assert result.rows_staged == 1
+
+
+def test_subitems_with_required_columns_from_nullable_sources_are_streamed(ops: UpdateOperations) -> None:
+    """A required column fed by a nullable source is checked row by row, so a NULL is refused with its row."""
+    sql = ("SELECT TOP (3) [Item ID] AS item_id, [Name], [Order Qty] AS ORDER_QTY, [Name] AS Size "
+           "FROM dbo.MON_CustMasterSchedule_Subitems WHERE [Order Qty] IS NOT NULL")
+    result = ops.stage_updates_from_query(sql, "update_subitems")
+    assert result.method == STREAMED
+    assert "required column" in result.streamed_because
+    assert result.rows_staged == 3
+
+
+def _count(target: SandboxTarget) -> int:
+    return int(target.execute(f"SELECT COUNT(*) FROM {ITEMS}")[0][0])
+
+
+def test_a_set_based_batch_over_the_limit_stages_nothing(sandbox: SandboxTarget, board: BoardMetadata) -> None:
+    import dataclasses
+
+    op = board.operation("update_items")
+    small = UpdateOperations(sandbox, dataclasses.replace(
+        board, operations={**board.operations, "update_items": dataclasses.replace(op, max_batch_size=2)}))
+    run = next(RUNS)
+    sandbox.executemany("INSERT INTO dbo.SRC_Updates (run, item_id) VALUES (?, ?)",
+                        [[run, next(ITEM_IDS)] for _ in range(3)])
+    before = _count(sandbox)
+    with pytest.raises(StagingError, match="more than 2 rows"):
+        small.stage_updates_from_query(QUERY, "update_items", params=[run])
+    assert _count(sandbox) == before
+    sandbox.execute("DELETE FROM dbo.SRC_Updates WHERE run = ? AND item_id = (SELECT MAX(item_id) FROM "
+                    "dbo.SRC_Updates WHERE run = ?)", [run, run])
+    assert small.stage_updates_from_query(QUERY, "update_items", params=[run]).method == SET_BASED
+    assert _count(sandbox) == before + 2
+
+
+def test_a_set_based_query_with_no_rows_stages_nothing(ops: UpdateOperations, sandbox: SandboxTarget) -> None:
+    before = _count(sandbox)
+    with pytest.raises(StagingError, match="no rows"):
+        ops.stage_updates_from_query(QUERY, "update_items", params=[-1])
+    assert _count(sandbox) == before
+
+
+def test_a_set_based_failure_leaves_nothing_staged(ops: UpdateOperations, sandbox: SandboxTarget) -> None:
+    """A database error in the INSERT ... SELECT (here: a value SQLite cannot compare) undoes the statement."""
+    run = next(RUNS)
+    sandbox.execute("INSERT INTO dbo.SRC_Updates (run, item_id) VALUES (?, ?)", [run, next(ITEM_IDS)])
+    before = _count(sandbox)
+    with pytest.raises(OpusError):
+        ops.stage_updates_from_query(QUERY.replace("run = ?", "run = ? AND no_such_column = 1"), "update_items",
+                                     params=[run])
+    assert _count(sandbox) == before
+
+
+def test_staging_a_large_batch_sends_one_statement(sandbox: SandboxTarget, board: BoardMetadata) -> None:
+    ops = UpdateOperations(sandbox, board)
+    run = next(RUNS)
+    sandbox.executemany("INSERT INTO dbo.SRC_Updates (run, item_id, [ORDER QTY]) VALUES (?, ?, ?)",
+                        [[run, next(ITEM_IDS), n] for n in range(5000)])
+    before = ops.statements
+    result = ops.stage_updates_from_query(QUERY, "update_items", params=[run])
+    assert (result.method, result.rows_staged) == (SET_BASED, 5000)
+    # the batch-id check, the INSERT ... SELECT and its count: the same for 5 rows or 5,000
+    assert ops.statements - before == 3
+
+
+# -- describing a query on the sandbox ---------------------------------------------------------------
+
+
+def test_the_sandbox_describes_columns_read_straight_from_catalog_tables(sandbox: SandboxTarget) -> None:
+    def described(sql: str) -> list[tuple[str, str | None, bool | None]] | None:
+        columns = sandbox.describe_query(sql)
+        if columns is None:
+            return None
+        return [(c.name, c.type.type_text if c.type else None, c.type.nullable if c.type else None) for c in columns]
+
+    assert described("SELECT s.item_id AS id, [ORDER QTY], run + 1 AS next, N'x' AS k FROM dbo.SRC_Updates AS s") == [
+        ("id", "bigint", False), ("ORDER QTY", "int", True), ("next", None, None), ("k", None, None)]
+    # An outer join can make any column NULL; a column two tables have is ambiguous without its table.
+    assert described(
+        "SELECT s.run, [ORDER QTY], item_id FROM dbo.SRC_Updates AS s "
+        "LEFT JOIN dbo.MON_UpdateAudit AS a ON a.audit_id = s.run"
+    ) == [("run", "int", True), ("ORDER QTY", "int", True), ("item_id", "bigint", True)]
+    assert described("SELECT batch_id FROM dbo.SRC_Updates, dbo.MON_UpdateAudit") == [
+        ("batch_id", "varchar(50)", False)]
+    assert described("SELECT run FROM (SELECT run FROM dbo.SRC_Updates) AS d") == [("run", None, None)]
+    assert described("SELECT * FROM dbo.SRC_Updates") is None
+    assert described("SELECT run FROM dbo.SRC_Updates UNION SELECT 1") is None
+    assert described("EXEC dbo.SP_RollbackBatch 'x', 'y'") is None
