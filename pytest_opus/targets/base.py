@@ -30,6 +30,7 @@ class ResultColumn:
 
     name: str
     type: Column | None  # the source column's type (name, length, precision, scale, nullability)
+    untyped_because: str = ""  # why a column that has a declared type is given none
 
 
 @dataclass

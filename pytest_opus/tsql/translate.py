@@ -312,6 +312,7 @@ def _cast(value: exp.Expression, to: exp.DataType) -> exp.Expression:
 #: T-SQL binary collations (Latin1_General_BIN2, SQL_Latin1_General_CP437_BIN, ...)
 _BINARY_COLLATION = re.compile(r"_BIN2?$", re.IGNORECASE)
 _FOR_JSON_OPTIONS = {"PATH", "WITHOUT_ARRAY_WRAPPER", "INCLUDE_NULL_VALUES"}
+_JSON_OBJECT_KEYS = 63  # SQLite's default limit of 127 function arguments, in key/value pairs
 
 
 def _json_object(select: exp.Select, visit: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
@@ -322,9 +323,11 @@ def _json_object(select: exp.Select, visit: Callable[[exp.Expression], exp.Expre
     writes a bit as true/false, the sandbox as 0/1 (it stores bits as integers).
     """
     clause = select.args["for_"]
+    if str(clause.args.get("kind", "")).upper() != "JSON":
+        raise NotInSubset(f"FOR {clause.args.get('kind', '')}".strip())
     options = {str(o.this.name if isinstance(o, exp.QueryOption) else o).upper() for o in clause.expressions}
     others = {k for k, v in select.args.items() if v and k not in ("expressions", "for_")}
-    if str(clause.args.get("kind", "")).upper() != "JSON" or options != _FOR_JSON_OPTIONS or others:
+    if options != _FOR_JSON_OPTIONS or others:
         raise NotInSubset(
             "FOR JSON other than (SELECT expr AS [key], ... FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)"
         )
@@ -335,7 +338,18 @@ def _json_object(select: exp.Select, visit: Callable[[exp.Expression], exp.Expre
             raise NotInSubset("FOR JSON PATH keys must be plain names (AS [key]); dotted keys nest objects")
         value = projection.this if isinstance(projection, exp.Alias) else projection
         arguments += [exp.Literal.string(key), visit(value)]
-    return exp.Anonymous(this="json_object", expressions=arguments)
+    # SQLite takes at most 127 arguments per function: objects of more keys are made in parts of
+    # 63 keys and joined as text, '{a...}' + '{b...}' -> '{a...,b...}' (keys and values unchanged).
+    parts = [exp.Anonymous(this="json_object", expressions=arguments[i : i + 2 * _JSON_OBJECT_KEYS])
+             for i in range(0, len(arguments), 2 * _JSON_OBJECT_KEYS)]
+    joined: exp.Expression = parts[0]
+    for part in parts[1:]:
+        head = exp.Substring(this=joined, start=exp.Literal.number(1),
+                             length=exp.Sub(this=exp.Length(this=joined.copy()), expression=exp.Literal.number(1)))
+        tail = exp.Substring(this=part, start=exp.Literal.number(2))
+        joined = exp.DPipe(this=exp.DPipe(this=head, expression=exp.Literal.string(","), safe=False),
+                           expression=tail, safe=False)
+    return joined
 
 
 def snapshot_table(view: str) -> str:

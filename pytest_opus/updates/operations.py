@@ -354,7 +354,11 @@ class UpdateOperations:
             )
         constants = self._constants(op, batch_id, source_table, sql)
         empty = "the query returned no rows; nothing staged"
-        described = self.target.describe_query(sql, params)
+        described_because = ""
+        try:
+            described = self.target.describe_query(sql, params) or None
+        except OpusError as exc:  # only an optimisation failed: run the query to learn its columns
+            described, described_because = None, f"the target could not describe the query ({exc})"
         try:
             names = (
                 tuple(c.name for c in described) if described is not None else self.target.columns_of(sql, params)
@@ -365,9 +369,11 @@ class UpdateOperations:
             raise StagingError(f"the source query cannot run: {exc} (nothing staged)") from None
         layout = SourceLayout(table, names, constants, "source query")
         if described is None:
-            reason = "the target cannot describe the query's column types"
+            reason = described_because or "the target cannot describe the query's column types"
         else:
-            statement, reason = layout.insert_select(sql, [c.type for c in described], op.max_batch_size + 1)
+            statement, reason = layout.insert_select(
+                sql, [c.type for c in described], op.max_batch_size + 1, [c.untyped_because for c in described]
+            )
             if statement is not None:
                 return self._stage_set_based(op, table, constants, statement, [*layout.shared_values, *params], empty)
 

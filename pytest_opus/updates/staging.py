@@ -646,7 +646,9 @@ class SourceLayout:
         the order of their `?` in the INSERT."""
         return self._tail
 
-    def insert_select(self, query: str, types: Sequence[Column | None], limit: int) -> tuple[str | None, str]:
+    def insert_select(
+        self, query: str, types: Sequence[Column | None], limit: int, notes: Sequence[str] = ()
+    ) -> tuple[str | None, str]:
         """One `INSERT ... SELECT` staging at most `limit` rows of `query` inside the database, or why not.
 
         Offered only where its rows are provably those `rows()` would write: each source column's
@@ -666,7 +668,8 @@ class SourceLayout:
             source, column = types[i], self.table.column(column_name)
             assert column is not None
             if source is None:
-                return f"the type of [{self.names[i]}] is not known"
+                note = notes[i] if i < len(notes) and notes[i] else "is not known"
+                return f"the type of [{self.names[i]}] {note}"
             if not fits_exactly(source, column):
                 return f"[{self.names[i]}] is {source.type_text}, which does not always fit {column.type_text}"
             return None

@@ -363,7 +363,17 @@ def _convert_numbers(value: object, rule: ValueRule) -> str:
 
 
 def _convert_rating(value: object, rule: ValueRule) -> dict[str, int]:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    # Any whole number a numeric staging column holds: 3, Decimal('3') or "3" (how a DECIMAL(p,0)
+    # reads back from update_fields, depending on how it was staged), 3.0.
+    if type(value) is not int:
+        try:
+            number = _decimal_of(value)
+        except ValueRejected:
+            number = None
+        if number is None or number != number.to_integral_value():
+            raise ValueRejected(f"a rating is a whole number from 0, got {_show(value)}")
+        value = int(number)
+    if value < 0:
         raise ValueRejected(f"a rating is a whole number from 0, got {_show(value)}")
     _check_range(Decimal(value), rule)
     return {"rating": value}
