@@ -344,6 +344,7 @@ class SqlServerTarget(Target):
             connection if connection is not None else _odbc.connect(dsn, autocommit=False, timeout=timeout)
         )
         self._transaction_depth = 0
+        self._doomed_by: str | None = None  # the failure of a nested block, which dooms the transaction
         self._rowcount = -1
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -487,19 +488,33 @@ class SqlServerTarget(Target):
     def transaction(self) -> Iterator[None]:
         """Statements inside commit together at the end of the outermost block, or roll back together.
 
-        Nested blocks join the outer one (there are no savepoints): an error anywhere rolls back all.
+        Nested blocks join the outer one (there are no savepoints): a nested block that fails cannot
+        be undone on its own, so it dooms the whole transaction. Even if the caller catches its
+        error and goes on, the outermost block then rolls everything back and raises, rather than
+        commit the half of the nested block's work that ran (a half-staged batch, say).
         """
         self._require_open()  # fail before the block runs, not at its end
         self._transaction_depth += 1
         try:
             yield
-        except BaseException:
+        except BaseException as exc:
             self._transaction_depth -= 1
             if self._transaction_depth == 0:
+                self._doomed_by = None
                 self._end_transaction(commit=False)
+            elif self._doomed_by is None:
+                self._doomed_by = f"{type(exc).__name__}: {exc}"
             raise
         self._transaction_depth -= 1
         if self._transaction_depth == 0:
+            doomed_by, self._doomed_by = self._doomed_by, None
+            if doomed_by is not None:
+                self._end_transaction(commit=False)
+                raise ScriptError(
+                    f"a nested transaction() block failed ({self._clean(doomed_by)}); on SQL Server nested "
+                    "blocks share the outer transaction and cannot be undone alone, so all of it was rolled back",
+                    source=self.display_name,
+                )
             self._end_transaction(commit=True)
 
     @property

@@ -468,6 +468,23 @@ def test_real_driver_statements_and_transactions(target: SqlServerTarget) -> Non
     assert result.ok  # the failed statement left nothing open behind it
 
 
+def test_real_driver_a_failed_nested_block_dooms_the_outer_transaction(target: SqlServerTarget) -> None:
+    """Nested blocks have no savepoints here: a failure inside one, even caught, rolls back everything
+    when the outer block ends, so half of the nested block's work is never committed."""
+    assert target.execute_script("CREATE TABLE t (n INTEGER)").ok
+    with pytest.raises(ScriptError, match=r"nested transaction.*RuntimeError: half way"), target.transaction():
+        target.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(RuntimeError), target.transaction():
+            target.execute("INSERT INTO t VALUES (2)")
+            raise RuntimeError("half way")
+        target.execute("INSERT INTO t VALUES (3)")
+    assert target.execute("SELECT count(*) FROM t") == [(0,)]
+    with target.transaction():  # the next transaction starts clean
+        with target.transaction():
+            target.execute("INSERT INTO t VALUES (4)")
+    assert target.execute("SELECT n FROM t") == [(4,)]
+
+
 def test_real_driver_dsn_password_never_reaches_a_connect_error() -> None:
     _pyodbc()
     for dsn in (
