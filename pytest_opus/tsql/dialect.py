@@ -97,6 +97,8 @@ DEFAULT_FUNCTIONS = {
     "suser_sname": "'sandbox'",
 }
 _REVERSE_DEFAULTS = {v: k for k, v in DEFAULT_FUNCTIONS.items() if k != "current_timestamp"}
+#: Defaults that are the statement's time: SQL Server evaluates them once per statement, not per row.
+TIME_DEFAULTS = frozenset({"getutcdate", "sysutcdatetime", "getdate", "sysdatetime", "current_timestamp"})
 
 
 def default_to_tsql(sqlite_default: str | None) -> str | None:

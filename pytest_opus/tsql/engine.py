@@ -83,7 +83,9 @@ class Engine:
         self._column_types_version = -1
         self._errors: list[TsqlError] = []  # the errors being handled by enclosing CATCH blocks
         self._statement_cache: dict[str, exp.Expression] = {}
-        self._dml_cache: dict[str, Any] = {}
+        self._dml_cache: dict[tuple[str, int], Any] = {}  # by text and ddl_version: a translation reads the catalog
+        self._time_defaults: dict[str, list[tuple[str, str]]] = {}
+        self._time_defaults_version = -1
         self._procedure_cache: dict[str, CreateProcedure] = {}
         self.output = Output()
         self.schema = SchemaChanges(self)
@@ -150,7 +152,7 @@ class Engine:
 
     def translate_dml(self, sql: str) -> tuple[str, list[str]]:
         """The SQLite text of a plain DML statement with `?` markers (for executemany and streaming)."""
-        cached = self._dml_cache.get(sql)
+        cached = self._dml_cache.get((sql, self.ddl_version))
         if cached is not None:
             return cached
         text, names = _placeholders_to_variables(sql)
@@ -169,7 +171,7 @@ class Engine:
             raise UnsupportedConstruct(str(construct), source="<statement>") from None
         order = [names.index("@" + v) for v in translated.variables]
         result = (translated.sql, [f"{i}" for i in order])
-        self._dml_cache[sql] = result
+        self._dml_cache[(sql, self.ddl_version)] = result
         return result
 
     def catalog(self, *, fresh: bool = False) -> SandboxCatalog:
@@ -352,7 +354,21 @@ class Engine:
         return Answers(self.system_variable, self.runner_function,
                        lambda name: self.variable("@" + name, frame).value,
                        lambda name: self._variable_type("@" + name, frame),
-                       self.column_type)
+                       self.column_type, self.time_defaults)
+
+    def time_defaults(self, table: str) -> list[tuple[str, str]]:
+        """(column, SQLite expression) for each column of `table` whose default is the time (GETDATE(), ...)."""
+        if self._time_defaults_version != self.ddl_version:
+            found: dict[str, list[tuple[str, str]]] = {}
+            for model in self.catalog().catalog.tables.values():
+                for column in model.columns:
+                    function = (column.default or "").strip("() ").lower()
+                    if function in dialect.TIME_DEFAULTS:
+                        found.setdefault(model.name.lower(), []).append(
+                            (column.name, dialect.DEFAULT_FUNCTIONS[function]))
+            self._time_defaults = found
+            self._time_defaults_version = self.ddl_version
+        return self._time_defaults.get(table.lower(), [])
 
     def column_type(self, name: str) -> str | None:
         """A column's base type, when every table with a column of that name agrees on it."""

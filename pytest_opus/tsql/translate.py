@@ -90,6 +90,8 @@ class Answers:
     variable_type: Callable[[str], str] = lambda name: "sql_variant"
     #: a column name -> its base type when every catalog table that has the column agrees on it
     column_type: Callable[[str], str | None] = lambda name: None
+    #: a table name -> (column, SQLite expression) of its columns whose default is the time
+    time_defaults: Callable[[str], list[tuple[str, str]]] = lambda table: []
 
 
 def table_name(table: exp.Table) -> tuple[str | None, str]:
@@ -232,6 +234,8 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
     if isinstance(tree, exp.Delete) and (tree.args.get("tables") or tree.this.args.get("joins")):
         raise NotInSubset("DELETE with FROM ... JOIN (write DELETE FROM t WHERE EXISTS (...))")
     tree = tree.transform(visit, copy=False)
+    if isinstance(tree, exp.Insert) and answers is not None:
+        _fill_time_defaults(tree, answers)  # after the rewrite: what it adds is SQLite already
     try:
         sql = tree.sql(dialect=SandboxSQLite, identify=True, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as error:  # sqlglot would drop or change something: never run that silently
@@ -284,6 +288,23 @@ def _update_from(update: exp.Update) -> None:
     where = update.args.get("where")
     condition = join.args["on"].copy()
     update.set("where", exp.Where(this=exp.and_(condition, where.this) if where is not None else condition))
+
+
+def _fill_time_defaults(insert: exp.Insert, answers: Answers) -> None:
+    """`INSERT INTO t (cols) SELECT ...` that leaves out a column defaulting to the time (GETDATE()):
+    name it, with the same expression in the SELECT. SQL Server evaluates such a default once per
+    statement; SQLite would evaluate it per row (about half a microsecond each, for 'localtime'),
+    where in a SELECT list it computes the same value once. The rows get the same value either way."""
+    schema, select = insert.this, insert.expression
+    if not (isinstance(schema, exp.Schema) and isinstance(schema.this, exp.Table) and isinstance(select, exp.Select)):
+        return
+    if not schema.expressions or schema.this.args.get("db") is not None:  # temp tables live in `temp`
+        return
+    named = {c.name.lower() for c in schema.expressions}
+    for column, expression in answers.time_defaults(schema.this.name):
+        if column.lower() not in named:
+            schema.append("expressions", exp.to_identifier(column, quoted=True))
+            select.append("expressions", _sqlite(expression))
 
 
 def _tsql_name(node: exp.Expression) -> str:

@@ -284,3 +284,20 @@ def test_update_from_with_an_outer_join_is_refused() -> None:
     result = run(SandboxTarget(), UPDATE_TABLES + "UPDATE i SET qty = 0 FROM dbo.Items AS i "
                                                   "LEFT JOIN dbo.Changes AS c ON c.item_id = i.id;")
     assert isinstance(result.error, UnsupportedConstruct) and result.error.line == 5
+
+
+def test_insert_select_gives_every_row_the_statements_time_for_time_defaults() -> None:
+    """A GETDATE()/SYSUTCDATETIME() default is the statement's time, once (as on SQL Server); the
+    runner names such columns in INSERT ... SELECT so SQLite computes the value once, not per row."""
+    target = SandboxTarget()
+    target.execute("CREATE TABLE dbo.T (a INT, made DATETIME2 DEFAULT (GETDATE()), "
+                   "utc DATETIME2 DEFAULT (SYSUTCDATETIME()), n INT DEFAULT (0))")
+    target.execute("CREATE TABLE dbo.S (x INT)")
+    target.executemany("INSERT INTO dbo.S VALUES (?)", [(i,) for i in range(2000)])
+    target.execute("INSERT INTO dbo.T (a) SELECT x FROM dbo.S")
+    assert target.execute("SELECT COUNT(*), COUNT(DISTINCT made), COUNT(DISTINCT utc), MIN(n) FROM dbo.T") == [
+        (2000, 1, 1, 0)]
+    translated, _ = target.engine.translate_dml("INSERT INTO dbo.T (a, made) SELECT ? AS x")
+    assert "`utc`" in translated and translated.count("STRFTIME") == 1  # a column given is left alone
+    target.execute("INSERT INTO dbo.T (a, made) SELECT x, NULL FROM dbo.S WHERE x < 3")
+    assert target.execute("SELECT COUNT(*) FROM dbo.T WHERE made IS NULL AND utc IS NOT NULL") == [(3,)]
