@@ -226,9 +226,11 @@ class EmbeddedTarget(Target):
             if column is not None and outer:
                 column = dataclasses.replace(column, nullable=True)
             described.append(ResultColumn(projection.alias_or_name, column))
-        return self._vouch(sql, params, described)
+        return tuple(described)
 
-    def _vouch(self, sql: str, params: Sequence[Any], described: list[ResultColumn]) -> tuple[ResultColumn, ...]:
+    def check_values(
+        self, sql: str, params: Sequence[Any], columns: Sequence[ResultColumn]
+    ) -> tuple[ResultColumn, ...]:
         """Keep a column's declared type only if every value the query returns for it obeys that type.
 
         SQLite does not enforce declared types on writes (an `int` column can hold 1.5 or 'abc', an
@@ -237,6 +239,7 @@ class EmbeddedTarget(Target):
         the distinct values of each date column); a column whose values stray loses its type, and
         says why. About 1 microsecond per row for the benchmark's six columns.
         """
+        described = list(columns)
         checks = {i: check for i, c in enumerate(described)
                   if c.type is not None and (check := stored_value_fits(f"q.{_quote(c.name)}", c.type))}
         if not checks:

@@ -14,12 +14,13 @@ from typing import Any, NamedTuple, Protocol
 
 from ..catalog import Catalog
 from ..errors import OpusError
-from ..targets.base import Row, Target
+from ..targets.base import ResultColumn, Row, Target
 from .board import BoardMetadata, OperationRules, StagedBoard
 from .plan import DEFAULT_PER_REQUEST, MutationPlan, PlanError, PlannedRequest, PlannedUpdate, build_compensating_plan
 from .plan import build_plan as _build_plan
 from .report import BatchReport, BatchSummary
 from .staging import (
+    NOT_SINGLE_SELECT,
     ROLLED_BACK,
     VALID,
     BatchConstants,
@@ -33,6 +34,7 @@ from .staging import (
     metadata_problem,
     new_batch_id,
     qualified,
+    single_select,
     staging_table,
 )
 from .validation import ValidationSql, build_validation_sql, compatibility_problems
@@ -338,7 +340,9 @@ class UpdateOperations:
         *,
         params: Sequence[Any] = (),
     ) -> StageResult:
-        """Stage one update per row of a query, read in chunks of 5,000 (never the whole result).
+        """Stage one update per row of a query: set-based (one INSERT ... SELECT inside the database)
+        where the query's declared types make that give the same rows, else read in chunks of 5,000
+        (never the whole result) and converted row by row (`StageResult.method`, `streamed_because`).
 
         The query's column names are staging column names, plus the item id (as `item_id` or the
         board's item id column). It runs on the same connection as the inserts, so it must not read
@@ -354,11 +358,13 @@ class UpdateOperations:
             )
         constants = self._constants(op, batch_id, source_table, sql)
         empty = "the query returned no rows; nothing staged"
-        described_because = ""
-        try:
-            described = self.target.describe_query(sql, params) or None
-        except OpusError as exc:  # only an optimisation failed: run the query to learn its columns
-            described, described_because = None, f"the target could not describe the query ({exc})"
+        described, reason = None, NOT_SINGLE_SELECT
+        if single_select(sql):
+            try:
+                described = self.target.describe_query(sql, params) or None
+                reason = "" if described else "the target cannot describe the query's column types"
+            except OpusError as exc:  # only an optimisation failed: run the query to learn its columns
+                reason = f"the target could not describe the query ({exc})"
         try:
             names = (
                 tuple(c.name for c in described) if described is not None else self.target.columns_of(sql, params)
@@ -368,12 +374,13 @@ class UpdateOperations:
         except Exception as exc:  # a driver error the target did not translate: still the user's query
             raise StagingError(f"the source query cannot run: {exc} (nothing staged)") from None
         layout = SourceLayout(table, names, constants, "source query")
-        if described is None:
-            reason = described_because or "the target cannot describe the query's column types"
-        else:
-            statement, reason = layout.insert_select(
-                sql, [c.type for c in described], op.max_batch_size + 1, [c.untyped_because for c in described]
-            )
+        if described is not None:
+            statement, reason = self._insert_select(layout, sql, described, op)
+            if statement is not None:
+                # The declared types allow it; a database that does not enforce them is asked
+                # whether its values obey them (only now: the check reads the query's rows).
+                described = self.target.check_values(sql, params, described)
+                statement, reason = self._insert_select(layout, sql, described, op)
             if statement is not None:
                 return self._stage_set_based(op, table, constants, statement, [*layout.shared_values, *params], empty)
 
@@ -383,6 +390,13 @@ class UpdateOperations:
 
         result = self._stage(op, table, constants, chunks(), empty)
         return dataclasses.replace(result, streamed_because=reason)
+
+    @staticmethod
+    def _insert_select(
+        layout: SourceLayout, sql: str, described: Sequence[ResultColumn], op: OperationRules
+    ) -> tuple[str | None, str]:
+        types = [c.type for c in described]
+        return layout.insert_select(sql, types, op.max_batch_size + 1, [c.untyped_because for c in described])
 
     def _stage_set_based(
         self,

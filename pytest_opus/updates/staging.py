@@ -264,6 +264,9 @@ _SHORT_TEXT = _TEXT_TYPES - {"text", "ntext"}  # legacy text/ntext stay with the
 IN_DATABASE_JSON_TYPES = frozenset(_INTEGER_RANGES) | {"bit", "decimal", "numeric", "date"} | _SHORT_TEXT
 _INTEGER_DIGITS = {kind: len(str(high + 1)) for kind, (_low, high) in _INTEGER_RANGES.items()}
 _UNICODE_TEXT = {"nchar", "nvarchar"}
+NOT_SINGLE_SELECT = (
+    "the query is not a single SELECT that can be read as a derived table (no ORDER BY, WITH, UNION, INTO, ;)"
+)
 #: The derived table a source query becomes inside `INSERT ... SELECT`.
 SOURCE_ALIAS = "opus_source"
 
@@ -659,7 +662,7 @@ class SourceLayout:
         there must be refused by `rows()` with the row it is in). Returns (statement, "") or (None, reason).
         """
         if not single_select(query):
-            return None, "the query is not a single SELECT that can be read as a derived table (no ORDER BY, WITH, ;)"
+            return None, NOT_SINGLE_SELECT
         if len(types) != len(self.names):
             return None, "the query's columns could not be described"
         ref = {i: f"{SOURCE_ALIAS}.{bracket(name)}" for i, name in enumerate(self.names)}
