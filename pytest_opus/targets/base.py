@@ -153,8 +153,9 @@ class Target(ABC):
         self, sql: str, params: Sequence[Any], columns: Sequence[ResultColumn]
     ) -> tuple[ResultColumn, ...]:
         """`columns` (from describe_query) with the type taken from any column whose values the
-        declared type does not allow. A database that enforces its types (SQL Server) holds none:
-        nothing is read. A target that does not (SQLite) reads the query's values to find out."""
+        declared type does not allow. A database that enforces its
+        types (SQL Server) holds none: nothing is read. A target that does not (SQLite) reads the
+        query's values to find out."""
         return tuple(columns)
 
     @contextmanager

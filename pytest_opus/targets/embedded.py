@@ -45,13 +45,15 @@ def stored_value_fits(value: str, column: Column) -> str | None:
         return ok + f"(typeof({value}) = 'integer' AND {value} BETWEEN {low} AND {high})"
     if kind in ("decimal", "numeric"):
         precision, scale = column.precision or 18, column.scale or 0
-        bound = f"abs({value}) < 1e{precision - scale}"
+        # Comparisons, not abs(): SQLite's abs() of -2^63 is an "integer overflow" error.
+        bound = f"{value} > -1e{precision - scale} AND {value} < 1e{precision - scale}"
         # At most `scale` decimals, as Python's round(v, scale) == v decides, and what json_object
         # writes (15 significant digits) reads back as the same number. Below 10^(15 - scale) both
         # follow from v == round(v * 10^scale) / 10^scale: the product is within 0.25 of a whole
         # number under 2^53, and IEEE division is correctly rounded. Larger values take the slow way.
         slow = f"round({value}, {scale}) = {value} AND CAST(printf('%!.15g', {value}) AS REAL) = {value}"
-        fast = f"abs({value}) < 1e{15 - scale} AND {value} = round({value} * 1e{scale}) / 1e{scale}"
+        fast = (f"{value} > -1e{15 - scale} AND {value} < 1e{15 - scale} "
+                f"AND {value} = round({value} * 1e{scale}) / 1e{scale}")
         exact = f"({fast}) OR ({slow})" if scale <= 22 else slow
         return ok + (
             f"(typeof({value}) = 'integer' AND {bound}) OR (typeof({value}) = 'real' AND {bound} AND ({exact}))"
@@ -235,9 +237,9 @@ class EmbeddedTarget(Target):
 
         SQLite does not enforce declared types on writes (an `int` column can hold 1.5 or 'abc', an
         `nvarchar(50)` 60 characters), where SQL Server refuses or converts such values. So the types
-        are checked against the query's rows with SQLite's own functions (one scan, plus one over
-        the distinct values of each date column); a column whose values stray loses its type, and
-        says why. About 1 microsecond per row for the benchmark's six columns.
+        are checked against the query's rows with SQLite's own functions, in one scan (a single
+        date column is checked once per distinct value, in a second); a column whose values stray
+        loses its type, and says why. About 1 microsecond per row for the benchmark's six columns.
         """
         described = list(columns)
         checks = {i: check for i, c in enumerate(described)
@@ -246,9 +248,11 @@ class EmbeddedTarget(Target):
             return tuple(described)
         translated, order = self.engine.translate_dml(sql)
         values = [params[int(i)] for i in order]
-        # One scan for all columns; a date's check parses it, so dates are checked once per distinct
-        # value instead (a batch repeats few days).
+        # A date's check parses it; a batch repeats few days, so one date column is checked once per
+        # distinct value (a second scan). With several, one scan that checks every row is cheaper.
         dates = [i for i in checks if described[i].type.data_type == "date"]  # type: ignore[union-attr]
+        if len(dates) > 1:
+            dates = []
         scan = [i for i in checks if i not in dates]
         flags = dict.fromkeys(checks, 0)
         try:

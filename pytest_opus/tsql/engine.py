@@ -83,7 +83,8 @@ class Engine:
         self._column_types_version = -1
         self._errors: list[TsqlError] = []  # the errors being handled by enclosing CATCH blocks
         self._statement_cache: dict[str, exp.Expression] = {}
-        self._dml_cache: dict[tuple[str, int], Any] = {}  # by text and ddl_version: a translation reads the catalog
+        self._dml_cache: dict[str, Any] = {}
+        self._dml_cache_version = -1  # the ddl_version the cached translations were made under
         self._time_defaults: dict[str, list[tuple[str, str]]] = {}
         self._time_defaults_version = -1
         self._procedure_cache: dict[str, CreateProcedure] = {}
@@ -152,7 +153,10 @@ class Engine:
 
     def translate_dml(self, sql: str) -> tuple[str, list[str]]:
         """The SQLite text of a plain DML statement with `?` markers (for executemany and streaming)."""
-        cached = self._dml_cache.get((sql, self.ddl_version))
+        if self._dml_cache_version != self.ddl_version:  # translations read the catalog: start over
+            self._dml_cache.clear()
+            self._dml_cache_version = self.ddl_version
+        cached = self._dml_cache.get(sql)
         if cached is not None:
             return cached
         text, names = _placeholders_to_variables(sql)
@@ -171,7 +175,7 @@ class Engine:
             raise UnsupportedConstruct(str(construct), source="<statement>") from None
         order = [names.index("@" + v) for v in translated.variables]
         result = (translated.sql, [f"{i}" for i in order])
-        self._dml_cache[(sql, self.ddl_version)] = result
+        self._dml_cache[sql] = result
         return result
 
     def catalog(self, *, fresh: bool = False) -> SandboxCatalog:

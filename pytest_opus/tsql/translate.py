@@ -359,17 +359,17 @@ def _json_object(select: exp.Select, visit: Callable[[exp.Expression], exp.Expre
             raise NotInSubset("FOR JSON PATH keys must be plain names (AS [key]); dotted keys nest objects")
         value = projection.this if isinstance(projection, exp.Alias) else projection
         arguments += [exp.Literal.string(key), visit(value)]
-    # SQLite takes at most 127 arguments per function: objects of more keys are made in parts of
-    # 63 keys and joined as text, '{a...}' + '{b...}' -> '{a...,b...}' (keys and values unchanged).
-    parts = [exp.Anonymous(this="json_object", expressions=arguments[i : i + 2 * _JSON_OBJECT_KEYS])
-             for i in range(0, len(arguments), 2 * _JSON_OBJECT_KEYS)]
-    joined: exp.Expression = parts[0]
-    for part in parts[1:]:
-        head = exp.Substring(this=joined, start=exp.Literal.number(1),
-                             length=exp.Sub(this=exp.Length(this=joined.copy()), expression=exp.Literal.number(1)))
-        tail = exp.Substring(this=part, start=exp.Literal.number(2))
-        joined = exp.DPipe(this=exp.DPipe(this=head, expression=exp.Literal.string(","), safe=False),
-                           expression=tail, safe=False)
+    # SQLite takes at most 127 arguments per function: an object of more keys is made of 63, and
+    # json_insert adds the rest, 63 at a time (new keys go last, so the order is kept).
+    joined: exp.Expression = exp.Anonymous(this="json_object", expressions=arguments[: 2 * _JSON_OBJECT_KEYS])
+    for start in range(2 * _JSON_OBJECT_KEYS, len(arguments), 2 * _JSON_OBJECT_KEYS):
+        pairs = arguments[start : start + 2 * _JSON_OBJECT_KEYS]
+        paths: list[exp.Expression] = []
+        for key, value in zip(pairs[::2], pairs[1::2], strict=True):
+            if '"' in key.name or "\\" in key.name:
+                raise NotInSubset("FOR JSON PATH of more than 63 keys with a key containing \" or \\")
+            paths += [exp.Literal.string(f'$."{key.name}"'), value]
+        joined = exp.Anonymous(this="json_insert", expressions=[joined, *paths])
     return joined
 
 

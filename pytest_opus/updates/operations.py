@@ -377,12 +377,9 @@ class UpdateOperations:
         if described is not None:
             statement, reason = self._insert_select(layout, sql, described, op)
             if statement is not None:
-                # The declared types allow it; a database that does not enforce them is asked
-                # whether its values obey them (only now: the check reads the query's rows).
-                described = self.target.check_values(sql, params, described)
-                statement, reason = self._insert_select(layout, sql, described, op)
-            if statement is not None:
-                return self._stage_set_based(op, table, constants, statement, [*layout.shared_values, *params], empty)
+                result, reason = self._stage_set_based(op, layout, constants, statement, sql, params, described)
+                if result is not None:
+                    return result
 
         def chunks() -> Iterator[tuple[SourceLayout, list[Sequence[Any]]]]:
             for rows in self._stream(sql, params):
@@ -401,25 +398,40 @@ class UpdateOperations:
     def _stage_set_based(
         self,
         op: OperationRules,
-        table: StagingTable,
+        layout: SourceLayout,
         constants: BatchConstants,
         statement: str,
-        params: list[Any],
-        empty: str,
-    ) -> StageResult:
+        sql: str,
+        params: Sequence[Any],
+        described: Sequence[ResultColumn],
+    ) -> tuple[StageResult | None, str]:
         """One INSERT ... SELECT reading at most max_batch_size + 1 rows, then a count of what it wrote
-        (not the driver's row count, which a trigger or NOCOUNT can change); too many or none undo it."""
+        (not the driver's row count, which a trigger or NOCOUNT can change); too many or none undo it.
+
+        Then a database that does not enforce its declared types is asked whether the query's values
+        obey them (`check_values`; after the INSERT, so that it reads only a source the batch size
+        allows). If they do not, the rows are deleted again and (None, why) returned: stream instead.
+        """
         started = time.perf_counter()
+        table = layout.table
         with self.target.transaction():
-            self._execute(statement, params)
+            self._execute(statement, [*layout.shared_values, *params])
             count = f"SELECT COUNT(*) FROM {table.sql_name} WHERE update_batch_id = ?"
             staged = int(self._execute(count, [constants.batch_id])[0][0])
             if staged > op.max_batch_size:
                 raise self._too_many(op)
             if staged == 0:
-                raise StagingError(empty)
+                raise StagingError("the query returned no rows; nothing staged")
+            try:
+                checked = self.target.check_values(sql, params, described)
+                still, reason = self._insert_select(layout, sql, checked, op)
+            except OpusError as exc:
+                still, reason = None, f"the target could not check the query's values ({exc})"
+            if still is None:
+                self._execute(f"DELETE FROM {table.sql_name} WHERE update_batch_id = ?", [constants.batch_id])
+                return None, reason
         seconds = time.perf_counter() - started
-        return StageResult(constants.batch_id, op.name, table.name, staged, seconds, method=SET_BASED)
+        return StageResult(constants.batch_id, op.name, table.name, staged, seconds, method=SET_BASED), ""
 
     @staticmethod
     def _too_many(op: OperationRules) -> StagingError:

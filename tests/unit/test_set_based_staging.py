@@ -238,9 +238,9 @@ STRAYS: dict[str, list[Any]] = {
     "AAG ORDER NUMBER": ["x" * 51, "\U0001F600" * 26],  # 51 characters; 26 characters but 52 UTF-16 units
     "ORDER QTY": [1.5, "abc", 2**40],
     "CUSTOMER EX FACTORY DATE": ["2024-02-30", "soon", "0000-01-01", 20240101],
-    "FINAL FOB (USD)": [1.23456, "n/a", 10**9],  # decimal(12,4) has 8 integer digits
+    "FINAL FOB (USD)": [1.23456, "n/a", 10**9, -(2**63)],  # decimal(12,4) has 8 integer digits
 }
-STRAY = st.one_of(st.none(), st.tuples(st.sampled_from(sorted(STRAYS)), st.integers(0, 11), st.integers(0, 3)))
+STRAY = st.one_of(st.none(), st.tuples(st.sampled_from(sorted(STRAYS)), st.integers(0, 11), st.integers(0, 4)))
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -404,6 +404,26 @@ def test_a_database_error_in_the_query_reaches_the_caller(ops: UpdateOperations,
     assert _count(sandbox) == before
 
 
+def test_a_set_based_insert_that_fails_part_way_stages_nothing(deployed: SandboxTarget, board: BoardMetadata) -> None:
+    """The INSERT ... SELECT is one statement in one transaction: a row refused half way through (here
+    by a trigger planted with SQLite itself) leaves none of the rows before it."""
+    deployed.execute(SOURCE_DDL)
+    deployed.executemany("INSERT INTO dbo.SRC_Updates (run, item_id, [ORDER QTY]) VALUES (1, ?, ?)",
+                         [(next(ITEM_IDS), n) for n in range(100)])
+    deployed.driver.connection.execute(
+        'CREATE TRIGGER planted BEFORE INSERT ON "STG_MON_CustMasterSchedule" '
+        "WHEN NEW.\"ORDER QTY\" = 50 BEGIN SELECT RAISE(ABORT, 'row 50 refused'); END"
+    )
+    ops = UpdateOperations(deployed, board)
+    before = _count(deployed)
+    with pytest.raises(OpusError, match="row 50 refused"):
+        ops.stage_updates_from_query(QUERY, "update_items", params=[1])
+    assert _count(deployed) == before
+    deployed.driver.connection.execute("DROP TRIGGER planted")
+    assert ops.stage_updates_from_query(QUERY, "update_items", params=[1]).method == SET_BASED
+    assert _count(deployed) == before + 100
+
+
 def test_staging_a_large_batch_sends_one_statement(sandbox: SandboxTarget, board: BoardMetadata) -> None:
     ops = UpdateOperations(sandbox, board)
     run = next(RUNS)
@@ -449,7 +469,8 @@ def test_the_sandbox_gives_no_type_to_a_column_holding_values_its_type_does_not_
         sandbox.execute("CREATE TABLE dbo.T (n INT, d DECIMAL(5,2), t NVARCHAR(3), day DATE, ok BIGINT)")
         rows = [(1, Decimal("1.25"), "abc", "2024-02-29", 1), (2**31, Decimal("1.25"), "abc", "2024-02-29", 2),
                 (3, Decimal("1.255"), "abc", "2024-02-29", 3), (4, Decimal("1.25"), "abcd", "2024-02-29", 4),
-                (5, Decimal("1.25"), "abc", "2023-02-29", 5), (6, Decimal("1.25"), "\U0001F600\U0001F600", None, 6)]
+                (5, Decimal("1.25"), "abc", "2023-02-29", 5), (6, Decimal("1.25"), "\U0001F600\U0001F600", None, 6),
+                (7, -(2**63), "abc", "2024-02-29", 7)]  # SQLite's abs() of -2^63 would be an error
         sandbox.executemany("INSERT INTO dbo.T VALUES (?, ?, ?, ?, ?)", rows)
 
         def untyped(where: str) -> dict[str, str]:
@@ -459,7 +480,7 @@ def test_the_sandbox_gives_no_type_to_a_column_holding_values_its_type_does_not_
             return {c.name: c.untyped_because for c in sandbox.check_values(sql, (), described) if c.type is None}
 
         assert untyped("= 1") == {}
-        for ok, column in [(2, "n"), (3, "d"), (4, "t"), (5, "day"), (6, "t")]:
+        for ok, column in [(2, "n"), (3, "d"), (4, "t"), (5, "day"), (6, "t"), (7, "d")]:
             assert list(untyped(f"IN (1, {ok})")) == [column]
             assert "the sandbox holds values that type does not allow" in untyped(f"IN (1, {ok})")[column]
         assert set(untyped(">= 1")) == {"n", "d", "t", "day"}

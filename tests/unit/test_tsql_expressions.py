@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_tsql_support import ok, printed, run
 
@@ -287,8 +289,10 @@ def test_update_from_with_an_outer_join_is_refused() -> None:
 
 
 def test_insert_select_gives_every_row_the_statements_time_for_time_defaults() -> None:
-    """A GETDATE()/SYSUTCDATETIME() default is the statement's time, once (as on SQL Server); the
-    runner names such columns in INSERT ... SELECT so SQLite computes the value once, not per row."""
+    """A GETDATE()/SYSUTCDATETIME() default is the statement's time, the same for every row (as on
+    SQL Server; SQLite's 'now' is per statement too). The runner names such columns in
+    INSERT ... SELECT so that SQLite computes the value once rather than per row: a speed-up, which
+    the translation assertions below guard."""
     target = SandboxTarget()
     target.execute("CREATE TABLE dbo.T (a INT, made DATETIME2 DEFAULT (GETDATE()), "
                    "utc DATETIME2 DEFAULT (SYSUTCDATETIME()), n INT DEFAULT (0))")
@@ -301,3 +305,19 @@ def test_insert_select_gives_every_row_the_statements_time_for_time_defaults() -
     assert "`utc`" in translated and translated.count("STRFTIME") == 1  # a column given is left alone
     target.execute("INSERT INTO dbo.T (a, made) SELECT x, NULL FROM dbo.S WHERE x < 3")
     assert target.execute("SELECT COUNT(*) FROM dbo.T WHERE made IS NULL AND utc IS NOT NULL") == [(3,)]
+
+
+def test_for_json_of_more_keys_than_one_sqlite_function_takes(sandbox: SandboxTarget) -> None:
+    """Over 63 keys the object is json_object plus json_insert (linear in the keys), and it stays a
+    JSON object when nested in another FOR JSON."""
+    keys = ", ".join(f"s.stg_id + {i} AS [k{i}]" for i in range(150))
+    inner = f"(SELECT {keys} FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)"
+    sql = (f"SELECT (SELECT {inner} AS [obj], N'x' AS [tail] FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, "
+           "INCLUDE_NULL_VALUES) FROM dbo.STG_MON_CustMasterSchedule AS s WHERE stg_id = 1")
+    (text,) = sandbox.execute(sql)[0]
+    outer = json.loads(text)
+    assert list(outer) == ["obj", "tail"]
+    assert list(outer["obj"]) == [f"k{i}" for i in range(150)]
+    assert outer["obj"]["k149"] == 150
+    translated, _ = sandbox.engine.translate_dml(sql)
+    assert translated.upper().count("JSON_INSERT") == 2 and len(translated) < 12_000
