@@ -79,14 +79,12 @@ class Engine:
         self._snapshot: SandboxCatalog | None = None
         self._snapshot_version = -1
         self._filled: dict[str, int] = {}
-        self._column_types: dict[str, str] = {}
-        self._column_types_version = -1
+        # What is derived from the catalog (column types, time defaults, DML translations), for the
+        # ddl_version it was derived under: a DDL statement drops all of it at once.
+        self._derived: dict[str, Any] = {}
+        self._derived_version = -1
         self._errors: list[TsqlError] = []  # the errors being handled by enclosing CATCH blocks
         self._statement_cache: dict[str, exp.Expression] = {}
-        self._dml_cache: dict[str, Any] = {}
-        self._dml_cache_version = -1  # the ddl_version the cached translations were made under
-        self._time_defaults: dict[str, list[tuple[str, str]]] = {}
-        self._time_defaults_version = -1
         self._procedure_cache: dict[str, CreateProcedure] = {}
         self.output = Output()
         self.schema = SchemaChanges(self)
@@ -153,10 +151,8 @@ class Engine:
 
     def translate_dml(self, sql: str) -> tuple[str, list[str]]:
         """The SQLite text of a plain DML statement with `?` markers (for executemany and streaming)."""
-        if self._dml_cache_version != self.ddl_version:  # translations read the catalog: start over
-            self._dml_cache.clear()
-            self._dml_cache_version = self.ddl_version
-        cached = self._dml_cache.get(sql)
+        translations: dict[str, tuple[str, list[str]]] = self._for_schema("dml", dict)
+        cached = translations.get(sql)
         if cached is not None:
             return cached
         text, names = _placeholders_to_variables(sql)
@@ -175,7 +171,7 @@ class Engine:
             raise UnsupportedConstruct(str(construct), source="<statement>") from None
         order = [names.index("@" + v) for v in translated.variables]
         result = (translated.sql, [f"{i}" for i in order])
-        self._dml_cache[sql] = result
+        translations[sql] = result
         return result
 
     def catalog(self, *, fresh: bool = False) -> SandboxCatalog:
@@ -360,9 +356,19 @@ class Engine:
                        lambda name: self._variable_type("@" + name, frame),
                        self.column_type, self.time_defaults)
 
+    def _for_schema(self, key: str, build: Callable[[], Any]) -> Any:
+        """What `build` derives from the catalog, kept until the next DDL statement."""
+        if self._derived_version != self.ddl_version:
+            self._derived = {}
+            self._derived_version = self.ddl_version
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]
+
     def time_defaults(self, table: str) -> list[tuple[str, str]]:
         """(column, SQLite expression) for each column of `table` whose default is the time (GETDATE(), ...)."""
-        if self._time_defaults_version != self.ddl_version:
+
+        def build() -> dict[str, list[tuple[str, str]]]:
             found: dict[str, list[tuple[str, str]]] = {}
             for model in self.catalog().catalog.tables.values():
                 for column in model.columns:
@@ -370,20 +376,23 @@ class Engine:
                     if function in dialect.TIME_DEFAULTS:
                         found.setdefault(model.name.lower(), []).append(
                             (column.name, dialect.DEFAULT_FUNCTIONS[function]))
-            self._time_defaults = found
-            self._time_defaults_version = self.ddl_version
-        return self._time_defaults.get(table.lower(), [])
+            return found
+
+        defaults: dict[str, list[tuple[str, str]]] = self._for_schema("time_defaults", build)
+        return defaults.get(table.lower(), [])
 
     def column_type(self, name: str) -> str | None:
         """A column's base type, when every table with a column of that name agrees on it."""
-        if self._column_types_version != self.ddl_version:
+
+        def build() -> dict[str, str]:
             found: dict[str, set[str]] = {}
             for table in self.catalog().catalog.tables.values():
                 for column in table.columns:
                     found.setdefault(column.name.lower(), set()).add(column.data_type)
-            self._column_types = {n: next(iter(t)) for n, t in found.items() if len(t) == 1}
-            self._column_types_version = self.ddl_version
-        return self._column_types.get(name.lower())
+            return {n: next(iter(t)) for n, t in found.items() if len(t) == 1}
+
+        types: dict[str, str] = self._for_schema("column_types", build)
+        return types.get(name.lower())
 
     @staticmethod
     def _variable_type(name: str, frame: Frame) -> str:
