@@ -13,64 +13,11 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from ..batches import split_batches
-from ..catalog import Catalog, Column
+from ..catalog import Catalog
 from ..errors import ScriptError
 from ..tsql.engine import Driver, Engine, Output
+from ..tsql.sqlite_schema import quote, stored_value_fits
 from .base import BatchResult, Message, MessageSink, ResultColumn, ResultSet, Row, ScriptResult, Target
-
-_INTEGER_RANGES = {"tinyint": (0, 255), "smallint": (-(2**15), 2**15 - 1), "int": (-(2**31), 2**31 - 1),
-                   "bigint": (-(2**63), 2**63 - 1), "bit": (0, 1)}
-_TEXT_TYPES = {"char", "varchar", "nchar", "nvarchar"}
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def stored_value_fits(value: str, column: Column) -> str | None:
-    """A SQLite condition true when the stored `value` is one SQL Server could hold in `column`'s type,
-    as the staging converters read it; None for types it does not check.
-
-    Integers: integer storage in range. Decimals: a number with at most `scale` decimals and room
-    for its integer digits, which 15 significant digits (what json_object writes) give back exactly.
-    Text: text of at most `n` UTF-16 units (a character outside the BMP counts two: checked by
-    bytes when there is one). Dates: a real `YYYY-MM-DD` day from year 1.
-    """
-    kind = column.data_type
-    ok = f"{value} IS NULL OR "
-    if kind == "bigint":  # SQLite's integers are 64-bit: the storage class is the whole check
-        return ok + f"typeof({value}) = 'integer'"
-    if kind in _INTEGER_RANGES:
-        low, high = _INTEGER_RANGES[kind]
-        return ok + f"(typeof({value}) = 'integer' AND {value} BETWEEN {low} AND {high})"
-    if kind in ("decimal", "numeric"):
-        precision, scale = column.precision or 18, column.scale or 0
-        # Comparisons, not abs(): SQLite's abs() of -2^63 is an "integer overflow" error.
-        bound = f"{value} > -1e{precision - scale} AND {value} < 1e{precision - scale}"
-        # At most `scale` decimals, as Python's round(v, scale) == v decides, and what json_object
-        # writes (15 significant digits) reads back as the same number. Below 10^(15 - scale) both
-        # follow from v == round(v * 10^scale) / 10^scale: the product is within 0.25 of a whole
-        # number under 2^53, and IEEE division is correctly rounded. Larger values take the slow way.
-        slow = f"round({value}, {scale}) = {value} AND CAST(printf('%!.15g', {value}) AS REAL) = {value}"
-        fast = (f"{value} > -1e{15 - scale} AND {value} < 1e{15 - scale} "
-                f"AND {value} = round({value} * 1e{scale}) / 1e{scale}")
-        exact = f"({fast}) OR ({slow})" if scale <= 22 else slow
-        return ok + (
-            f"(typeof({value}) = 'integer' AND {bound}) OR (typeof({value}) = 'real' AND {bound} AND ({exact}))"
-        )
-    if kind in _TEXT_TYPES:
-        if column.max_length in (None, -1):
-            return ok + f"typeof({value}) = 'text'"
-        n = column.max_length
-        astral = f"{value} GLOB '*[' || char(65536) || '-' || char(1114111) || ']*'"
-        # UTF-8 bytes are never fewer than UTF-16 units, so short text needs no closer look.
-        return ok + (
-            f"(typeof({value}) = 'text' AND (length(CAST({value} AS BLOB)) <= {n} "
-            f"OR (length({value}) <= {n} AND NOT ({astral}))))"
-        )
-    if kind == "date":
-        return ok + f"(typeof({value}) = 'text' AND {value} >= '0001-01-01' AND date({value}, '+0 days') = {value})"
-    return None
 
 
 class EmbeddedTarget(Target):
@@ -243,7 +190,7 @@ class EmbeddedTarget(Target):
         """
         described = list(columns)
         checks = {i: check for i, c in enumerate(described)
-                  if c.type is not None and (check := stored_value_fits(f"q.{_quote(c.name)}", c.type))}
+                  if c.type is not None and (check := stored_value_fits(f"q.{quote(c.name)}", c.type))}
         if not checks:
             return tuple(described)
         translated, order = self.engine.translate_dml(sql)
@@ -261,7 +208,7 @@ class EmbeddedTarget(Target):
                 row = self.driver.run(f"SELECT {conditions} FROM ({translated}) AS q", values).fetchone()
                 flags.update({i: int(stray or 0) for i, stray in zip(scan, row, strict=True)})
             for i in dates:
-                distinct = f"SELECT DISTINCT {_quote(described[i].name)} FROM ({translated})"
+                distinct = f"SELECT DISTINCT {quote(described[i].name)} FROM ({translated})"
                 check = f"SELECT MAX(CASE WHEN {checks[i]} THEN 0 ELSE 1 END) FROM ({distinct}) AS q"
                 flags[i] = int(self.driver.run(check, values).fetchone()[0] or 0)
         except self.driver.error_types as error:

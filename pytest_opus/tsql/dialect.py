@@ -18,6 +18,13 @@ SUPPORTED_TYPES = {
 }
 CHARACTER_TYPES = {"char", "varchar", "nchar", "nvarchar", "text", "ntext", "binary", "varbinary"}
 INTEGER_TYPES = {"bit", "tinyint", "smallint", "int", "bigint"}
+#: The values each integer type holds (bit aside).
+INTEGER_RANGES = {
+    "tinyint": (0, 255),
+    "smallint": (-(2**15), 2**15 - 1),
+    "int": (-(2**31), 2**31 - 1),
+    "bigint": (-(2**63), 2**63 - 1),
+}
 EXACT_NUMERIC_TYPES = {"decimal", "numeric"}
 #: bytes per character, for COL_LENGTH (SQL Server reports bytes, not characters)
 BYTES_PER_CHAR = {"nchar": 2, "nvarchar": 2}

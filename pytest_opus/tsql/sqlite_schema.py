@@ -19,6 +19,7 @@ from typing import Any
 
 from ..catalog import Catalog, CheckConstraint, Column, Index, Parameter, Procedure, Table, View
 from . import dialect
+from .expression_types import CHARACTER_TYPES
 from .parser import Token, tokenize, unquote
 
 ROUTINES_TABLE = "__opus_routines"
@@ -531,3 +532,53 @@ def without_default(model: TableModel, constraint: str) -> TableModel | None:
 def quote_list(names: Sequence[str]) -> str:
     return ", ".join(quote(n) for n in names)
 
+
+# -- values as stored ------------------------------------------------------------------------------
+#: SQL Server's integer ranges, and bit's.
+_RANGES = {**dialect.INTEGER_RANGES, "bit": (0, 1)}
+
+
+def stored_value_fits(value: str, column: Column) -> str | None:
+    """A SQLite condition true when the stored `value` is one SQL Server could hold in `column`'s type,
+    as the staging converters read it; None for types it does not check.
+
+    Integers: integer storage in range. Decimals: a number with at most `scale` decimals and room
+    for its integer digits, which 15 significant digits (what json_object writes) give back exactly.
+    Text: text of at most `n` UTF-16 units (a character outside the BMP counts two: checked by
+    bytes when there is one). Dates: a real `YYYY-MM-DD` day from year 1.
+    """
+    kind = column.data_type
+    ok = f"{value} IS NULL OR "
+    if kind == "bigint":  # SQLite's integers are 64-bit: the storage class is the whole check
+        return ok + f"typeof({value}) = 'integer'"
+    if kind in _RANGES:
+        low, high = _RANGES[kind]
+        return ok + f"(typeof({value}) = 'integer' AND {value} BETWEEN {low} AND {high})"
+    if kind in ("decimal", "numeric"):
+        precision, scale = column.precision or 18, column.scale or 0
+        # Comparisons, not abs(): SQLite's abs() of -2^63 is an "integer overflow" error.
+        bound = f"{value} > -1e{precision - scale} AND {value} < 1e{precision - scale}"
+        # At most `scale` decimals, as Python's round(v, scale) == v decides, and what json_object
+        # writes (15 significant digits) reads back as the same number. Below 10^(15 - scale) both
+        # follow from v == round(v * 10^scale) / 10^scale: the product is within 0.25 of a whole
+        # number under 2^53, and IEEE division is correctly rounded. Larger values take the slow way.
+        slow = f"round({value}, {scale}) = {value} AND CAST(printf('%!.15g', {value}) AS REAL) = {value}"
+        fast = (f"{value} > -1e{15 - scale} AND {value} < 1e{15 - scale} "
+                f"AND {value} = round({value} * 1e{scale}) / 1e{scale}")
+        exact = f"({fast}) OR ({slow})" if scale <= 22 else slow
+        return ok + (
+            f"(typeof({value}) = 'integer' AND {bound}) OR (typeof({value}) = 'real' AND {bound} AND ({exact}))"
+        )
+    if kind in CHARACTER_TYPES:
+        if column.max_length in (None, -1):
+            return ok + f"typeof({value}) = 'text'"
+        n = column.max_length
+        astral = f"{value} GLOB '*[' || char(65536) || '-' || char(1114111) || ']*'"
+        # UTF-8 bytes are never fewer than UTF-16 units, so short text needs no closer look.
+        return ok + (
+            f"(typeof({value}) = 'text' AND (length(CAST({value} AS BLOB)) <= {n} "
+            f"OR (length({value}) <= {n} AND NOT ({astral}))))"
+        )
+    if kind == "date":
+        return ok + f"(typeof({value}) = 'text' AND {value} >= '0001-01-01' AND date({value}, '+0 days') = {value})"
+    return None

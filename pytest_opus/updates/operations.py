@@ -70,6 +70,7 @@ class LiveClient(Protocol):
     def send(self, request: PlannedRequest) -> object: ...
 
 
+NO_ROWS = "the query returned no rows; nothing staged"
 #: How a batch was staged: by one INSERT ... SELECT inside the database, or row by row through Python.
 SET_BASED, STREAMED = "set-based", "streamed"
 
@@ -357,7 +358,6 @@ class UpdateOperations:
                 "stage_updates (nothing staged)"
             )
         constants = self._constants(op, batch_id, source_table, sql)
-        empty = "the query returned no rows; nothing staged"
         described, reason = None, NOT_SINGLE_SELECT
         if single_select(sql):
             try:
@@ -375,7 +375,7 @@ class UpdateOperations:
             raise StagingError(f"the source query cannot run: {exc} (nothing staged)") from None
         layout = SourceLayout(table, names, constants, "source query")
         if described is not None:
-            statement, reason = self._insert_select(layout, sql, described, op)
+            statement, reason = layout.insert_select(sql, described, op.max_batch_size + 1)
             if statement is not None:
                 result, reason = self._stage_set_based(op, layout, constants, statement, sql, params, described)
                 if result is not None:
@@ -385,15 +385,8 @@ class UpdateOperations:
             for rows in self._stream(sql, params):
                 yield layout, list(rows)
 
-        result = self._stage(op, table, constants, chunks(), empty)
+        result = self._stage(op, table, constants, chunks(), NO_ROWS)
         return dataclasses.replace(result, streamed_because=reason)
-
-    @staticmethod
-    def _insert_select(
-        layout: SourceLayout, sql: str, described: Sequence[ResultColumn], op: OperationRules
-    ) -> tuple[str | None, str]:
-        types = [c.type for c in described]
-        return layout.insert_select(sql, types, op.max_batch_size + 1, [c.untyped_because for c in described])
 
     def _stage_set_based(
         self,
@@ -421,10 +414,10 @@ class UpdateOperations:
             if staged > op.max_batch_size:
                 raise self._too_many(op)
             if staged == 0:
-                raise StagingError("the query returned no rows; nothing staged")
+                raise StagingError(NO_ROWS)
             try:
                 checked = self.target.check_values(sql, params, described)
-                still, reason = self._insert_select(layout, sql, checked, op)
+                still, reason = layout.insert_select(sql, checked, op.max_batch_size + 1)
             except OpusError as exc:
                 still, reason = None, f"the target could not check the query's values ({exc})"
             if still is None:

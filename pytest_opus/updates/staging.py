@@ -29,6 +29,8 @@ from sqlglot.tokens import TokenType
 from ..catalog import Catalog, Column, Table
 from ..errors import ConfigError, OpusError
 from ..suggest import did_you_mean
+from ..targets.base import ResultColumn
+from ..tsql.dialect import INTEGER_RANGES
 from .board import StagedBoard
 from .values import DATE_PATTERN, NUMBER_TEXT_PATTERN, utf16_length
 
@@ -74,12 +76,6 @@ def qualified(table: str) -> str:
 # -- typed columns ---------------------------------------------------------------------------------
 
 _WIDE = Context(prec=100)  # quantizing a 38-digit DECIMAL must not hit the default 28-digit context
-_INTEGER_RANGES = {
-    "tinyint": (0, 255),
-    "smallint": (-(2**15), 2**15 - 1),
-    "int": (-(2**31), 2**31 - 1),
-    "bigint": (-(2**63), 2**63 - 1),
-}
 _TEXT_TYPES = {"char", "varchar", "nchar", "nvarchar", "text", "ntext"}
 
 
@@ -233,8 +229,8 @@ def _never(value: Any) -> None:
 def column_converter(column: Column) -> Convert:
     """The function deciding what a source value becomes in `column`: the value, or None (NULL)."""
     kind = column.data_type
-    if kind in _INTEGER_RANGES:
-        return _integer_converter(*_INTEGER_RANGES[kind])
+    if kind in INTEGER_RANGES:
+        return _integer_converter(*INTEGER_RANGES[kind])
     if kind == "bit":
         return _bit
     if kind in ("decimal", "numeric"):
@@ -261,8 +257,8 @@ def column_converter(column: Column) -> Convert:
 #: as strings, dates as ISO text, bits as true/false (SQL Server) or 0/1 (the sandbox stores integers).
 #: Floats, money, times and GUIDs are left to the streamed path, whose JSON for them is exactly known.
 _SHORT_TEXT = _TEXT_TYPES - {"text", "ntext"}  # legacy text/ntext stay with the streamed path
-IN_DATABASE_JSON_TYPES = frozenset(_INTEGER_RANGES) | {"bit", "decimal", "numeric", "date"} | _SHORT_TEXT
-_INTEGER_DIGITS = {kind: len(str(high + 1)) for kind, (_low, high) in _INTEGER_RANGES.items()}
+IN_DATABASE_JSON_TYPES = frozenset(INTEGER_RANGES) | {"bit", "decimal", "numeric", "date"} | _SHORT_TEXT
+_INTEGER_DIGITS = {kind: len(str(high + 1)) for kind, (_low, high) in INTEGER_RANGES.items()}
 _UNICODE_TEXT = {"nchar", "nvarchar"}
 NOT_SINGLE_SELECT = (
     "the query is not a single SELECT that can be read as a derived table (no ORDER BY, WITH, UNION, INTO, ;)"
@@ -279,10 +275,10 @@ def fits_exactly(source: Column, column: Column) -> bool:
     Unicode into non-Unicode), a bit into a bit, a date into a date.
     """
     have, want = source.data_type, column.data_type
-    if have in _INTEGER_RANGES:
-        if want in _INTEGER_RANGES:
-            low, high = _INTEGER_RANGES[have]
-            column_low, column_high = _INTEGER_RANGES[want]
+    if have in INTEGER_RANGES:
+        if want in INTEGER_RANGES:
+            low, high = INTEGER_RANGES[have]
+            column_low, column_high = INTEGER_RANGES[want]
             return column_low <= low and high <= column_high
         if want in ("decimal", "numeric"):
             return (column.precision or 18) - (column.scale or 0) >= _INTEGER_DIGITS[have]
@@ -649,9 +645,7 @@ class SourceLayout:
         the order of their `?` in the INSERT."""
         return self._tail
 
-    def insert_select(
-        self, query: str, types: Sequence[Column | None], limit: int, notes: Sequence[str] = ()
-    ) -> tuple[str | None, str]:
+    def insert_select(self, query: str, described: Sequence[ResultColumn], limit: int) -> tuple[str | None, str]:
         """One `INSERT ... SELECT` staging at most `limit` rows of `query` inside the database, or why not.
 
         Offered only where its rows are provably those `rows()` would write: each source column's
@@ -663,16 +657,16 @@ class SourceLayout:
         """
         if not single_select(query):
             return None, NOT_SINGLE_SELECT
-        if len(types) != len(self.names):
+        if len(described) != len(self.names):
             return None, "the query's columns could not be described"
+        types = [c.type for c in described]
         ref = {i: f"{SOURCE_ALIAS}.{bracket(name)}" for i, name in enumerate(self.names)}
 
         def unfit(i: int, column_name: str) -> str | None:
             source, column = types[i], self.table.column(column_name)
             assert column is not None
             if source is None:
-                note = notes[i] if i < len(notes) and notes[i] else "is not known"
-                return f"the type of [{self.names[i]}] {note}"
+                return f"the type of [{self.names[i]}] {described[i].untyped_because or 'is not known'}"
             if not fits_exactly(source, column):
                 return f"[{self.names[i]}] is {source.type_text}, which does not always fit {column.type_text}"
             return None
