@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from pytest_opus.targets.sandbox import SandboxTarget, create_sandbox
+from pytest_opus.updates import BoardMetadata, load_board
 
 # No time limits in tests (machines here are shared and noisy): hypothesis's per-example deadline off.
 settings.register_profile("opus", deadline=None, print_blob=True,
@@ -18,6 +20,19 @@ settings.load_profile("opus")
 
 ROOT = Path(__file__).resolve().parent.parent
 SQL = ROOT / "sql"
+#: The board metadata the project ships for the Customer Master Schedule.
+BOARD_FILE = ROOT / "expectations" / "boards" / "customer_master_schedule.yaml"
+
+
+@contextmanager
+def opened_copy(source: Path, path: Path) -> Iterator[SandboxTarget]:
+    """`source` copied to `path` and opened as a sandbox, closed afterwards."""
+    shutil.copyfile(source, path)
+    target = SandboxTarget(path)
+    try:
+        yield target
+    finally:
+        target.close()
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +45,8 @@ def baseline_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def deployed_file(baseline_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A sandbox file with the baseline plus the Phase 0 deployment (built once per session)."""
     path = tmp_path_factory.mktemp("deployed") / "deployed.sqlite"
-    shutil.copyfile(baseline_file, path)
-    target = SandboxTarget(path)
-    result = target.run_script_file(str(SQL / "deploy_opus_update_boards.sql"))
-    target.close()
+    with opened_copy(baseline_file, path) as target:
+        result = target.run_script_file(str(SQL / "deploy_opus_update_boards.sql"))
     assert result.ok, result.summary()
     return path
 
@@ -41,18 +54,30 @@ def deployed_file(baseline_file: Path, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture
 def baseline(baseline_file: Path, tmp_path: Path) -> Iterator[SandboxTarget]:
     """A private copy of the baseline sandbox."""
-    path = tmp_path / "db.sqlite"
-    shutil.copyfile(baseline_file, path)
-    target = SandboxTarget(path)
-    yield target
-    target.close()
+    with opened_copy(baseline_file, tmp_path / "db.sqlite") as target:
+        yield target
 
 
 @pytest.fixture
 def deployed(deployed_file: Path, tmp_path: Path) -> Iterator[SandboxTarget]:
     """A private copy of the deployed sandbox."""
-    path = tmp_path / "db.sqlite"
-    shutil.copyfile(deployed_file, path)
-    target = SandboxTarget(path)
-    yield target
-    target.close()
+    with opened_copy(deployed_file, tmp_path / "db.sqlite") as target:
+        yield target
+
+
+@pytest.fixture(scope="session")
+def open_copy(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], AbstractContextManager[SandboxTarget]]:
+    """Opens a private copy of a sandbox file, for fixtures of a wider scope than `deployed`:
+    `with open_copy(deployed_file) as target: ...`."""
+    return lambda source: opened_copy(source, tmp_path_factory.mktemp("copy") / "db.sqlite")
+
+
+@pytest.fixture(scope="session")
+def board_file() -> Path:
+    return BOARD_FILE
+
+
+@pytest.fixture(scope="session")
+def board() -> BoardMetadata:
+    """The shipped board metadata (immutable, so one load serves every test)."""
+    return load_board(BOARD_FILE)

@@ -16,7 +16,6 @@ from pytest_opus.updates.board import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "expectations" / "boards" / "customer_master_schedule.yaml"
 
 # A small valid board; each error case below edits one line of it. Line numbers matter.
 BASE = textwrap.dedent(
@@ -69,8 +68,8 @@ def _edit(line: int, new: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_the_shipped_board_loads() -> None:
-    board = load_board(SHIPPED)
+def test_the_shipped_board_loads(board_file: Path) -> None:
+    board = load_board(board_file)
     assert board.key == "customer_master_schedule"
     assert board.board_id == 8446553051
     assert board.staging_table == "dbo.STG_MON_CustMasterSchedule"
@@ -92,8 +91,8 @@ def test_the_shipped_board_loads() -> None:
     }
 
 
-def test_the_shipped_board_maps_the_staging_business_columns() -> None:
-    board = load_board(SHIPPED)
+def test_the_shipped_board_maps_the_staging_business_columns(board_file: Path) -> None:
+    board = load_board(board_file)
     expected = """AAG ORDER NUMBER|CUSTOMER|PO NUMBER|CUSTOMER STYLE|STYLE|COLOR|STYLE DESCRIPTION|ORDER QTY|
         ORDER DATE PO RECEIVED|CUSTOMER EX FACTORY DATE|CUSTOMER IN DC DATE|ETA CUSTOMER WAREHOUSE DATE|
         FINAL FOB (USD)|USA ONLY LSTP 75% EX WORKS|DDP US (USD)|FINAL PRICES Y/N|ORDER STATUS|
@@ -106,8 +105,8 @@ def test_the_shipped_board_maps_the_staging_business_columns() -> None:
     }  # fmt: skip
 
 
-def test_load_boards_reads_the_directory() -> None:
-    boards = load_boards(SHIPPED.parent)
+def test_load_boards_reads_the_directory(board_file: Path) -> None:
+    boards = load_boards(board_file.parent)
     assert "customer_master_schedule" in boards
     assert boards["customer_master_schedule"].name == "Customer Master Schedule"
 

@@ -12,14 +12,6 @@ from pytest_opus.errors import ConfigError
 from pytest_opus.updates.board import BoardMetadata, load_board
 from pytest_opus.updates.values import LONG_TEXT_MAX_LENGTH
 
-SHIPPED = Path(__file__).resolve().parents[2] / "expectations" / "boards" / "customer_master_schedule.yaml"
-
-
-@pytest.fixture(scope="module")
-def board() -> BoardMetadata:
-    return load_board(SHIPPED)
-
-
 GOOD = {"AAG ORDER NUMBER": "AAG-0001", "ORDER STATUS": "SHIPPED", "ORDER QTY": 1200}
 
 ROW_CASES = [
@@ -65,8 +57,8 @@ def test_subitem_rules(board: BoardMetadata) -> None:
     assert "more than the 20 allowed" in reason
 
 
-def test_column_not_allowed_for_the_operation(tmp_path: Path) -> None:
-    text = SHIPPED.read_text(encoding="utf-8").replace("      - SEASON\n", "")
+def test_column_not_allowed_for_the_operation(tmp_path: Path, board_file: Path) -> None:
+    text = board_file.read_text(encoding="utf-8").replace("      - SEASON\n", "")
     path = tmp_path / "board.yaml"
     path.write_text(text, encoding="utf-8")
     narrowed = load_board(path)

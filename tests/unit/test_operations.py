@@ -30,14 +30,9 @@ from pytest_opus.updates import (
 )
 from pytest_opus.updates.plan import PlannedRequest
 
-BOARD_FILE = Path(__file__).resolve().parents[2] / "expectations" / "boards" / "customer_master_schedule.yaml"
 ITEMS = "dbo.STG_MON_CustMasterSchedule"
 SUBITEMS = "dbo.STG_MON_CustMasterSchedule_Subitems"
 
-
-@pytest.fixture(scope="module")
-def board() -> BoardMetadata:
-    return load_board(BOARD_FILE)
 
 
 @pytest.fixture
@@ -433,9 +428,9 @@ def test_unknown_batch_id(ops: UpdateOperations, deployed: SandboxTarget, call: 
     assert_refused(deployed, calls[call], UnknownBatch, "no-such-batch")
 
 
-def test_metadata_naming_a_column_the_table_lacks(deployed: SandboxTarget, tmp_path: Path) -> None:
+def test_metadata_naming_a_column_the_table_lacks(deployed: SandboxTarget, tmp_path: Path, board_file: Path) -> None:
     text = (
-        BOARD_FILE.read_text(encoding="utf-8")
+        board_file.read_text(encoding="utf-8")
         .replace(
             "  SEASON:                      {id: text_mkq1p6qr, type: text}",
             "  SEASONS:                     {id: text_mkq1p6qr, type: text}",

@@ -10,8 +10,8 @@ import itertools
 import json
 import math
 import re
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -29,12 +29,10 @@ from pytest_opus.updates import (
     BoardMetadata,
     UpdateOperations,
     encode_value,
-    load_board,
 )
 from pytest_opus.updates.operations import value_from_audit
 from pytest_opus.updates.values import utf16_length
 
-BOARD_FILE = Path(__file__).resolve().parents[2] / "expectations" / "boards" / "customer_master_schedule.yaml"
 TABLES = {
     "update_items": "dbo.STG_MON_CustMasterSchedule",
     "update_subitems": "dbo.STG_MON_CustMasterSchedule_Subitems",
@@ -42,19 +40,15 @@ TABLES = {
 #: Item ids far from the sample data, so no snapshot row makes a field "unchanged".
 ITEM_IDS = itertools.count(10**12)
 
-
-@pytest.fixture(scope="module")
-def sandbox(deployed_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxTarget]:
-    path = tmp_path_factory.mktemp("properties") / "db.sqlite"
-    shutil.copyfile(deployed_file, path)
-    target = SandboxTarget(path)
-    yield target
-    target.close()
+#: The `open_copy` fixture (tests/conftest.py): a sandbox file -> a private copy, opened.
+OpenCopy = Callable[[Path], AbstractContextManager[SandboxTarget]]
 
 
 @pytest.fixture(scope="module")
-def board() -> BoardMetadata:
-    return load_board(BOARD_FILE)
+def sandbox(deployed_file: Path, open_copy: OpenCopy) -> Iterator[SandboxTarget]:
+    with open_copy(deployed_file) as target:
+        yield target
+
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from graphql import parse, validate
@@ -15,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_opus.errors import OpusError
-from pytest_opus.updates.board import BoardMetadata, load_board
+from pytest_opus.updates.board import BoardMetadata
 from pytest_opus.updates.graphql import (
     GraphQLDocumentError,
     change_columns_document,
@@ -33,13 +32,8 @@ from pytest_opus.updates.plan import (
     build_plan,
 )
 
-SHIPPED = Path(__file__).resolve().parents[2] / "expectations" / "boards" / "customer_master_schedule.yaml"
 FIRST_ITEM = 9_000_000_000
 
-
-@pytest.fixture(scope="module")
-def board() -> BoardMetadata:
-    return load_board(SHIPPED)
 
 
 def _updates(count: int, **columns: object) -> list[PlannedUpdate]:

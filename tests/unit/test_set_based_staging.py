@@ -8,8 +8,8 @@ paths row by row, through validation and the dry-run audit, on the same source r
 from __future__ import annotations
 
 import itertools
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -23,11 +23,10 @@ from hypothesis import strategies as st
 from pytest_opus.catalog import Column
 from pytest_opus.errors import OpusError
 from pytest_opus.targets.sandbox import SandboxTarget
-from pytest_opus.updates import BoardMetadata, StagingError, UpdateOperations, load_board
+from pytest_opus.updates import BoardMetadata, StagingError, UpdateOperations
 from pytest_opus.updates.operations import SET_BASED, STREAMED, load_fields
 from pytest_opus.updates.staging import column_converter, fits_exactly, single_select
 
-BOARD_FILE = Path(__file__).resolve().parents[2] / "expectations" / "boards" / "customer_master_schedule.yaml"
 ITEMS = "dbo.STG_MON_CustMasterSchedule"
 #: The source table both paths read: each column a little narrower than its staging column.
 SOURCE_DDL = (
@@ -40,20 +39,16 @@ QUERY = "SELECT item_id, " + ", ".join(f"[{c}]" for c in COLUMNS) + " FROM dbo.S
 RUNS = itertools.count(1)
 ITEM_IDS = itertools.count(10**12)
 
-
-@pytest.fixture(scope="module")
-def sandbox(deployed_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxTarget]:
-    path = tmp_path_factory.mktemp("set_based") / "db.sqlite"
-    shutil.copyfile(deployed_file, path)
-    target = SandboxTarget(path)
-    target.execute(SOURCE_DDL)
-    yield target
-    target.close()
+#: The `open_copy` fixture (tests/conftest.py): a sandbox file -> a private copy, opened.
+OpenCopy = Callable[[Path], AbstractContextManager[SandboxTarget]]
 
 
 @pytest.fixture(scope="module")
-def board() -> BoardMetadata:
-    return load_board(BOARD_FILE)
+def sandbox(deployed_file: Path, open_copy: OpenCopy) -> Iterator[SandboxTarget]:
+    with open_copy(deployed_file) as target:
+        target.execute(SOURCE_DDL)
+        yield target
+
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +230,9 @@ def audit_rows(target: SandboxTarget, batch_id: str) -> list[tuple[Any, ...]]:
 
 #: Values SQL Server would refuse (or round) in the source column, which SQLite stores as given.
 STRAYS: dict[str, list[Any]] = {
-    "AAG ORDER NUMBER": ["x" * 51, "\U0001F600" * 26],  # 51 characters; 26 characters but 52 UTF-16 units
+    # (UTF-16 length is checked apart, in test_the_sandbox_gives_no_type_...: an emoji stray would
+    # meet the sandbox's known BMP limit of the length *rule* on both paths, docs/updates.md, Limits)
+    "AAG ORDER NUMBER": ["x" * 51, "é" * 51],
     "ORDER QTY": [1.5, "abc", 2**40],
     "CUSTOMER EX FACTORY DATE": ["2024-02-30", "soon", "0000-01-01", 20240101],
     "FINAL FOB (USD)": [1.23456, "n/a", 10**9, -(2**63)],  # decimal(12,4) has 8 integer digits
