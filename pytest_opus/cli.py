@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -23,11 +22,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from . import confirm
 from .batches import split_batches
-from .databases import ResolvedDatabase, open_database, resolve_database
-from .errors import ConfigError, OpusError, ScriptError
+from .databases import ResolvedDatabase, find_project_root, open_database, resolve_database
+from .errors import ConfigError, DeploymentLocked, OpusError, ScriptError
+from .ledger import run_recorded
 from .secrets import mask_dsn, redact, secret_values
+from .status import read_status
 from .targets.base import BatchResult, Message, ResultSet, ScriptResult
+from .targets.locking import DEFAULT_LOCK_WAIT_SECONDS
 
 PROG = "opus-sql"
 
@@ -36,26 +39,20 @@ EXIT_SCRIPT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
+EXIT_LOCKED = 4
+#: the environment variable holding the default lock wait, in seconds
+LOCK_WAIT_ENV = "OPUS_LOCK_WAIT"
 
-#: the directive that makes a script refuse to run without --confirm (the rollback script has it)
-CONFIRM_DIRECTIVE = re.compile(r"^\s*--\s*opus:\s*confirm-required(?![\w-])", re.IGNORECASE)
 
+def requires_confirmation(text: str, source: str = "<script>") -> confirm.Confirmation:
+    """Why the script must not run without --confirm; false when nothing asks for it.
 
-def requires_confirmation(text: str) -> bool:
-    """Whether the script's leading comment block holds the `-- opus: confirm-required` directive.
-
-    Only the comments before the first statement count, so the words quoted later in a script (or
-    in a string) do not make it a confirm-required script.
+    What the script does decides, wherever it stands in the file: any drop of a table, view,
+    procedure, index, column or constraint, a TRUNCATE, dynamic SQL, or a statement whose effects
+    cannot be read (the rule and its exceptions: `confirm` and docs/dba.md). The
+    `-- opus: confirm-required` directive in the leading comments asks for it too.
     """
-    for line in text.lstrip("\ufeff").splitlines():
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if not stripped.startswith("--"):
-            return False
-        if CONFIRM_DIRECTIVE.match(stripped):
-            return True
-    return False
+    return confirm.confirmation(text, source)
 
 
 class Console:
@@ -155,6 +152,32 @@ def build_parser() -> argparse.ArgumentParser:
                         help="required by scripts marked '-- opus: confirm-required' (the rollback script)")
     parser.add_argument("--quiet", action="store_true",
                         help="print only the final line (and errors): no messages, tables or batch lines")
+    parser.add_argument("--run", type=int, metavar="N", dest="scope_run",
+                        help="rollback: remove only what deploy run N created; restore: put back the "
+                        "backups of rollback run N (run numbers: opus-sql status)")
+    _lock_wait_option(parser)
+    return parser
+
+
+def _lock_wait_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lock-wait", type=float, metavar="SECONDS", default=None,
+                        help="how long to wait for another deployment on the same database to finish "
+                        f"(default: env {LOCK_WAIT_ENV}, else {DEFAULT_LOCK_WAIT_SECONDS:g})")
+
+
+def build_status_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=f"{PROG} status",
+        description="Show what is deployed on a database and by which script, the scripts' checksums "
+        "against sql/ now, and drift of the live schema from the expectations. Changes nothing.",
+        epilog="Exit status: 0 no drift and no changed script, 1 drift or a changed script, 2 usage or "
+        "configuration error. See docs/dba.md.",
+    )
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--database", metavar="NAME", help="a named database (as for opus-sql --script)")
+    where.add_argument("--dsn", metavar="DSN", help="an ODBC connection string")
+    where.add_argument("--db", metavar="PATH", help="an existing sandbox database file")
+    parser.add_argument("--quiet", action="store_true", help="print only the final line")
     return parser
 
 
@@ -174,18 +197,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(arguments: list[str], console: Console) -> int:
+    status = bool(arguments) and arguments[0] == "status"
     try:
-        options = build_parser().parse_args(arguments)
+        if status:
+            options = build_status_parser().parse_args(arguments[1:])
+        else:
+            options = build_parser().parse_args(arguments)
     except _UsageError as stop:
         if str(stop):
             (console.error if stop.status else console.result)(str(stop).rstrip())
         return stop.status
     console.quiet = options.quiet
     try:
-        return _run(options, console)
+        return _status(options, console) if status else _run(options, console)
     except ConfigError as error:
         console.error(str(error))
         return EXIT_USAGE
+    except DeploymentLocked as error:
+        console.error(str(error))
+        return EXIT_LOCKED
     except OpusError as error:
         console.error(str(error))
         return EXIT_SCRIPT_FAILED
@@ -207,19 +237,29 @@ def _run(options: argparse.Namespace, console: Console) -> int:
     database = _database(options)
     console.forget(*database.secrets)
 
-    if requires_confirmation(text) and not options.confirm:
+    needed = requires_confirmation(text, source=str(script))
+    if needed and not options.confirm:
         console.error(
-            f"{script} is marked '-- opus: confirm-required' (it must not run by accident); nothing was run. "
+            f"{script} must not run by accident ({needed.summary()}); nothing was run. "
             f"To run it on {database.display}, add --confirm"
         )
         return EXIT_USAGE
 
+    lock_wait = lock_wait_seconds(options.lock_wait)
     target = open_database(database, notify=console.say)
     try:
         where = f"database {database.name!r}: " if options.database is not None else "from "
         console.say(f"running {script} on {target.display_name} ({where}{database.origin})")
-        result = target.execute_script(text, source=str(script), on_message=console.message)
+        recorded = run_recorded(
+            target, text, source=str(script), data=script.read_bytes(), on_message=console.message,
+            scope_run_id=options.scope_run, lock_wait=lock_wait,
+            holder=f"{PROG} --script {script} (pid {os.getpid()})")
+        result = recorded.result
         _report(result, console)
+        if recorded.run_id is not None:
+            console.say(f"ledger: recorded as run {recorded.run_id} ({'committed' if result.ok else 'failed'})")
+        if recorded.record_error is not None:
+            console.say(f"warning: the outcome could not be recorded in the ledger: {recorded.record_error}")
     finally:
         target.close()
 
@@ -232,6 +272,37 @@ def _run(options: argparse.Namespace, console: Console) -> int:
     console.result(f"OK: {script}: {batches} batch{'es' if batches != 1 else ''} committed on "
                    f"{target.display_name} in {result.seconds:.2f}s")
     return EXIT_OK
+
+
+def _status(options: argparse.Namespace, console: Console) -> int:
+    database = _database(options)
+    console.forget(*database.secrets)
+    root = find_project_root() or Path.cwd()
+    target = open_database(database, notify=console.say)
+    try:
+        status = read_status(target, root / "sql", root / "expectations")
+    finally:
+        target.close()
+    lines = status.lines()
+    for line in lines[:-1]:
+        console.say(line)
+    console.result(lines[-1])
+    return EXIT_OK if not status.problems else EXIT_SCRIPT_FAILED
+
+
+def lock_wait_seconds(given: float | None) -> float:
+    """--lock-wait, else the environment variable, else the default; a clear error for a bad value."""
+    if given is None:
+        raw = os.environ.get(LOCK_WAIT_ENV, "").strip()
+        if not raw:
+            return DEFAULT_LOCK_WAIT_SECONDS
+        try:
+            given = float(raw)
+        except ValueError:
+            raise ConfigError(f"{LOCK_WAIT_ENV}={raw!r} is not a number of seconds (e.g. 30)") from None
+    if not 0 <= given < float("inf"):
+        raise ConfigError(f"the lock wait must be 0 or more seconds, not {given:g}")
+    return given
 
 
 def read_script(path: Path) -> str:

@@ -140,6 +140,8 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
     checks, checks_ok = ev.get("schema.dba_checks"), ev.get("schema.dba_checks_passed")
     text = (f"{objects_ok}/{objects} expected objects match the live catalog; DBA validation script "
             f"{checks_ok}/{checks} checks passed" if objects is not None else "the schema phase did not run")
+    if ev.get("schema.notes"):  # notes pass (e.g. an index under an older name); say so, do not fail
+        text += f"; {ev['schema.notes']} note(s), not failures (see the schema tests)"
     add(COMPLETION, "Schema validation: All objects present and functional",
         s.ok and objects is not None and objects == objects_ok and checks is not None and checks == checks_ok,
         text)

@@ -12,7 +12,10 @@ each DDL statement, and `tsql.ddl` turns the trees into the same column and tabl
 sandbox stores, so a type or default is read exactly as the sandbox would read it. Dynamic SQL
 (`EXEC sp_executesql`, `EXEC (...)`) is text built at run time: it is recorded as `NotAnalysed`
 with its line, never guessed at. A procedure's body runs when the procedure is called, not when the
-script runs, so it is not walked.
+script runs, so its changes are not the script's: they are kept on the `ProcedureCreated` record, and a
+call (`ProcedureCalled`) is recorded, so that a script that creates a procedure and then runs it can
+be judged by what the body does (`confirm` needs that). `TRUNCATE TABLE` changes no schema but
+removes every row of a table; it is recorded too (`TableTruncated`), for the same reason.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from pytest_opus.catalog import (
 from pytest_opus.errors import UnsupportedConstruct
 from pytest_opus.expectations import ObjectResult, compare, load_expectations
 from pytest_opus.expectations.model import Location
+from pytest_opus.ledger import LEDGER_TABLES
 from pytest_opus.tsql import ddl, dialect
 from pytest_opus.tsql.parser import (
     Block,
@@ -56,6 +60,7 @@ from pytest_opus.tsql.parser import (
     TryCatch,
     While,
     parse_batch,
+    tokenize,
     unquote,
 )
 from pytest_opus.tsql.sqlite_schema import ColumnModel, TableModel
@@ -69,8 +74,13 @@ SCHEMA = "dbo"
 DEFAULT_CONSTRAINTS_VIEW = "sys.default_constraints"
 
 _C = TypeVar("_C")
-_DDL_START = re.compile(r"^\s*(CREATE|ALTER|DROP)\b", re.IGNORECASE)
+#: the ledger's tables (lower-case keys): created by deploy, kept by every rollback
+LEDGER_KEYS = frozenset(key(*split_name(name)) for name in LEDGER_TABLES)
+_DDL_START = re.compile(r"^\s*(CREATE|ALTER|DROP|TRUNCATE)\b", re.IGNORECASE)
 _SELECT_INTO = re.compile(r"^\s*(SELECT|WITH)\b.*\bINTO\b", re.IGNORECASE | re.DOTALL)
+#: reserved words that cannot continue a data statement or a SET option: where one appears, the next
+#: statement has begun without a semicolon (the parser cuts there only before control-flow words)
+_STATEMENT_WORDS = frozenset({"CREATE", "ALTER", "DROP", "TRUNCATE", "EXEC", "EXECUTE"})
 
 
 # -- the records -----------------------------------------------------------------------------------
@@ -142,6 +152,25 @@ class ProcedureCreated:
     where: Location
     name: str
     parameters: tuple[Parameter, ...]
+    #: the changes the body makes each time the procedure runs (not when the script creates it)
+    body: tuple[Change, ...] = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ProcedureCalled:
+    """`EXEC name ...`: it changes whatever the procedure's body changes, which is known only when
+    the same script created the procedure."""
+
+    where: Location
+    name: str  # schema-qualified
+
+
+@dataclass(frozen=True)
+class TableTruncated:
+    """`TRUNCATE TABLE`: the schema stays, every row goes."""
+
+    where: Location
+    table: str
 
 
 @dataclass(frozen=True)
@@ -195,7 +224,7 @@ class NotAnalysed:
 
 
 Change = (TableCreated | ColumnAdded | IndexCreated | ViewCreated | ProcedureCreated | SelectInto
-          | Dropped | ColumnDropped | ConstraintDropped | NotAnalysed)
+          | Dropped | ColumnDropped | ConstraintDropped | NotAnalysed | ProcedureCalled | TableTruncated)
 
 
 @dataclass(frozen=True)
@@ -255,10 +284,16 @@ def script_effects(text: str, source: str) -> Effects:
         offset = batch.start_line - 1
         refused: list[UnsupportedConstruct] = []
         parsed = parse_batch(batch.text, source=source, line_offset=offset, collect=refused)
-        reader = _BatchReader(source, offset, refused)
+        reader = _BatchReader(source, offset, _by_line(refused))
         reader.walk(parsed.statements)
         changes.extend(reader.finish(parsed.statements))
     return Effects(source, tuple(changes))
+
+
+
+def _by_line(refused: Iterable[UnsupportedConstruct]) -> dict[int, str]:
+    """The constructs the parser left out, by file line."""
+    return {problem.line: problem.construct for problem in refused if problem.line is not None}
 
 
 def file_effects(path: str | Path, source: str | None = None) -> Effects:
@@ -277,10 +312,10 @@ def display_path(path: str | Path) -> str:
 
 
 class _BatchReader:
-    def __init__(self, source: str, offset: int, refused: list[UnsupportedConstruct]) -> None:
+    def __init__(self, source: str, offset: int, refused: dict[int, str]) -> None:
         self.source = source
         self.offset = offset
-        self.refused = {problem.line: problem.construct for problem in refused}
+        self.refused = refused  # file line -> the construct the parser left out there
         self.changes: list[Change] = []
 
     def where(self, statement: Statement) -> Location:
@@ -305,6 +340,8 @@ class _BatchReader:
                 self.not_analysed(statement, "dynamic", f"EXEC ({statement.expression})")
             elif isinstance(statement, Exec) and _last_part(statement.procedure) == "sp_executesql":
                 self.not_analysed(statement, "dynamic", f"EXEC {statement.procedure}")
+            elif isinstance(statement, Exec):
+                self.changes.append(ProcedureCalled(self.where(statement), _qualify(statement.procedure)))
             elif isinstance(statement, Skipped):
                 construct = self.refused.get(statement.line + self.offset, _first_words(statement.text))
                 self.not_analysed(statement, "unsupported", construct)
@@ -329,10 +366,15 @@ class _BatchReader:
             Parameter(p.name, ordinal, *dialect.parse_type(p.type), is_output=p.output)
             for ordinal, p in enumerate(statement.parameters, start=1)
         )
-        self.changes.append(ProcedureCreated(self.where(statement), f"{schema}.{name}", parameters))
+        body = _BatchReader(self.source, self.offset, self.refused)
+        body.walk(statement.body)
+        self.changes.append(ProcedureCreated(self.where(statement), f"{schema}.{name}", parameters,
+                                             tuple(body.finish(statement.body))))
 
     def sql(self, statement: Sql) -> None:
         is_ddl = _DDL_START.match(statement.text) is not None
+        if not is_ddl and self.cut(statement):
+            return
         if not is_ddl and _SELECT_INTO.match(statement.text) is None:
             return  # data statements and SET options change no schema
         try:
@@ -348,6 +390,24 @@ class _BatchReader:
         except (SyntaxProblem, NotInSubset) as problem:
             self.not_analysed(statement, "unsupported", f"{_first_words(statement.text)}: {problem}")
 
+    def cut(self, statement: Sql) -> bool:
+        """Read `SET NOCOUNT ON DROP TABLE t` (no semicolon) as the two statements SQL Server runs.
+
+        True when a later statement was found in the text and both parts have been read.
+        """
+        start = next((t for t in tokenize(statement.text)[1:] if t.kind == "word" and t.upper in _STATEMENT_WORDS),
+                     None)
+        if start is None:
+            return False
+        self.sql(replace(statement, text=statement.text[:start.start].rstrip()))
+        offset = self.offset + statement.line + start.line - 2  # the rest's line 1 is the file's line offset + 1
+        refused: list[UnsupportedConstruct] = []
+        rest = parse_batch(statement.text[start.start:], source=self.source, line_offset=offset, collect=refused)
+        reader = _BatchReader(self.source, offset, {**self.refused, **_by_line(refused)})
+        reader.walk(rest.statements)
+        self.changes.extend(reader.changes)  # dynamic SQL gets its evidence from the whole batch (finish)
+        return True
+
     def tree(self, statement: Sql, tree: exp.Expression) -> None:
         where = self.where(statement)
         if isinstance(tree, exp.Select):
@@ -361,6 +421,9 @@ class _BatchReader:
             self.alter(statement, tree)
         elif isinstance(tree, exp.Drop):
             self.drop(statement, tree)
+        elif isinstance(tree, exp.TruncateTable):
+            self.changes.extend(TableTruncated(where, _qualified(t)) for t in tree.expressions
+                                if isinstance(t, exp.Table) and not _is_temporary(t))
         else:
             self.not_analysed(statement, "unsupported", _first_words(statement.text))
 
@@ -752,7 +815,8 @@ class _RollbackCheck:
         for change in self.deploy.changes:
             if isinstance(change, TableCreated | SelectInto):
                 name = change.name if isinstance(change, TableCreated) else change.table
-                found += self.must_drop(change.where, "table", name)
+                if _lower(name) not in LEDGER_KEYS:  # the ledger is the record: no rollback drops it
+                    found += self.must_drop(change.where, "table", name)
             elif isinstance(change, ViewCreated):
                 found += self.must_drop(change.where, "view", change.name)
             elif isinstance(change, ProcedureCreated):

@@ -50,3 +50,21 @@ class UnsupportedConstruct(ScriptError):
             line=line,
         )
         self.construct = construct
+
+
+class DeploymentLockError(OpusError):
+    """The deployment lock could not be taken: a server error, a deadlock, a lock file that cannot be opened."""
+
+
+class DeploymentLocked(DeploymentLockError):
+    """Another deployment holds the target's deployment lock and kept it for the whole wait.
+
+    `lock` names the lock, `holder` says what holds it (as far as the target can tell); the message
+    says both and how to proceed.
+    """
+
+    def __init__(self, message: str, *, lock: str, holder: str, waited: float) -> None:
+        super().__init__(message)
+        self.lock = lock
+        self.holder = holder
+        self.waited = waited

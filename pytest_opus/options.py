@@ -41,6 +41,8 @@ OPTIONS: tuple[Option, ...] = (
            "where to write the Phase 0 sign-off report (default: reports/opus-phase0.html)"),
     Option("--opus-no-rollback", "opus_no_rollback", "OPUS_NO_ROLLBACK", False,
            "after a failure, do not run the rollback script on a persistent target", is_flag=True),
+    Option("--opus-lock-wait", "opus_lock_wait", "OPUS_LOCK_WAIT", "30",
+           "seconds to wait for another deployment on the same target to finish (default: 30)"),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -57,6 +59,7 @@ class OpusConfig:
     expectations: Path = Path("expectations")
     report: Path = Path("reports/opus-phase0.html")
     no_rollback: bool = False
+    lock_wait: float = 30.0
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -117,8 +120,15 @@ def resolve(get_option: Any, get_ini: Any, root: Path, environ: Any = os.environ
             except RuntimeError as error:  # ~user that does not exist
                 raise ConfigError(f"--opus-{k} {values[k]!r} ({sources[k]}): {error}") from None
             values[k] = p if p.is_absolute() else root / p
+    try:
+        lock_wait = float(str(values["lock_wait"]).strip())
+    except ValueError:
+        lock_wait = -1.0
+    if not 0 <= lock_wait < float("inf"):
+        raise ConfigError(f"--opus-lock-wait {values['lock_wait']!r} ({sources['lock_wait']}): give a number of "
+                          "seconds, 0 or more (e.g. 30)")
     return OpusConfig(
         deploy=bool(values["deploy"]), dsn=values["dsn"], db=values["db"], sql=values["sql"],
         expectations=values["expectations"], report=values["report"],
-        no_rollback=bool(values["no_rollback"]), sources=sources,
+        no_rollback=bool(values["no_rollback"]), lock_wait=lock_wait, sources=sources,
     )

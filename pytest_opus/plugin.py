@@ -107,6 +107,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("opus schema")
         for result in run._schema_results.values():
             terminalreporter.line(result.summary())
+            for note in result.notes:  # a passing test prints nothing, so notes are shown here
+                terminalreporter.line(f"  note: {note.text}")
     if run.sign_off is not None:
         from .report import terminal_lines
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .catalog import Catalog
+from .ledger import RecordedRun
 from .options import OpusConfig
 from .phases import PhaseLedger
 from .targets.base import ScriptResult, Target
@@ -26,6 +28,7 @@ class Deployment:
     after: Catalog
     skipped_reason: str | None = None
     seconds: float = 0.0
+    run_id: int | None = None  # the deploy's run in the target's ledger
 
 
 @dataclass(repr=False)
@@ -34,6 +37,8 @@ class OpusRun:
     workdir: Path
     ledger: PhaseLedger = field(default_factory=PhaseLedger)
     rollback: ScriptResult | None = None
+    #: the automatic rollback's outcome, as plain data for the report (see signoff.rollback_after_failure)
+    rollback_outcome: dict[str, Any] | None = None
     _target: Target | None = None
     _deployment: Deployment | None = None
     _expectations: Any = None
@@ -79,9 +84,10 @@ class OpusRun:
                     "database as it is"))
             else:
                 started = time.perf_counter()
-                result = self.run_script(DEPLOY_SCRIPT)
+                recorded = self.run_script(DEPLOY_SCRIPT)
+                result = recorded.result
                 self._deployment = Deployment(result, before, target.catalog(),
-                                              seconds=time.perf_counter() - started)
+                                              seconds=time.perf_counter() - started, run_id=recorded.run_id)
                 self.evidence["deploy.batches"] = len(result.batches)
                 self.evidence["deploy.batches_committed"] = len(result.batches) if result.committed else 0
                 self.evidence["deploy.seconds"] = result.seconds
@@ -91,14 +97,30 @@ class OpusRun:
                 self.evidence["deploy.skipped"] = self._deployment.skipped_reason
         return self._deployment
 
-    def run_script(self, name: str) -> ScriptResult:
-        """Run one of the DBA's scripts, keeping what the server said besides the script's PRINTs."""
-        result = self.target().run_script_file(str(self.script(name)))
+    def run_script(self, name: str, *, scope_run_id: int | None = None) -> RecordedRun:
+        """Run one of the DBA's scripts under the deployment lock, recorded in the target's ledger
+        (never on a persistent target the run may not change), keeping what the server said besides
+        the script's PRINTs."""
+        from .errors import ScriptError
+        from .ledger import run_recorded
+
+        path = self.script(name)
+        try:
+            data = path.read_bytes()
+            text = data.decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError) as error:
+            failed = ScriptResult(source=str(path), error=ScriptError(
+                f"cannot read the script: {getattr(error, 'strerror', None) or error}", source=str(path)))
+            return RecordedRun(failed)
+        recorded = run_recorded(self.target(), text, source=str(path), data=data, scope_run_id=scope_run_id,
+                                record=self.config.may_deploy, lock_wait=self.config.lock_wait,
+                                holder=f"pytest --opus (pid {os.getpid()}) running {name}")
+        result = recorded.result
         for message in result.messages:
             if message.kind != "print":
                 self.server_messages.setdefault(self.current_phase, []).append(
                     f"{name}: {message.kind}: {message.text}")
-        return result
+        return recorded
 
     def thresholds(self) -> Any:
         from .thresholds import load_thresholds

@@ -3,51 +3,139 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import criteria, report
+from .catalog import Catalog
+from .effects import LEDGER_KEYS
 from .errors import OpusError
+from .ledger import read_ledger
 from .run import ROLLBACK_SCRIPT, OpusRun
 
 
-def rollback_after_failure(run: OpusRun) -> str | None:
-    """The seed's safety protocol: after a failure, a deployed persistent target is rolled back."""
+def rollback_after_failure(run: OpusRun, scenario: str) -> str | None:
+    """The seed's safety protocol: after a failure, undo what this run deployed on a persistent target.
+
+    Only what this run's deploy created (its run in the target's ledger) is removed, never what was
+    there before; never in the seed's partial scenario, whose plan is to debug and re-test. The
+    result is checked: the catalog must be as it was before the deploy (the ledger's own tables
+    aside, they are the record), and where the run started from an undeployed database, it must
+    meet `expectations/after_rollback/`. The outcome is kept as data in `run.rollback_outcome`.
+    """
     failed = any(run.ledger.failures.values())
     if not failed or not run.config.persistent or not run.deployed:
         return None
-    deployment = run.deployment()
-    if deployment.before == deployment.after:
-        return ("not performed: the deployment was already there before this run (the deploy step changed "
-                "nothing), and rolling back would remove what existed before")
+    outcome: dict[str, Any] = {"performed": False}
+    run.rollback_outcome = outcome
+    if scenario == "partial":
+        outcome["reason"] = ("not performed: partial success; the seed's plan is to debug the specific failures "
+                             "and re-test, so the deployment stays")
+        return outcome["reason"]
     if run.config.no_rollback:
-        return "not performed (--opus-no-rollback); the target keeps the deployment"
+        outcome["reason"] = "not performed (--opus-no-rollback); the target keeps the deployment"
+        return outcome["reason"]
+    deployment = run.deployment()
+    created = _created_by(run, deployment.run_id)
+    if not created:
+        outcome["reason"] = ("not performed: this run's deploy created nothing (everything it needs was already "
+                             "there), so there is nothing of this run to undo; what existed before stays")
+        return outcome["reason"]
     try:
-        result = run.run_script(ROLLBACK_SCRIPT)
+        recorded = run.run_script(ROLLBACK_SCRIPT, scope_run_id=deployment.run_id)
     except OpusError as error:
-        return f"FAILED: {error}"
+        outcome["reason"] = f"FAILED: {error}"
+        return outcome["reason"]
+    result = recorded.result
     run.rollback = result
-    if result.ok:
-        return f"performed: {ROLLBACK_SCRIPT} committed ({len(result.batches)} batches, {result.seconds:.2f}s)"
-    return f"FAILED and rolled back itself: {result.error.describe() if result.error else 'unknown error'}"
+    if not result.ok:
+        outcome["reason"] = (f"FAILED and rolled back itself: "
+                             f"{result.error.describe() if result.error else 'unknown error'}")
+        return outcome["reason"]
+    outcome.update(performed=True, run_id=recorded.run_id, removed=len(created))
+    outcome["check"] = _check_after_rollback(run, deployment.before)
+    outcome["reason"] = (f"performed: {ROLLBACK_SCRIPT} removed the {len(created)} object(s) deploy run "
+                         f"{deployment.run_id} created (rollback run {recorded.run_id}); {outcome['check']}")
+    return outcome["reason"]
 
 
-def sign_off(run: OpusRun, root: Path, html_report: str | None) -> dict[str, Any]:
-    """Compute the criteria and the decision, write the JSON summary and its history copy."""
-    rollback = rollback_after_failure(run)
-    # every non-PRINT message is shown; warnings (not informational notes) fail the checkpoint
-    warnings = {phase: sum(1 for m in msgs if ": warning: " in m) for phase, msgs in run.server_messages.items()}
+def _created_by(run: OpusRun, deploy_run_id: int | None) -> list[str]:
+    """The objects the ledger says this run's deploy created (and nothing has removed yet)."""
+    if deploy_run_id is None:
+        return []
+    ledger = read_ledger(run.target())
+    return [o.label for o in ledger.live_objects if o.run_id == deploy_run_id and o.ownership == "created"]
+
+
+def _check_after_rollback(run: OpusRun, before: Catalog) -> str:
+    """Whether the target is back where this run found it, in words (a failure names the differences)."""
+    from .expectations import compare, load_expectations
+
+    after = run.target().catalog()
+    differences = _catalog_differences(without_ledger(before), without_ledger(after))
+    words = ("the catalog is as it was before the deploy" if not differences else
+             f"the catalog DIFFERS from before the deploy: {'; '.join(differences[:5])}")
     try:
-        thresholds = run.thresholds()
+        expectations = load_expectations(run.config.expectations / "after_rollback")
+    except OpusError as error:
+        return f"{words}; expectations/after_rollback/ could not be read: {error}"
+    if not all(r.ok for r in compare(expectations, before)):
+        return f"{words}; expectations/after_rollback/ not applicable (the database held deployed objects before)"
+    failing = [r.label for r in compare(expectations, after) if not r.ok]
+    return (f"{words}; expectations/after_rollback/: " +
+            ("all objects as expected" if not failing else f"FAILED for {', '.join(failing)}"))
+
+
+def without_ledger(catalog: Catalog) -> Catalog:
+    return replace(catalog, tables={k: v for k, v in catalog.tables.items() if k not in LEDGER_KEYS})
+
+
+def _catalog_differences(before: Catalog, after: Catalog) -> list[str]:
+    found: list[str] = []
+    for kind in ("tables", "views", "procedures"):
+        old, new = getattr(before, kind), getattr(after, kind)
+        found += [f"{kind[:-1]} {k} is gone" for k in old.keys() - new.keys()]
+        found += [f"{kind[:-1]} {k} was not removed" for k in new.keys() - old.keys()]
+        found += [f"{kind[:-1]} {k} changed" for k in old.keys() & new.keys() if old[k] != new[k]]
+    return sorted(found)
+
+
+def deployment_status(run: OpusRun) -> dict[str, Any] | None:
+    """What `opus-sql status` shows, for the report: None when the run never opened the target."""
+    if run._target is None:
+        return None
+    from .status import read_status
+
+    try:
+        return read_status(run.target(), run.config.sql, run.config.expectations).as_dict()
+    except OpusError as error:
+        return {"error": str(error)}
+
+
+def _thresholds(run: OpusRun) -> Any:
+    try:
+        return run.thresholds()
     except OpusError as error:
         run.evidence["thresholds.error"] = str(error)
         from .thresholds import Thresholds
 
-        thresholds = Thresholds()
+        return Thresholds()
+
+
+def sign_off(run: OpusRun, root: Path, html_report: str | None) -> dict[str, Any]:
+    """Compute the criteria and the decision, write the JSON summary and its history copy."""
+    # every non-PRINT message is shown; warnings (not informational notes) fail the checkpoint
+    warnings = {phase: sum(1 for m in msgs if ": warning: " in m) for phase, msgs in run.server_messages.items()}
+    # The rollback depends on the scenario (never in "partial"), which does not depend on the rollback.
+    preliminary = criteria.evaluate(run.ledger, run.evidence, _thresholds(run), warnings, "(pending)")
+    rollback = rollback_after_failure(run, preliminary.scenario)
+    thresholds = _thresholds(run)
     json_path = run.config.report.with_suffix(".json")
     history_dir = run.config.report.parent / "history"
     env = report.environment(run.config.target_display, root)
-    extra: dict[str, Any] = {"rollback": rollback, "server_messages": run.server_messages,
+    extra: dict[str, Any] = {"rollback": rollback, "rollback_outcome": run.rollback_outcome,
+                             "deployment_status": deployment_status(run), "server_messages": run.server_messages,
                              "report": html_report, "json": str(json_path),
                              "evidence": dict(run.evidence)}
 

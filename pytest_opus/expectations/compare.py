@@ -1,4 +1,9 @@
-"""Compares expectations with a target's catalog: one result per expected object, made of findings."""
+"""Compares expectations with a target's catalog: one result per expected object, made of findings.
+
+A finding fails its object and carries a fix. A note does not fail it: the database means what the
+expectation says under another name (an index created by an older script), and no fix is offered
+because creating the expected object would duplicate the one already there.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pytest_opus.catalog import Catalog, Column, Parameter, Table
+from pytest_opus.catalog import Catalog, Column, Index, Parameter, Table
 from pytest_opus.expectations import fixes
 from pytest_opus.expectations.model import (
     AbsentSpec,
     ColumnSpec,
     Expectations,
+    IndexSpec,
     Location,
     ObjectKind,
     ParameterSpec,
@@ -47,15 +53,37 @@ class Finding:
     fix: str | None = None
 
 
+NoteKind = Literal["index_name"]
+
+
+@dataclass(frozen=True)
+class Note:
+    """A difference that does not fail its object, shown beside the results.
+
+    It has no `fix` on purpose: whatever would reach the expected form is optional, and is written
+    into `text` as advice (never a CREATE, which would duplicate what is there).
+    """
+
+    object: str
+    kind: NoteKind
+    expected: str
+    actual: str
+    text: str
+
+
 @dataclass(frozen=True)
 class ObjectResult:
-    """The outcome for one expected object; `absent` marks an object that must not exist."""
+    """The outcome for one expected object; `absent` marks an object that must not exist.
+
+    `findings` fail the object; `notes` never do, so `ok` looks at findings only.
+    """
 
     name: str
     kind: ObjectKind
     findings: list[Finding] = field(default_factory=list)
     absent: bool = False
     where: Location | None = None
+    notes: list[Note] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -66,9 +94,15 @@ class ObjectResult:
         return f"{self.name} (must be absent)" if self.absent else self.name
 
     def summary(self) -> str:
-        """`dbo.MON_UpdateAudit: 2 findings` or `dbo.VW_UpdateOperationSummary: ok`."""
-        count = len(self.findings)
-        return f"{self.label}: " + ("ok" if not count else f"{count} finding{'s' if count != 1 else ''}")
+        """`dbo.MON_UpdateAudit: 2 findings`, `dbo.MON_UpdateAudit: ok, 1 note` or `dbo.X: ok`."""
+        parts = [_count(len(self.findings), "finding") if self.findings else "ok"]
+        if self.notes:
+            parts.append(_count(len(self.notes), "note"))
+        return f"{self.label}: " + ", ".join(parts)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"
 
 
 def compare(expectations: Expectations, catalog: Catalog, *,
@@ -140,7 +174,9 @@ def _table(spec: TableSpec, catalog: Catalog, script: str) -> ObjectResult:
                                            _describe_column(present),
                                            fixes.drop_column(spec.schema, spec.name, present)))
     result.findings.extend(_primary_key(spec, table))
-    result.findings.extend(_indexes(spec, table))
+    index_findings, index_notes = _indexes(spec, table)
+    result.findings.extend(index_findings)
+    result.notes.extend(index_notes)
     result.findings.extend(_checks(spec, table))
     return result
 
@@ -194,25 +230,93 @@ def _primary_key(spec: TableSpec, table: Table) -> list[Finding]:
     return []
 
 
-def _indexes(spec: TableSpec, table: Table) -> list[Finding]:
+def _index_text(index: IndexSpec | Index) -> str:
+    return ("UNIQUE " if index.unique else "") + _columns_text(index.name, index.columns)
+
+
+def _same_meaning(expected: IndexSpec, actual: Index) -> bool:
+    """Same key columns in the same order, and the same uniqueness where the expectation states it."""
+    return (_same_columns(expected.columns, actual.columns)
+            and (expected.unique is None or expected.unique == actual.unique))
+
+
+def _stand_ins(spec: TableSpec, table: Table) -> dict[int, Index]:
+    """Expected index (by position) -> the index that satisfies it: its namesake, else one of the same meaning.
+
+    Namesakes are claimed first, so an index never stands in for another expectation while it is
+    the one its own name promises. A primary key is a constraint checked on its own, never a stand-in.
+    """
+    matched: dict[int, Index] = {}
+    for position, expected in enumerate(spec.indexes):
+        actual = table.index(expected.name)
+        if actual is not None and _same_meaning(expected, actual):
+            matched[position] = actual
+    claimed = {index.name.lower() for index in matched.values()}
+    for position, expected in enumerate(spec.indexes):
+        if position in matched:
+            continue
+        other = next((i for i in table.indexes if not i.primary_key and i.name.lower() not in claimed
+                      and _same_meaning(expected, i)), None)
+        if other is not None:
+            matched[position] = other
+            claimed.add(other.name.lower())
+    return matched
+
+
+def _indexes(spec: TableSpec, table: Table) -> tuple[list[Finding], list[Note]]:
     found: list[Finding] = []
-    for expected in spec.indexes:
-        wanted = _columns_text(expected.name, expected.columns)
-        if expected.unique:
-            wanted = "UNIQUE " + wanted
+    notes: list[Note] = []
+    stand_ins = _stand_ins(spec, table)
+    # actual index name -> the expectation it satisfies under another name
+    standing_for = {i.name.lower(): spec.indexes[p] for p, i in stand_ins.items()
+                    if i.name.lower() != spec.indexes[p].name.lower()}
+    claimed = {i.name.lower() for i in stand_ins.values()}
+    for position, expected in enumerate(spec.indexes):
+        wanted = _index_text(expected)
+        stand_in = stand_ins.get(position)
+        if stand_in is not None:
+            if stand_in.name.lower() != expected.name.lower():
+                notes.append(_renamed_index_note(spec, table, expected, stand_in))
+            continue
         actual = table.index(expected.name)
         if actual is None:
-            found.append(Finding(spec.qualified, "index", None, wanted, MISSING,
+            # An index on the same columns in another order, or of other uniqueness, is a different
+            # index (it serves other queries), so the fix adds the expected one; showing the near
+            # one lets the DBA decide whether to drop it.
+            near = next((i for i in table.indexes if not i.primary_key and i.name.lower() not in claimed
+                         and sorted(c.lower() for c in i.columns) == sorted(c.lower() for c in expected.columns)),
+                        None)
+            shown = MISSING if near is None else f"{MISSING}; similar: {_index_text(near)}"
+            found.append(Finding(spec.qualified, "index", None, wanted, shown,
                                  fixes.create_index(spec.schema, spec.name, expected)))
             continue
-        have = ("UNIQUE " if actual.unique else "") + _columns_text(actual.name, actual.columns)
-        unique_differs = expected.unique is not None and expected.unique != actual.unique
-        if unique_differs or not _same_columns(expected.columns, actual.columns):
-            if expected.unique is False:
-                wanted = "non-unique " + wanted
-            found.append(Finding(spec.qualified, "index", None, wanted, have,
-                                 fixes.create_index(spec.schema, spec.name, expected, replace=True)))
-    return found
+        if expected.unique is False:
+            wanted = "non-unique " + wanted
+        other = standing_for.get(actual.name.lower())
+        if other is None:
+            fix = fixes.create_index(spec.schema, spec.name, expected, replace=True)
+        elif table.index(other.name) is None:
+            # The index holding this name satisfies `other`: rebuilding it in place would lose that,
+            # so it moves to the name `other` expects first.
+            fix = ";\n".join([fixes.rename_index(spec.schema, spec.name, actual.name, other.name),
+                              fixes.create_index(spec.schema, spec.name, expected)])
+        else:
+            fix = (f"-- {actual.name} stands in for {other.name}, whose name is taken too: rename both, "
+                   f"then create {expected.name}")
+        found.append(Finding(spec.qualified, "index", None, wanted, _index_text(actual), fix))
+    return found, notes
+
+
+def _renamed_index_note(spec: TableSpec, table: Table, expected: IndexSpec, actual: Index) -> Note:
+    text = f"index {_index_text(expected)} is present as {_index_text(actual)}, so it counts as in place"
+    holder = table.index(expected.name)
+    if holder is None:
+        rename = fixes.rename_index(spec.schema, spec.name, actual.name, expected.name)
+        # Optional only: older scripts may refer to the old name (their rollback drops it by name).
+        text += f". To use the expected name (optional; first check what refers to the old one): {rename}"
+    else:
+        text += f". The name {expected.name} is taken by {_index_text(holder)}"
+    return Note(spec.qualified, "index_name", _index_text(expected), _index_text(actual), text)
 
 
 def _checks(spec: TableSpec, table: Table) -> list[Finding]:
@@ -343,6 +447,11 @@ def _absent(spec: AbsentSpec, catalog: Catalog) -> ObjectResult:
 
 
 HEADERS = ("object", "kind", "column", "expected", "actual")
+
+
+def format_notes(notes: Iterable[Note]) -> str:
+    """One `note: object: text` line per note (they pass, so they need no table of fixes)."""
+    return "\n".join(f"note: {note.object}: {note.text}" for note in notes)
 
 
 def format_findings(findings: Iterable[Finding], *, with_fixes: bool = True) -> str:

@@ -163,6 +163,20 @@ def create_index(schema: str, table: str, spec: IndexSpec, *, replace: bool = Fa
     return _sql(exp.Create(this=index, kind="INDEX", unique=bool(spec.unique)))
 
 
+def _unicode_literal(text: str) -> str:
+    return "N'" + text.replace("'", "''") + "'"
+
+
+def rename_index(schema: str, table: str, old: str, new: str) -> str:
+    """`EXEC sp_rename N'dbo.T.Old', N'New', N'INDEX'`.
+
+    sp_rename parses its first argument as a multi-part name, so odd parts are bracketed there; the
+    new name is taken literally and must not be.
+    """
+    parts = ".".join(_sql(name_identifier(part)) for part in (schema, table, old))
+    return f"EXEC sp_rename {_unicode_literal(parts)}, {_unicode_literal(new)}, N'INDEX'"
+
+
 def add_primary_key(schema: str, table: str, spec: PrimaryKeySpec, existing: str | None = None) -> str:
     steps = [drop_constraint(schema, table, existing)] if existing else []
     name = spec.name or constraint_name("PK", table)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..catalog import Catalog, Column
 from ..errors import ScriptError
+from .locking import DEFAULT_LOCK_WAIT_SECONDS, check_wait
 
 Row = tuple[Any, ...]
 
@@ -125,6 +126,26 @@ class Target(ABC):
         result = self.execute_script(text, source=str(path), on_message=on_message)
         result.seconds = result.seconds or time.perf_counter() - started
         return result
+
+    def deployment_lock(
+        self, wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS, holder: str = ""
+    ) -> AbstractContextManager[None]:
+        """Hold this target's deployment lock inside the block: one deployment at a time.
+
+        Wrap every script run that changes the target: `with target.deployment_lock(wait, holder):
+        target.execute_script(...)`. Waits up to `wait_seconds` (0 or more; ConfigError otherwise)
+        for another deployment to finish, then raises DeploymentLocked naming the lock, what holds
+        it and how to proceed; DeploymentLockError when the lock cannot be taken for another reason.
+        `holder` says what this run is doing (e.g. "opus-sql run sql/deploy.sql"), for the message
+        another run gets while this one holds the lock, where the target can publish it. The lock is
+        released when the block ends, whether it raises or not, and when the process dies. Nested
+        blocks on the same target hold it once.
+
+        This base has nothing to lock: a target no other process can reach (an in-memory sandbox)
+        needs no lock. SQL Server and SQLite file targets override it.
+        """
+        check_wait(wait_seconds)
+        return nullcontext()
 
     # -- statements ----------------------------------------------------------------------------
     @abstractmethod

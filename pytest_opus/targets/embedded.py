@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlglot
@@ -14,10 +16,11 @@ from sqlglot.errors import SqlglotError
 
 from ..batches import split_batches
 from ..catalog import Catalog
-from ..errors import ScriptError
+from ..errors import DeploymentLockError, ScriptError
 from ..tsql.engine import Driver, Engine, Output
 from ..tsql.sqlite_schema import quote, stored_value_fits
 from .base import BatchResult, Message, MessageSink, ResultColumn, ResultSet, Row, ScriptResult, Target
+from .locking import DEFAULT_LOCK_WAIT_SECONDS, FileLock
 
 
 class EmbeddedTarget(Target):
@@ -29,6 +32,7 @@ class EmbeddedTarget(Target):
         self.engine = Engine(driver)
         self._last_rowcount = -1
         self._savepoints = 0
+        self._file_lock: FileLock | None = None  # made on first use: one per target, so nesting re-enters it
 
     # -- scripts ---------------------------------------------------------------------------------
     def execute_script(
@@ -110,6 +114,35 @@ class EmbeddedTarget(Target):
                 self.driver.run(f'DROP TABLE temp."{name}"')
         except self.driver.error_types:  # the connection is already unusable; its error is reported
             pass
+
+    def deployment_lock(
+        self, wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS, holder: str = ""
+    ) -> AbstractContextManager[None]:
+        """The file lock `<database file>.opus-lock` (see `locking.FileLock`); none for a database in
+        memory, which no other process can reach. The file is the one SQLite itself has open, so the
+        sandbox and an ODBC source over the same file (named by Database= or by a DSN name) share
+        one lock. `holder` goes into the lock file's record of this run.
+        """
+        database = self.database_file()
+        if database is None:
+            return super().deployment_lock(wait_seconds, holder)
+        if self._file_lock is None:
+            self._file_lock = FileLock(database)
+        return self._file_lock.held(wait_seconds, holder)
+
+    def database_file(self) -> Path | None:
+        """The main database's file, symlinks resolved; None for a database in memory or a temporary one."""
+        try:
+            rows = self.driver.query("PRAGMA database_list")
+        except self.driver.error_types as error:
+            raise DeploymentLockError(
+                f"cannot tell which file {self.display_name} is, to lock it: {self.driver.clean_error(error)}"
+            ) from None
+        for row in rows:
+            _seq, name, file = row[:3]
+            if name == "main":
+                return Path(os.path.realpath(file)) if file else None
+        return None
 
     # -- statements ------------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

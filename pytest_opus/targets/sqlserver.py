@@ -5,17 +5,18 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from ..batches import Batch, split_batches
 from ..catalog import Catalog, Column
-from ..errors import ScriptError
+from ..errors import DeploymentLockError, ScriptError
 from ..secrets import mask_dsn, redact, secret_values
 from ..tsql.dialect import parse_type
 from . import _odbc
 from .base import BatchResult, Message, MessageSink, ResultColumn, ResultSet, Row, ScriptResult, Target
+from .locking import DEFAULT_LOCK_WAIT_SECONDS, application_lock
 from .sqlserver_catalog import (
     COLUMNS_QUERY,
     CONSTRAINTS_QUERY,
@@ -436,6 +437,29 @@ class SqlServerTarget(Target):
             statements=self.script_transaction,
             clean=self._clean,
             on_message=on_message,
+        )
+
+    def deployment_lock(
+        self, wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS, holder: str = ""
+    ) -> AbstractContextManager[None]:
+        """SQL Server's application lock 'pytest-opus deployment' in the connected database, owned by
+        this session (see `locking.application_lock`): it spans the script's own transaction and
+        ends with the session if the process dies. The holder a waiting run is told about is the
+        session as sys.dm_tran_locks and sys.dm_exec_sessions show it (login, host, client pid,
+        program, login time), which needs VIEW SERVER STATE; `holder` is not published, since a
+        session has no place other sessions can read it from without changing its settings.
+        """
+        if self._transaction_depth:
+            # The lock's statements run with autocommit on, which would commit the open transaction.
+            raise DeploymentLockError(
+                "the deployment lock cannot be taken inside transaction(): take it before the transaction starts"
+            )
+        return application_lock(
+            self._require_open(),
+            db_error=self._pyodbc.Error,
+            wait_seconds=wait_seconds,
+            target=self.display_name,
+            clean=self._clean,
         )
 
     # -- statements ------------------------------------------------------------------------------

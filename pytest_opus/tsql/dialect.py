@@ -7,6 +7,7 @@ of these tables, and anything absent from them is rejected as outside the subset
 from __future__ import annotations
 
 import re
+import socket
 
 # -- types -----------------------------------------------------------------------------------------
 #: T-SQL types the sandbox stores. SQLite keeps the declared type text verbatim, so the catalog can
@@ -153,6 +154,8 @@ FUNCTION_REWRITES = {
     "SUSER_NAME": "'sandbox'",
     "ORIGINAL_LOGIN": "'sandbox'",
     "USER_NAME": "'dbo'",
+    # the machine the sandbox runs on is the client: HOST_NAME() is the client's name on SQL Server too
+    "HOST_NAME": "'" + socket.gethostname().replace("'", "''") + "'",
     "SCOPE_IDENTITY": "last_insert_rowid()",
     "QUOTENAME": "'[' || replace({0}, ']', ']]') || ']'",
     "NCHAR": "char({0})",

@@ -23,7 +23,7 @@ CHARACTER_TYPES = {"char", "varchar", "nchar", "nvarchar", "text", "ntext"}
 NUMERIC_TYPES = dialect.INTEGER_TYPES | dialect.EXACT_NUMERIC_TYPES | {"float", "real", "money"}
 _STRING_FUNCTIONS = {"QUOTENAME", "NCHAR", "UPPER", "LOWER", "LTRIM", "RTRIM", "TRIM", "REPLACE", "SUBSTRING",
                      "ERROR_MESSAGE", "ERROR_PROCEDURE", "OBJECT_NAME", "SCHEMA_NAME", "DB_NAME",
-                     "SUSER_SNAME", "USER_NAME", "ORIGINAL_LOGIN"}
+                     "SUSER_SNAME", "USER_NAME", "ORIGINAL_LOGIN", "HOST_NAME"}
 _STRING_NODES = (exp.National, exp.Concat, exp.DPipe, exp.GroupConcat, exp.Upper, exp.Lower, exp.Trim,
                  exp.Substring, exp.Left, exp.Right, exp.Replace, exp.Chr, exp.CurrentUser, exp.CurrentSchema)
 _NUMERIC_NODES = (exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg, exp.Count, exp.Sum, exp.Avg, exp.Length,

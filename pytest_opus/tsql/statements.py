@@ -22,6 +22,8 @@ _SET_OPTION = re.compile(r"^\s*SET\s+(?P<name>\w+)\b(?P<rest>.*?)\s*;?\s*$", re.
 #: session options a script may set; they change nothing the sandbox models
 HARMLESS_OPTIONS = {"NOCOUNT", "XACT_ABORT", "ANSI_NULLS", "QUOTED_IDENTIFIER", "ANSI_PADDING",
                     "ANSI_WARNINGS", "ARITHABORT", "CONCAT_NULL_YIELDS_NULL", "NUMERIC_ROUNDABORT"}
+#: SET IDENTITY_INSERT table ON|OFF: SQLite takes explicit values for an INTEGER PRIMARY KEY anyway
+_IDENTITY_INSERT = re.compile(r"^\s+(\[[^\]]+\]|\w+)(\.(\[[^\]]+\]|\w+))?\s+(ON|OFF)$", re.IGNORECASE)
 _DROP_INDEX = re.compile(
     r"^\s*DROP\s+INDEX\s+(?P<exists>IF\s+EXISTS\s+)?(?P<index>\[[^\]]+\]|\w+)\s+ON\s+(?P<table>[\w\[\]. ]+?)\s*;?\s*$",
     re.IGNORECASE,
@@ -55,6 +57,8 @@ def classify(text: str, parse: Callable[[str], exp.Expression] = parse_statement
     option = _SET_OPTION.match(text)  # SET @variable is a statement of its own (parser.SetVariable)
     if option:
         name = option.group("name").upper()
+        if name == "IDENTITY_INSERT" and _IDENTITY_INSERT.match(option.group("rest")):
+            return SqlStatement("option")
         if name not in HARMLESS_OPTIONS or option.group("rest").strip().upper() not in ("ON", "OFF"):
             raise NotInSubset(f"SET {name}")
         return SqlStatement("option")

@@ -34,7 +34,7 @@ def test_deploy_script_succeeded(opus_deployment: Deployment, opus_run: OpusRun,
 
 def test_deploy_is_idempotent(opus_target: Target, opus_deployment: Deployment, opus_run: OpusRun) -> None:
     _deployed(opus_deployment)
-    again = opus_run.run_script("deploy_opus_update_boards.sql")
+    again = opus_run.run_script("deploy_opus_update_boards.sql").result
     assert again.ok, again.summary()
     assert opus_target.catalog() == opus_deployment.after, "a second deploy changed the catalog"
 

@@ -40,7 +40,11 @@ def test_schema_object(opus_run: OpusRun, opus_schema_object: str, request: pyte
     results = opus_run.schema_results()
     opus_run.evidence["schema.objects"] = len(results)
     opus_run.evidence["schema.objects_ok"] = sum(1 for r in results.values() if r.ok)
+    opus_run.evidence["schema.notes"] = sum(len(r.notes) for r in results.values())
     result = results[opus_schema_object]
+    if result.notes:  # shown, never failed: the object means what is expected under another name
+        opus_run.attach(request.node.nodeid, "schema notes (not failures)", table_html(
+            ["kind", "expected", "actual", "note"], [[n.kind, n.expected, n.actual, n.text] for n in result.notes]))
     if not result.ok:
         opus_run.attach(request.node.nodeid, "schema findings", table_html(
             ["kind", "column", "expected", "actual", "suggested fix"],
@@ -50,7 +54,7 @@ def test_schema_object(opus_run: OpusRun, opus_schema_object: str, request: pyte
 
 def test_dba_validation_script_passes(opus_run: OpusRun, request: pytest.FixtureRequest) -> None:
     opus_run.deployment()  # validate what this run deployed (or the target as it is)
-    result = opus_run.run_script("validate_ddl_changes.sql")
+    result = opus_run.run_script("validate_ddl_changes.sql").result
     checks = result.result_sets[0].rows if result.result_sets else []
     opus_run.evidence["schema.dba_checks"] = len(checks)
     opus_run.evidence["schema.dba_checks_passed"] = sum(1 for _n, passed, _d in checks if passed)

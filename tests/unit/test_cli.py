@@ -173,7 +173,10 @@ BAD_INPUTS = [
     ("missing-file", ["--script", "sql/no_such_script.sql", "--database", "dms"], 2, ["not found", "no_such_script"]),
     ("empty-script", ["--script", "empty.sql", "--database", "dms"], 2, ["holds no SQL"]),
     ("syntax-error", ["--script", "syntax.sql", "--database", "dms"], 1, ["syntax.sql:3", "(batch 2)", "rolled back"]),
-    ("unsupported", ["--script", "unsupported.sql", "--database", "dms"], 1,
+    ("unsupported-unconfirmed", ["--script", "unsupported.sql", "--database", "dms"], 2,
+     ["unsupported.sql must not run by accident", "line 3: its effects could not be read", "BACKUP",
+      "nothing was run", "--confirm"]),
+    ("unsupported", ["--script", "unsupported.sql", "--database", "dms", "--confirm"], 1,
      ["unsupported.sql:3", "not supported by the embedded target", "SQL Server target"]),
     ("fails-late", ["--script", "fails_late.sql", "--database", "dms"], 1,
      ["fails_late.sql:5", "(batch 3)", "no_such_table"]),
@@ -181,7 +184,8 @@ BAD_INPUTS = [
      ["unknown database 'dsm'", "did you mean 'dms'?", "[tool.opus.databases]", "OPUS_DB_DSM"]),
     ("dsn-without-driver", ["--script", DEPLOY, "--dsn", f"Driver={{NoSuchDriver}};Server=x;UID=u;PWD={SECRET}"], 2,
      ["PWD=***"]),
-    ("rollback-unconfirmed", ["--script", ROLLBACK, "--database", "dms"], 2, ["confirm-required", "--confirm"]),
+    ("rollback-unconfirmed", ["--script", ROLLBACK, "--database", "dms"], 2,
+     ["must not run by accident (", "line ", "nothing was run", "--confirm"]),
     ("no-script", ["--database", "dms"], 2, ["--script"]),
     ("two-databases", ["--script", DEPLOY, "--database", "dms", "--db", "x.sqlite"], 2, ["not allowed with"]),
     ("missing-db-file", ["--script", DEPLOY, "--db", "nowhere/db.sqlite"], 2, ["no sandbox database at"]),
@@ -341,16 +345,18 @@ def test_resolved_database_repr_hides_the_dsn() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("-- opus: confirm-required\nDROP TABLE t;\n", True),
+        ("-- opus: confirm-required\nSELECT 1;\n", True),
         ("\ufeff\n-- Roll back\n--   OPUS: Confirm-Required\nGO\n", True),
+        ("/* Script saved from SSMS\n   -- opus: confirm-required\n*/\nSELECT 1;\n", True),
         ("SELECT 1;\n-- opus: confirm-required\n", False),  # only the leading comments count
         ("PRINT '-- opus: confirm-required';\n", False),
         ("-- opus: confirm-required-ish\n", False),
         ("", False),
+        ("/* SSMS header */\nSET NOCOUNT ON;\nGO\nDROP TABLE dbo.t;\n", True),  # what it does counts too
     ],
 )
 def test_confirm_directive(text: str, expected: bool) -> None:
-    assert cli.requires_confirmation(text) is expected
+    assert bool(cli.requires_confirmation(text)) is expected
 
 
 def test_result_sets_are_aligned_tables() -> None:

@@ -348,3 +348,48 @@ def test_replay_keeps_existing_objects_and_applies_drops() -> None:
     assert table.columns[0] == Column("id", 1, "int", nullable=False, identity=True)
     assert [i.name for i in table.indexes] == ["PK__T"]
     assert isinstance(effects.changes[2], IndexCreated)
+
+
+def test_truncate_calls_and_procedure_bodies_are_recorded_but_change_no_schema() -> None:
+    from pytest_opus.effects import ProcedureCalled, TableTruncated
+
+    effects = script_effects(
+        "CREATE TABLE dbo.T (a INT NULL);\n"              # 1
+        "GO\n"                                            # 2
+        "CREATE PROCEDURE dbo.P AS\n"                     # 3
+        "BEGIN\n"                                         # 4
+        "    TRUNCATE TABLE dbo.T;\n"                     # 5
+        "    DROP TABLE dbo.T;\n"                         # 6
+        "END\n"                                           # 7
+        "GO\n"                                            # 8
+        "TRUNCATE TABLE dbo.T;\nTRUNCATE TABLE #w;\n"     # 9, 10
+        "EXEC dbo.P;\n",                                  # 11
+        "t.sql",
+    )
+    kinds = [(type(c).__name__, c.where.line) for c in effects.changes]
+    assert kinds == [("TableCreated", 1), ("ProcedureCreated", 3), ("TableTruncated", 9), ("ProcedureCalled", 11)]
+    procedure = effects.procedures_created[0]
+    assert [(type(c).__name__, c.where.line) for c in procedure.body] == [("TableTruncated", 5), ("Dropped", 6)]
+    assert effects.changes[2] == TableTruncated(effects.changes[2].where, "dbo.T")
+    assert effects.changes[3] == ProcedureCalled(effects.changes[3].where, "dbo.P")
+    assert effects_catalog(effects).table("dbo.T") is not None  # neither the body nor a truncate drops it
+
+
+def test_a_statement_after_one_without_a_semicolon_is_read_on_its_own_line() -> None:
+    effects = script_effects(
+        "SET XACT_ABORT ON\n"                                   # 1
+        "DROP VIEW dbo.V\n"                                     # 2
+        "SELECT a INTO dbo.Copy FROM dbo.T\n"                   # 3  (runs into the DROP: one statement)
+        "GO\n"                                                  # 4
+        "UPDATE dbo.T SET a = 1\n"                              # 5
+        "\n"                                                    # 6
+        "    ALTER TABLE dbo.T DROP COLUMN b\n"                 # 7
+        "GO\n"                                                  # 8
+        "SELECT a INTO dbo.Copy2 FROM dbo.T\nEXEC sp_executesql @sql\n",  # 9, 10
+        "nosemi.sql",
+    )
+    kinds = [(type(c).__name__, c.where.line) for c in effects.changes]
+    # Only a data statement or SET option is cut (DDL words cannot continue one); a DDL statement that
+    # runs into the next is left whole, and sqlglot's refusal makes it reported, never skipped.
+    assert kinds == [("NotAnalysed", 2), ("ColumnDropped", 7), ("SelectInto", 9), ("NotAnalysed", 10)]
+    assert [c.kind for c in effects.not_analysed] == ["unreadable", "dynamic"]
