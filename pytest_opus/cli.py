@@ -30,7 +30,7 @@ from .ledger import run_recorded
 from .secrets import mask_dsn, redact, secret_values
 from .status import read_status
 from .targets.base import BatchResult, Message, ResultSet, ScriptResult
-from .targets.locking import DEFAULT_LOCK_WAIT_SECONDS
+from .targets.locking import DEFAULT_LOCK_WAIT_SECONDS, LOCK_WAIT_ENV, check_wait
 
 PROG = "opus-sql"
 
@@ -40,8 +40,6 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 EXIT_LOCKED = 4
-#: the environment variable holding the default lock wait, in seconds
-LOCK_WAIT_ENV = "OPUS_LOCK_WAIT"
 
 
 def requires_confirmation(text: str, source: str = "<script>") -> confirm.Confirmation:
@@ -300,9 +298,7 @@ def lock_wait_seconds(given: float | None) -> float:
             given = float(raw)
         except ValueError:
             raise ConfigError(f"{LOCK_WAIT_ENV}={raw!r} is not a number of seconds (e.g. 30)") from None
-    if not 0 <= given < float("inf"):
-        raise ConfigError(f"the lock wait must be 0 or more seconds, not {given:g}")
-    return given
+    return check_wait(given)
 
 
 def read_script(path: Path) -> str:

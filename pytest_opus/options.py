@@ -9,6 +9,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .secrets import mask_dsn
+from .targets.locking import check_wait
 
 
 @dataclass(frozen=True)
@@ -121,12 +122,10 @@ def resolve(get_option: Any, get_ini: Any, root: Path, environ: Any = os.environ
                 raise ConfigError(f"--opus-{k} {values[k]!r} ({sources[k]}): {error}") from None
             values[k] = p if p.is_absolute() else root / p
     try:
-        lock_wait = float(str(values["lock_wait"]).strip())
-    except ValueError:
-        lock_wait = -1.0
-    if not 0 <= lock_wait < float("inf"):
+        lock_wait = check_wait(float(str(values["lock_wait"]).strip()))
+    except (ValueError, ConfigError):
         raise ConfigError(f"--opus-lock-wait {values['lock_wait']!r} ({sources['lock_wait']}): give a number of "
-                          "seconds, 0 or more (e.g. 30)")
+                          "seconds, 0 or more (e.g. 30)") from None
     return OpusConfig(
         deploy=bool(values["deploy"]), dsn=values["dsn"], db=values["db"], sql=values["sql"],
         expectations=values["expectations"], report=values["report"],

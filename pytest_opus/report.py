@@ -93,7 +93,8 @@ def html_section(data: dict[str, Any]) -> str:
     rollback = data.get("rollback")
     rollback_html = ""
     if rollback:
-        rollback_html = f"<p><b>Rollback after failure:</b> {escape(rollback)}</p>"
+        rollback_html = ('<table id="opus-rollback"><tr><th>rollback after failure</th><td>'
+                         f"{escape(rollback)}</td></tr></table>")
     server = data.get("server_messages") or {}
     server_html = ""
     if any(server.values()):
@@ -112,10 +113,35 @@ def html_section(data: dict[str, Any]) -> str:
         + "<table><tr><th>status</th><th>criterion</th><th>evidence</th></tr>" + "".join(rows) + "</table>"
         + "<h3>Phases and checkpoints</h3><table><tr><th>phase</th><th>passed</th><th>failed</th>"
         + "<th>skipped</th><th>time</th><th>database warnings</th><th>checkpoint</th></tr>"
-        + "".join(phase_rows) + "</table>" + server_html
+        + "".join(phase_rows) + "</table>" + server_html + ledger_html(data.get("deployment_status"))
         + f"<p><small>{escape(SUCCESS_RATE_DEFINITION)}</small></p>"
         + "<h3>Run</h3><table>" + "".join(env_rows) + "</table></section>"
     )
+
+
+def ledger_html(status: dict[str, Any] | None) -> str:
+    """The target's deployment ledger, as `opus-sql status` shows it: runs, scripts, ownership, drift."""
+    if not status:
+        return ""
+    if "error" in status:
+        return f"<h3>Deployment ledger</h3><p>could not be read: {escape(status['error'])}</p>"
+    if not status["ledger"]:
+        return "<h3>Deployment ledger</h3><p>none in this database (pytest-opus has not deployed here)</p>"
+    runs = "".join(
+        f"<tr><td>{r['run_id']}</td><td>{escape(r['started'][:19])}</td><td>{escape(r['outcome'])}</td>"
+        f"<td>{escape(r['script_name'])}</td><td>{escape((r['sha256'] or 'no checksum')[:12])}</td>"
+        f"<td>{escape(r['os_user'] or r['login'] or '')}@{escape(r['host'] or '')}</td></tr>"
+        for r in status["runs"][-10:])
+    items = [("scripts", "; ".join(status["scripts"]) or "none"),
+             ("owned (a rollback removes these)", "; ".join(status["owned"]) or "none"),
+             ("found (kept by every rollback)", "; ".join(status["found"]) or "none"),
+             ("backups not restored", f"{status['backups_not_restored']['values']} value(s), "
+                                      f"{status['backups_not_restored']['audit_rows']} audit row(s)"),
+             ("problems (drift, changed scripts)", "; ".join(status["problems"]) or "none")]
+    facts = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in items)
+    return ('<h3>Deployment ledger</h3><table id="opus-ledger"><tr><th>run</th><th>started (UTC)</th>'
+            "<th>outcome</th><th>script</th><th>SHA-256</th><th>by</th></tr>" + runs + "</table>"
+            f"<table>{facts}</table>")
 
 
 def terminal_lines(data: dict[str, Any]) -> list[str]:

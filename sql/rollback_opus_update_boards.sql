@@ -14,8 +14,8 @@
 --   column fails the batch even in a branch that would not run).
 -- * A database deployed by the older scripts has nothing owned: nothing is removed until its
 --   objects are adopted.
--- * Run through opus-sql or pytest-opus, the run row may carry a scope (scope_run_id): then only
---   what that deploy run created is removed (pytest's automatic rollback uses this).
+-- * Run through opus-sql or pytest-opus, the run row may carry a scope (scope_run_id, opus-sql --run N):
+--   then only what deploy run N created is removed (pytest's automatic rollback uses this).
 -- * The ledger and backup tables are never dropped: they are the record.
 --
 -- The runner asks for confirmation (opus-sql --confirm); nothing in this file needs editing.
@@ -51,7 +51,8 @@ BEGIN
     INSERT INTO #opus_remove (entry_id, object_type, schema_name, table_name, object_name)
     SELECT entry_id, object_type, schema_name, table_name, object_name
       FROM dbo.OPUS_DeploymentObject
-     WHERE removed_run_id IS NULL AND ownership IN ('created', 'adopted') AND (@scope IS NULL OR run_id = @scope)
+     WHERE removed_run_id IS NULL AND ownership IN ('created', 'adopted')
+       AND (@scope IS NULL OR (run_id = @scope AND ownership = 'created'))
      ORDER BY CASE object_type WHEN 'VIEW' THEN 1 WHEN 'PROCEDURE' THEN 2 WHEN 'INDEX' THEN 3 WHEN 'TABLE' THEN 4
                                WHEN 'DEFAULT' THEN 5 ELSE 6 END, entry_id DESC;
 
@@ -63,11 +64,12 @@ BEGIN
                                           CASE WHEN table_name IS NULL THEN N'' ELSE CONCAT(table_name, N'.') END,
                                           object_name,
                                           CASE WHEN ownership = 'found' THEN CONCAT(N' (found by run ', run_id, N')')
-                                               ELSE CONCAT(N' (created by run ', run_id, N', outside the scope)') END)
+                                               ELSE CONCAT(N' (', ownership, N', outside the scope of run ', @scope, N')') END)
                                    AS NVARCHAR(MAX)), N'; ')
       FROM dbo.OPUS_DeploymentObject
      WHERE removed_run_id IS NULL
-       AND (ownership = 'found' OR (@scope IS NOT NULL AND run_id <> @scope AND ownership IN ('created', 'adopted')));
+       AND (ownership = 'found'
+            OR (@scope IS NOT NULL AND NOT (run_id = @scope AND ownership = 'created')));
     IF @kept IS NOT NULL
         PRINT CONCAT(N'Kept, not created by this deployment: ', @kept);
 END

@@ -100,19 +100,45 @@ FROM (
 LEFT JOIN INFORMATION_SCHEMA.COLUMNS AS c
        ON c.TABLE_SCHEMA = N'dbo' AND c.TABLE_NAME = N'MON_UpdateAudit' AND c.COLUMN_NAME = e.column_name;
 
+-- An index counts by what it indexes (one key column, the same uniqueness), whatever its name: the
+-- older scripts named the same indexes differently (IX_MON_UpdateAudit_BatchId).
+SELECT i.name AS index_name, c.name AS column_name, CAST(i.is_primary_key AS INT) AS is_primary_key,
+       CAST(i.is_unique AS INT) AS is_unique
+  INTO #opus_audit_indexes
+  FROM sys.indexes AS i
+  JOIN sys.index_columns AS ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id AND ic.key_ordinal = 1
+  JOIN sys.columns AS c ON c.object_id = ic.object_id AND c.column_id = ic.column_id
+ WHERE i.object_id = OBJECT_ID(N'dbo.MON_UpdateAudit')
+   AND NOT EXISTS (SELECT 1 FROM sys.index_columns AS k
+                    WHERE k.object_id = i.object_id AND k.index_id = i.index_id AND k.key_ordinal = 2);
+
 INSERT INTO #opus_checks (check_order, check_name, passed, detail)
 SELECT 400 + e.ord,
        CONCAT(N'index ', e.index_name),
-       CASE WHEN i.name IS NOT NULL THEN 1 ELSE 0 END,
-       CASE WHEN i.name IS NOT NULL THEN N'present' ELSE N'missing' END
+       CASE WHEN m.index_name IS NOT NULL THEN 1 ELSE 0 END,
+       CASE WHEN m.index_name IS NULL THEN CONCAT(N'missing: no index on (', e.column_name, N')')
+            WHEN m.index_name = e.index_name THEN N'present'
+            ELSE CONCAT(N'present as ', m.index_name, N' (same column)') END
 FROM (
-    SELECT 1 AS ord, N'PK_MON_UpdateAudit' AS index_name
-    UNION ALL SELECT 2, N'IX_MON_UpdateAudit_batch_id'
-    UNION ALL SELECT 3, N'IX_MON_UpdateAudit_monday_item_id'
-    UNION ALL SELECT 4, N'IX_MON_UpdateAudit_monday_board_id'
-    UNION ALL SELECT 5, N'IX_MON_UpdateAudit_update_timestamp'
+    SELECT 1 AS ord, N'PK_MON_UpdateAudit' AS index_name, N'audit_id' AS column_name, 1 AS is_primary_key
+    UNION ALL SELECT 2, N'IX_MON_UpdateAudit_batch_id', N'batch_id', 0
+    UNION ALL SELECT 3, N'IX_MON_UpdateAudit_monday_item_id', N'monday_item_id', 0
+    UNION ALL SELECT 4, N'IX_MON_UpdateAudit_monday_board_id', N'monday_board_id', 0
+    UNION ALL SELECT 5, N'IX_MON_UpdateAudit_update_timestamp', N'update_timestamp', 0
 ) AS e
-LEFT JOIN sys.indexes AS i ON i.object_id = OBJECT_ID(N'dbo.MON_UpdateAudit') AND i.name = e.index_name;
+LEFT JOIN (
+    -- the index of that meaning: the expected name if it has it, else the first other name
+    SELECT x.column_name, x.is_primary_key,
+           COALESCE(MAX(CASE WHEN x.index_name IN (N'PK_MON_UpdateAudit', N'IX_MON_UpdateAudit_batch_id',
+                                                   N'IX_MON_UpdateAudit_monday_item_id',
+                                                   N'IX_MON_UpdateAudit_monday_board_id',
+                                                   N'IX_MON_UpdateAudit_update_timestamp')
+                             THEN x.index_name END), MIN(x.index_name)) AS index_name
+      FROM #opus_audit_indexes AS x
+     WHERE x.is_primary_key = 1 OR x.is_unique = 0
+     GROUP BY x.column_name, x.is_primary_key
+) AS m ON m.column_name = e.column_name AND m.is_primary_key = e.is_primary_key;
+DROP TABLE #opus_audit_indexes;
 
 -- 4. The view's columns and the procedure's parameters ----------------------------------------------------
 INSERT INTO #opus_checks (check_order, check_name, passed, detail)

@@ -11,12 +11,11 @@ import pytest
 from pytest_opus.options import OpusConfig
 from pytest_opus.run import OpusRun
 from pytest_opus.targets.base import Target
+from pytest_opus.updates.staging import UPDATE_COLUMNS
 
 pytestmark = pytest.mark.infrastructure
 
 STAGING_TABLES = ("dbo.STG_MON_CustMasterSchedule", "dbo.STG_MON_CustMasterSchedule_Subitems")
-UPDATE_COLUMNS = ("update_operation", "update_fields", "source_table", "source_query", "update_batch_id",
-                  "validation_status", "validation_errors")
 #: connection, two staging tables, the library, the board metadata, the audit trail
 COMPONENTS = 6
 

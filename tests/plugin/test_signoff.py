@@ -12,9 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from pytest_opus.signoff import without_ledger
 from pytest_opus.targets.sandbox import SandboxTarget, create_sandbox
 
 pytest_plugins = ["pytester"]
+
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -72,9 +76,57 @@ def test_failure_on_a_persistent_target_runs_the_rollback(pytester: pytest.Pytes
     assert result.ret != 0
     summary = _summary(phase0_project)
     assert summary["rollback"].startswith("performed"), summary["rollback"]
+    assert "the catalog is as it was before the deploy" in summary["rollback"]
+    assert "expectations/after_rollback/: all objects as expected" in summary["rollback"]
+    assert summary["rollback_outcome"]["performed"] is True
+    result.stdout.fnmatch_lines(["*rollback: performed: *"])
+    html = (phase0_project / "reports" / "opus-phase0.html").read_text(encoding="utf-8")
+    assert 'id="opus-rollback"' in html and 'id="opus-ledger"' in html
     after = SandboxTarget(db)
-    assert after.catalog() == baseline_catalog  # the deployment was removed again
+    assert without_ledger(after.catalog()) == baseline_catalog  # the deployment was removed again
     after.close()
+
+
+def test_automatic_rollback_keeps_an_older_deployment_and_its_values(
+        pytester: pytest.Pytester, phase0_project: Path, tmp_path: Path) -> None:
+    """Issue 9: an older deployment whose update_batch_id holds values; this run's deploy only adds the two
+    batch indexes. After a failure, the rollback removes those two indexes and nothing else."""
+    db = create_sandbox(tmp_path / "older.sqlite", phase0_project / "sql" / "baseline")
+    older = SandboxTarget(db)
+    assert older.run_script_file(str(ROOT / "tests" / "data" / "older_deployment.sql")).ok
+    older.execute("UPDATE dbo.STG_MON_CustMasterSchedule SET update_batch_id = 'OLD-1' WHERE stg_id <= 3")
+    before = older.catalog()
+    older.close()
+    _break_audit_type(phase0_project)
+    result = _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-db={db}", "-p", "no:cacheprovider")
+    assert result.ret != 0
+    rollback = _summary(phase0_project)["rollback"]
+    assert rollback.startswith("performed") and "removed the 2 object(s)" in rollback, rollback
+    assert "after_rollback/ not applicable" in rollback
+    after = SandboxTarget(db)
+    assert without_ledger(after.catalog()) == before
+    kept = "SELECT COUNT(*) FROM dbo.STG_MON_CustMasterSchedule WHERE update_batch_id = 'OLD-1'"
+    assert after.execute(kept) == [(3,)]
+    after.close()
+
+
+def test_no_automatic_rollback_in_the_partial_scenario(pytester: pytest.Pytester, phase0_project: Path,
+                                                       tmp_path: Path) -> None:
+    """The seed: partial success means debug and re-test, not roll back."""
+    db = create_sandbox(tmp_path / "partial.sqlite", phase0_project / "sql" / "baseline")
+    thresholds = phase0_project / "expectations" / "phase0.yaml"
+    text = thresholds.read_text(encoding="utf-8")
+    planted = re.sub(r"go_above:\s*[0-9.]+", "go_above: 0.99", text, count=1)
+    planted = re.sub(r"partial_above:\s*[0-9.]+", "partial_above: 0.90", planted, count=1)
+    assert planted != text
+    thresholds.write_text(planted, encoding="utf-8")
+    result = _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-db={db}", "-p", "no:cacheprovider")
+    summary = _summary(phase0_project)
+    assert summary["scenario"] == "partial", (summary["scenario"], result.stdout.str()[-2000:])
+    assert summary["rollback"] is None or summary["rollback"].startswith("not performed: partial success")
+    kept = SandboxTarget(db)
+    assert kept.catalog().table("dbo.MON_UpdateAudit") is not None
+    kept.close()
 
 
 def test_no_rollback_flag_keeps_the_deployment(pytester: pytest.Pytester, phase0_project: Path,
@@ -187,7 +239,7 @@ def test_a_deployment_that_existed_before_the_run_is_not_rolled_back(pytester: p
     _break_audit_type(phase0_project)
     result = _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-db={db}", "-p", "no:cacheprovider")
     assert result.ret != 0
-    assert _summary(phase0_project)["rollback"].startswith("not performed: the deployment was already there")
+    assert _summary(phase0_project)["rollback"].startswith("not performed: this run's deploy created nothing")
     kept = SandboxTarget(db)
     assert kept.execute("SELECT batch_id FROM dbo.MON_UpdateAudit") == [("REAL-BATCH",)]
     kept.close()

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_opus import cli
+from pytest_opus.confirm import destructive_changes
 from pytest_opus.databases import ResolvedDatabase, env_var, find_project_root, open_database, resolve_database
 from pytest_opus.errors import ConfigError
 from pytest_opus.targets.base import BatchResult, Message, ResultSet
@@ -131,6 +132,29 @@ def test_seed_sequence_deploy_validate_rollback(opus_sql: Any, project: Path) ->
     line = after.one_clear_line()
     assert f"{VALIDATE}:" in line and "(batch 1)" in line and "checks failed" in line
     assert "missing" in after.out  # the checks table still shows what is missing
+
+
+def test_a_copy_of_the_rollback_saved_from_ssms_still_needs_confirm(opus_sql: Any, project: Path) -> None:
+    """Issue 9: a `/* */` header or a SET/GO line first must not let the rollback run unasked."""
+    assert opus_sql("--script", DEPLOY, "--database", "dms", "--quiet").code == 0
+    rollback = (project / ROLLBACK).read_text(encoding="utf-8-sig")
+    body = "\n".join(line for line in rollback.splitlines() if "confirm-required" not in line.lower())
+    text = "/****** Script for the OPUS rollback, saved from SSMS ******/\nSET NOCOUNT ON;\nGO\n" + body + "\n"
+    (project / "ssms_rollback.sql").write_text(text)
+    before = catalog_of(project / DMS)
+
+    refused = opus_sql("--script", "ssms_rollback.sql", "--database", "dms")
+
+    assert refused.code == 2, refused.text
+    line = refused.one_clear_line()
+    first = destructive_changes(text, "ssms_rollback.sql")[0]
+    assert line.startswith(f"opus-sql: error: ssms_rollback.sql must not run by accident ({first}; ")
+    assert "nothing was run" in line and line.endswith("add --confirm")
+    assert catalog_of(project / DMS) == before
+
+    confirmed = opus_sql("--script", "ssms_rollback.sql", "--database", "dms", "--confirm", "--quiet")
+    assert confirmed.code == 0, confirmed.text
+    assert catalog_of(project / DMS).table("dbo.MON_UpdateAudit") is None
 
 
 def test_second_deploy_changes_nothing_and_says_so(opus_sql: Any, project: Path) -> None:

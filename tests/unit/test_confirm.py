@@ -170,7 +170,7 @@ HARMLESS = st.sampled_from([
     "PRINT N'DROP TABLE dbo.NotReally';",
     "DECLARE @n INT = 1;",
     "SELECT 1 AS one;",
-    "CREATE OR ALTER VIEW dbo.Harmless AS SELECT 1 AS a;",
+    "GO\nCREATE OR ALTER VIEW dbo.Harmless AS SELECT 1 AS a;\nGO",  # a view is alone in its batch
 ])
 DESTRUCTIVE = st.sampled_from([
     ("DROP VIEW dbo.VW_UpdateOperationSummary;", "drops view dbo.VW_UpdateOperationSummary"),

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from pytest_opus.targets.sandbox import SandboxTarget
+from pytest_opus.updates.staging import UPDATE_COLUMNS
 
 SQL = Path(__file__).resolve().parents[2] / "sql"
 
 DEPLOY = str(SQL / "deploy_opus_update_boards.sql")
-UPDATE_COLUMNS = ["update_operation", "update_fields", "source_table", "source_query", "update_batch_id",
-                  "validation_status", "validation_errors"]
 
 
 def test_deploy_adds_the_update_infrastructure(baseline: SandboxTarget) -> None:
@@ -20,7 +19,7 @@ def test_deploy_adds_the_update_infrastructure(baseline: SandboxTarget) -> None:
     for table in ("STG_MON_CustMasterSchedule", "STG_MON_CustMasterSchedule_Subitems"):
         t = cat.table(table)
         assert t is not None
-        assert [c.name for c in t.columns[-7:]] == UPDATE_COLUMNS
+        assert [c.name for c in t.columns[-7:]] == list(UPDATE_COLUMNS)
         assert t.column("update_operation").default == "('CREATE')"
         assert t.column("update_fields").max_length == -1
     audit = cat.table("dbo.MON_UpdateAudit")

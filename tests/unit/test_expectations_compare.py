@@ -21,6 +21,7 @@ from pytest_opus.expectations import (
     load_expectations,
     parse_expectations,
 )
+from pytest_opus.updates.staging import UPDATE_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = load_expectations(REPO / "expectations" / "schema")
@@ -175,8 +176,7 @@ def test_a_baseline_only_database_lists_every_missing_object() -> None:
         assert [f.kind for f in results[name].findings] == ["missing_object"]
     for name in STAGING:
         missing = [f.column for f in results[f"dbo.{name}"].findings if f.kind == "missing_column"]
-        assert missing == ["update_operation", "update_fields", "source_table", "source_query",
-                           "update_batch_id", "validation_status", "validation_errors"]
+        assert missing == list(UPDATE_COLUMNS)
 
 
 def test_after_rollback_expectations() -> None:

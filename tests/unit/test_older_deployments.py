@@ -15,6 +15,7 @@ from pytest_opus.catalog import Catalog, Column
 from pytest_opus.effects import effects_catalog, file_effects, script_effects
 from pytest_opus.expectations import Finding, compare, format_findings, load_expectations
 from pytest_opus.targets.sandbox import SandboxTarget
+from pytest_opus.updates.staging import UPDATE_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
 SQL = ROOT / "sql"
@@ -42,9 +43,7 @@ def test_older_deployment_has_system_named_defaults_and_board_id(baseline: Sandb
     for name in STAGING:
         table = catalog.table(name)
         assert table is not None
-        assert [c.name for c in table.columns[-8:]] == [
-            "update_operation", "update_fields", "source_table", "source_query", "update_batch_id",
-            "validation_status", "validation_errors", "board_id"]
+        assert [c.name for c in table.columns[-8:]] == [*UPDATE_COLUMNS, "board_id"]
         for column in ("update_operation", "validation_status"):
             default_name = table.column(column).default_name  # type: ignore[union-attr]
             assert default_name is not None and re.fullmatch(r"DF__\w+__\w+__[0-9A-F]{8}", default_name)
