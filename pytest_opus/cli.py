@@ -147,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     where.add_argument("--db", metavar="PATH", help="an existing sandbox database file")
     parser.add_argument("--confirm", action="store_true",
-                        help="required by scripts marked '-- opus: confirm-required' (the rollback script)")
+                        help="required by scripts that drop, truncate or run dynamic SQL, such as the rollback "
+                        "(see docs/dba.md, Confirmation)")
     parser.add_argument("--quiet", action="store_true",
                         help="print only the final line (and errors): no messages, tables or batch lines")
     parser.add_argument("--run", type=int, metavar="N", dest="scope_run",

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from .batches import _end_of_block_comment
 from .catalog import key, split_name
 from .effects import (
+    Action,
     Change,
     ColumnDropped,
     ConstraintDropped,
@@ -90,13 +91,15 @@ def destructive_changes(text: str, source: str = "<script>") -> list[str]:
     A script the reader cannot parse gives one sentence, `its effects could not be read: ...`.
     """
     try:
-        changes = script_effects(text, source).changes
+        effects = script_effects(text, source)
     except OpusError as error:  # ScriptError, UnsupportedConstruct: refuse rather than guess
         return [f"its effects could not be read: {error}"]
-    return [f"line {line}: {action}" for line, action in _destructive(changes, {}, set())]
+    # A procedure is created in an earlier batch than any call of it, so line order is script order here.
+    in_order = sorted([*effects.changes, *effects.actions], key=lambda c: c.where.line)
+    return [f"line {line}: {action}" for line, action in _destructive(in_order, {}, set())]
 
 
-def _destructive(changes: Iterable[Change], procedures: Mapping[str, ProcedureCreated],
+def _destructive(changes: Iterable[Change | Action], procedures: Mapping[str, ProcedureCreated],
                  calling: set[str]) -> list[tuple[int, str]]:
     """(line, action) for each destructive change; `procedures` are those created so far."""
     known = dict(procedures)
@@ -129,7 +132,7 @@ def _call(change: ProcedureCalled, procedures: Mapping[str, ProcedureCreated], c
             f"{action}{more}")
 
 
-def _action(change: Change) -> str | None:
+def _action(change: Change | Action) -> str | None:
     if isinstance(change, Dropped):
         on = f" on {change.table}" if change.kind == "index" and change.table else ""
         return f"drops {change.kind} {change.name}{on}"

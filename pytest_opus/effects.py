@@ -12,10 +12,10 @@ each DDL statement, and `tsql.ddl` turns the trees into the same column and tabl
 sandbox stores, so a type or default is read exactly as the sandbox would read it. Dynamic SQL
 (`EXEC sp_executesql`, `EXEC (...)`) is text built at run time: it is recorded as `NotAnalysed`
 with its line, never guessed at. A procedure's body runs when the procedure is called, not when the
-script runs, so its changes are not the script's: they are kept on the `ProcedureCreated` record, and a
-call (`ProcedureCalled`) is recorded, so that a script that creates a procedure and then runs it can
-be judged by what the body does (`confirm` needs that). `TRUNCATE TABLE` changes no schema but
-removes every row of a table; it is recorded too (`TableTruncated`), for the same reason.
+script runs, so its changes are not the script's: they are kept on the `ProcedureCreated` record.
+Two statements that change no schema are kept apart, in `Effects.actions`, for the confirmation rule
+(`confirm`): `TRUNCATE TABLE`, which removes every row, and procedure calls, so that a script that
+creates a procedure and then runs it is judged by what the body does.
 """
 
 from __future__ import annotations
@@ -152,8 +152,8 @@ class ProcedureCreated:
     where: Location
     name: str
     parameters: tuple[Parameter, ...]
-    #: the changes the body makes each time the procedure runs (not when the script creates it)
-    body: tuple[Change, ...] = field(default=(), compare=False, repr=False)
+    #: what the body does each time the procedure runs (not when the script creates it), in order
+    body: tuple[Change | Action, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,9 @@ class NotAnalysed:
 
 
 Change = (TableCreated | ColumnAdded | IndexCreated | ViewCreated | ProcedureCreated | SelectInto
-          | Dropped | ColumnDropped | ConstraintDropped | NotAnalysed | ProcedureCalled | TableTruncated)
+          | Dropped | ColumnDropped | ConstraintDropped | NotAnalysed)
+#: statements that change no schema but decide whether a script needs --confirm
+Action = TableTruncated | ProcedureCalled
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,7 @@ class Effects:
 
     source: str
     changes: tuple[Change, ...] = ()
+    actions: tuple[Action, ...] = ()  # truncations and procedure calls, in script order
 
     def _only(self, kind: type[_C]) -> list[_C]:
         return [c for c in self.changes if isinstance(c, kind)]
@@ -279,15 +282,16 @@ def script_effects(text: str, source: str) -> Effects:
     A syntax error the parser cannot get past raises ScriptError (with file and line); constructs
     outside the embedded runner's subset are not errors here, they become `NotAnalysed` records.
     """
-    changes: list[Change] = []
+    found: list[Change | Action] = []
     for batch in split_batches(text, source=source):
         offset = batch.start_line - 1
         refused: list[UnsupportedConstruct] = []
         parsed = parse_batch(batch.text, source=source, line_offset=offset, collect=refused)
         reader = _BatchReader(source, offset, _by_line(refused))
         reader.walk(parsed.statements)
-        changes.extend(reader.finish(parsed.statements))
-    return Effects(source, tuple(changes))
+        found.extend(reader.finish(parsed.statements))
+    return Effects(source, tuple(c for c in found if not isinstance(c, Action)),
+                   tuple(c for c in found if isinstance(c, Action)))
 
 
 
@@ -316,7 +320,7 @@ class _BatchReader:
         self.source = source
         self.offset = offset
         self.refused = refused  # file line -> the construct the parser left out there
-        self.changes: list[Change] = []
+        self.changes: list[Change | Action] = []
 
     def where(self, statement: Statement) -> Location:
         return Location(self.source, statement.line + self.offset)
@@ -348,7 +352,7 @@ class _BatchReader:
             elif isinstance(statement, Sql):
                 self.sql(statement)
 
-    def finish(self, statements: Sequence[Statement]) -> list[Change]:
+    def finish(self, statements: Sequence[Statement]) -> list[Change | Action]:
         """The batch's changes; dynamic SQL gets the tables the batch reads as evidence."""
         if not any(isinstance(c, NotAnalysed) and c.kind == "dynamic" for c in self.changes):
             return self.changes

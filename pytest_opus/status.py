@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import OpusError
 from .expectations import ObjectResult, compare, format_findings, load_expectations
 from .ledger import Ledger, LedgerObject, read_ledger, sha256_of
 from .targets.base import Target
@@ -53,6 +54,7 @@ class Status:
     scripts: list[ScriptCheck] = field(default_factory=list)
     expected_state: str = "schema"  # which expectations the schema was compared with
     schema: list[ObjectResult] = field(default_factory=list)
+    schema_error: str | None = None  # why the drift could not be checked
 
     @property
     def drift(self) -> list[ObjectResult]:
@@ -61,6 +63,8 @@ class Status:
     @property
     def problems(self) -> list[str]:
         found = [f"drift: {r.label} ({len(r.findings)} finding(s))" for r in self.drift]
+        if self.schema_error is not None:
+            found.append("drift not checked: the expectations could not be read")
         found += [f"checksum: {c.describe()}" for c in self.scripts if c.changed]
         return found
 
@@ -91,7 +95,10 @@ class Status:
             out.append(f"owned (a rollback removes these): {_labels(owned)}")
             out.append(f"found (kept by every rollback): {_labels(found)}")
         label = "expectations/after_rollback/" if self.expected_state == "after_rollback" else "expectations/schema/"
-        if not self.drift:
+        if self.schema_error is not None:
+            out.append(f"drift: not checked: {self.schema_error} (run from the project checkout, "
+                       "where expectations/ is)")
+        elif not self.drift:
             out.append(f"drift: none; the live schema matches {label} ({len(self.schema)} object(s))")
         else:
             out.append(f"drift against {label}:")
@@ -148,6 +155,10 @@ def read_status(target: Target, sql_dir: Path, expectations_dir: Path) -> Status
         status.scripts.append(ScriptCheck(name, run.run_id, run.sha256, current))
     rolled_back = ledger.exists and not ledger.live_objects and any(o.removed_run_id for o in ledger.objects)
     status.expected_state = "after_rollback" if rolled_back else "schema"
-    expectations = load_expectations(expectations_dir / status.expected_state)
+    try:
+        expectations = load_expectations(expectations_dir / status.expected_state)
+    except OpusError as error:  # the ledger is still worth showing; the drift is unknown, and says why
+        status.schema_error = str(error)
+        return status
     status.schema = compare(expectations, target.catalog())
     return status

@@ -66,9 +66,10 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def project(tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh checkout-like directory (sql/ and a minimal pyproject.toml) as the current directory."""
+    """A fresh checkout-like directory (sql/, expectations/ and a minimal pyproject.toml) as the current directory."""
     root = tmp_path / "checkout"
     shutil.copytree(ROOT / "sql", root / "sql")
+    shutil.copytree(ROOT / "expectations", root / "expectations")
     (root / "pyproject.toml").write_text(MINIMAL_PYPROJECT)
     for key in list(os.environ):
         if key.startswith("OPUS_DB_"):
@@ -110,7 +111,8 @@ def test_seed_sequence_deploy_validate_rollback(opus_sql: Any, project: Path) ->
     assert "created the sandbox" in deploy.out and (project / DMS).exists()
     assert "Added dbo.STG_MON_CustMasterSchedule.update_operation" in deploy.out
     assert "batch 1 (line 1)" in deploy.out
-    assert deploy.out.rstrip().splitlines()[-1].startswith(f"OK: {DEPLOY}: 9 batches committed")
+    assert deploy.out.rstrip().splitlines()[-1].startswith(f"OK: {DEPLOY}: 11 batches committed")
+    assert "ledger: recorded as run 1 (committed)" in deploy.out
     assert deploy.err == ""
 
     validate = opus_sql("--script", VALIDATE, "--database", "dms")
@@ -132,6 +134,12 @@ def test_seed_sequence_deploy_validate_rollback(opus_sql: Any, project: Path) ->
     line = after.one_clear_line()
     assert f"{VALIDATE}:" in line and "(batch 1)" in line and "checks failed" in line
     assert "missing" in after.out  # the checks table still shows what is missing
+    assert "recorded as run 4 (failed)" in after.out
+
+    status = opus_sql("status", "--database", "dms")
+    assert status.code == 0, status.text  # rolled back completely: matches expectations/after_rollback/
+    assert "rollback_opus_update_boards.sql: run 3" in status.out
+    assert status.out.rstrip().splitlines()[-1] == "OK: no drift, no changed script"
 
 
 def test_a_copy_of_the_rollback_saved_from_ssms_still_needs_confirm(opus_sql: Any, project: Path) -> None:

@@ -191,7 +191,7 @@ def test_audit_rows_written_with_typed_parameters_survive_rollback(odbc: OdbcSql
     assert odbc.execute("SELECT COUNT(*) FROM dbo.MON_UpdateAudit WHERE rollback_timestamp IS NOT NULL") == [(3,)]
 
     check(odbc, ROLLBACK)
-    backup = odbc.execute("SELECT monday_item_id, new_value, rollback_reason FROM dbo.MON_UpdateAudit_Backup "
+    backup = odbc.execute("SELECT monday_item_id, new_value, rollback_reason FROM dbo.OPUS_BackupAudit "
                           "ORDER BY monday_item_id")
     assert [row[0] for row in backup] == [9_876_543_210, 9_876_543_211, 9_876_543_212]
     assert {row[2] for row in backup} == {"test"}

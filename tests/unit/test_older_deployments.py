@@ -14,6 +14,7 @@ from pathlib import Path
 from pytest_opus.catalog import Catalog, Column
 from pytest_opus.effects import effects_catalog, file_effects, script_effects
 from pytest_opus.expectations import Finding, compare, format_findings, load_expectations
+from pytest_opus.signoff import without_ledger
 from pytest_opus.targets.sandbox import SandboxTarget
 from pytest_opus.updates.staging import UPDATE_COLUMNS
 
@@ -22,6 +23,7 @@ SQL = ROOT / "sql"
 OLDER = ROOT / "tests" / "data" / "older_deployment.sql"
 DEPLOY = str(SQL / "deploy_opus_update_boards.sql")
 ROLLBACK = str(SQL / "rollback_opus_update_boards.sql")
+ADOPT = str(SQL / "adopt_opus_update_boards.sql")
 SCHEMA = load_expectations(ROOT / "expectations" / "schema")
 STAGING = ("dbo.STG_MON_CustMasterSchedule", "dbo.STG_MON_CustMasterSchedule_Subitems")
 BATCH_INDEXES = {"IX_STG_MON_CustMasterSchedule_update_batch_id",
@@ -78,12 +80,23 @@ def test_deploy_completes_an_older_deployment_and_then_changes_nothing(baseline:
     assert baseline.catalog() == after
 
 
-def test_rollback_removes_everything_but_board_id(baseline: SandboxTarget) -> None:
+def test_rollback_keeps_an_older_deployment_until_it_is_adopted(baseline: SandboxTarget) -> None:
+    older_catalog = older(baseline)
+    kept = baseline.run_script_file(ROLLBACK)
+    assert kept.ok, kept.summary()
+    assert baseline.catalog() == older_catalog  # no ledger: nothing is the tool's to remove
+    assert any("nothing is removed" in m.text for m in kept.messages)
+
+
+def test_rollback_of_an_adopted_older_deployment_removes_everything_but_board_id(baseline: SandboxTarget) -> None:
     original = baseline.catalog()
     older(baseline)
+    for script in (DEPLOY, ADOPT):  # deploy records the older objects as found; adopt makes them owned
+        adopted = baseline.run_script_file(script)
+        assert adopted.ok, adopted.summary()
     result = baseline.run_script_file(ROLLBACK)
     assert result.ok, result.summary()
-    after = baseline.catalog()
+    after = without_ledger(baseline.catalog())
     expected_tables = dict(original.tables)
     for name in STAGING:
         table = original.table(name)

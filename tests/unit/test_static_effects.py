@@ -27,6 +27,7 @@ from pytest_opus.effects import (
     script_effects,
 )
 from pytest_opus.expectations import Finding, ObjectResult, format_findings
+from pytest_opus.ledger import LEDGER_TABLES
 from pytest_opus.targets.sandbox import SandboxTarget
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,8 +86,8 @@ def test_deploy_effects_are_read_in_script_order_with_file_lines() -> None:
     assert first.constraint_name == "DF_STG_MON_CustMasterSchedule_update_operation"
     assert first.where.line == line_of(text, "ALTER TABLE dbo.STG_MON_CustMasterSchedule ADD update_operation")
     assert first.where.file == display_path(DEPLOY)
-    assert [t.name for t in effects.tables_created] == ["dbo.MON_UpdateAudit"]
-    assert len(effects.tables_created[0].model.columns) == 15
+    assert [t.name for t in effects.tables_created] == [*LEDGER_TABLES, "dbo.MON_UpdateAudit"]
+    assert len(effects.tables_created[-1].model.columns) == 15
     assert [(i.name, i.table, i.columns) for i in effects.indexes_created][:1] == [
         ("IX_STG_MON_CustMasterSchedule_update_batch_id", "dbo.STG_MON_CustMasterSchedule", ("update_batch_id",))]
     assert len(effects.indexes_created) == 6
@@ -103,25 +104,26 @@ def test_static_catalog_equals_the_sandbox_after_deploy(deployed: SandboxTarget)
     assert deployed_catalog(SQL) == deployed.catalog()
 
 
-def test_static_catalog_after_rollback_is_the_baseline_plus_the_audit_backup() -> None:
+def test_static_catalog_after_rollback_is_the_baseline_plus_the_ledger() -> None:
     baseline = [file_effects(p) for p in sorted((SQL / "baseline").glob("*.sql"))]
     before = effects_catalog(*baseline)
     after = effects_catalog(*baseline, file_effects(DEPLOY), file_effects(ROLLBACK))
-    # read statically both branches run, so the backup table (created only when there are audit rows) is there
-    backup = after.table("dbo.MON_UpdateAudit_Backup")
-    assert backup is not None
-    assert [c.name for c in backup.columns][:3] == ["backup_taken_at", "audit_id", "batch_id"]
-    assert (backup.columns[0].data_type, backup.columns[2].type_text) == ("datetime2", "varchar(50)")
-    assert {k: t for k, t in after.tables.items() if k != "dbo.mon_updateaudit_backup"} == before.tables
+    # the ledger (with its backup tables) is created by deploy and kept by rollback: it is the record
+    ledger = {name.lower() for name in LEDGER_TABLES}
+    assert ledger <= set(after.tables)
+    backup = after.table("dbo.OPUS_BackupAudit")
+    assert backup is not None and [c.name for c in backup.columns][:3] == ["run_id", "audit_id", "batch_id"]
+    assert {k: t for k, t in after.tables.items() if k not in ledger} == before.tables
     assert not after.views and not after.procedures
 
 
 def test_rollback_reads_its_dynamic_sql_as_opaque_with_its_evidence() -> None:
     effects = file_effects(ROLLBACK)
-    [dynamic] = effects.dynamic
     text = ROLLBACK.read_text(encoding="utf-8")
-    assert dynamic.where.line == line_of(text, "EXEC sp_executesql")
-    assert "sys.default_constraints" in dynamic.reads
+    # the value backup (a copy and a count per column) and the default constraints, built at run time
+    assert len(effects.dynamic) == 3
+    [defaults] = [d for d in effects.dynamic if "sys.default_constraints" in d.reads]
+    assert defaults.where.line == line_of(text, "EXEC sp_executesql @drop_defaults")
 
 
 # -- planted mismatches -----------------------------------------------------------------------------
@@ -191,9 +193,9 @@ def test_defaults_dropped_by_name_are_accepted() -> None:
 
 
 def test_index_must_be_dropped_before_its_column(tmp_path: Path) -> None:
-    # move the batch-index drops (section 3) after the column drops (section 5)
+    # move the drops of section 3 (view, procedure, indexes, audit table) after the column drops (section 5)
     text = ROLLBACK.read_text(encoding="utf-8")
-    start = text.index("-- 3. The batch indexes")
+    start = text.index("-- 3. The view, the procedure, the indexes")
     end = text.index("-- 4. Every default constraint")
     moved = text[:start] + text[end:] + "\n" + text[start:end]
     rollback = tmp_path / ROLLBACK.name
@@ -350,7 +352,7 @@ def test_replay_keeps_existing_objects_and_applies_drops() -> None:
     assert isinstance(effects.changes[2], IndexCreated)
 
 
-def test_truncate_calls_and_procedure_bodies_are_recorded_but_change_no_schema() -> None:
+def test_truncations_calls_and_procedure_bodies_are_recorded_apart_from_schema_changes() -> None:
     from pytest_opus.effects import ProcedureCalled, TableTruncated
 
     effects = script_effects(
@@ -366,12 +368,13 @@ def test_truncate_calls_and_procedure_bodies_are_recorded_but_change_no_schema()
         "EXEC dbo.P;\n",                                  # 11
         "t.sql",
     )
-    kinds = [(type(c).__name__, c.where.line) for c in effects.changes]
-    assert kinds == [("TableCreated", 1), ("ProcedureCreated", 3), ("TableTruncated", 9), ("ProcedureCalled", 11)]
+    assert [(type(c).__name__, c.where.line) for c in effects.changes] == [("TableCreated", 1),
+                                                                          ("ProcedureCreated", 3)]
+    truncated, called = effects.actions  # they change no schema: kept apart, in script order
+    assert truncated == TableTruncated(truncated.where, "dbo.T") and truncated.where.line == 9
+    assert called == ProcedureCalled(called.where, "dbo.P") and called.where.line == 11
     procedure = effects.procedures_created[0]
     assert [(type(c).__name__, c.where.line) for c in procedure.body] == [("TableTruncated", 5), ("Dropped", 6)]
-    assert effects.changes[2] == TableTruncated(effects.changes[2].where, "dbo.T")
-    assert effects.changes[3] == ProcedureCalled(effects.changes[3].where, "dbo.P")
     assert effects_catalog(effects).table("dbo.T") is not None  # neither the body nor a truncate drops it
 
 
@@ -389,6 +392,7 @@ def test_a_statement_after_one_without_a_semicolon_is_read_on_its_own_line() -> 
         "nosemi.sql",
     )
     kinds = [(type(c).__name__, c.where.line) for c in effects.changes]
+    assert effects.actions == ()
     # Only a data statement or SET option is cut (DDL words cannot continue one); a DDL statement that
     # runs into the next is left whole, and sqlglot's refusal makes it reported, never skipped.
     assert kinds == [("NotAnalysed", 2), ("ColumnDropped", 7), ("SelectInto", 9), ("NotAnalysed", 10)]

@@ -4,7 +4,8 @@ Every statement of sql/deploy_opus_update_boards.sql (top level, inside IF/BEGIN
 procedure and view creation) gets one run in which the engine's `fail_at` test hook makes exactly
 that statement fail. The run must report the statement's line and leave the catalog identical to
 the one it started from. Statements that only run when the objects already exist (the ELSE
-branches) are failed during a re-run on a deployed sandbox instead.
+branches) are failed during a re-run on a deployed sandbox instead, and those that only run on an
+older deployment (objects recorded as found, an index under the older scripts' name) on one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pytest_opus.targets.sandbox import SandboxTarget
 from pytest_opus.tsql.parser import Block, If, Sql, Statement, TryCatch, While, parse_batch
 
 DEPLOY = Path(__file__).resolve().parents[2] / "sql" / "deploy_opus_update_boards.sql"
+OLDER = Path(__file__).resolve().parents[2] / "tests" / "data" / "older_deployment.sql"
 
 
 def _nested(statements: list[Statement]) -> Iterator[Statement]:
@@ -74,8 +76,23 @@ def plan(baseline_file: Path, deployed_file: Path, tmp_path_factory: pytest.Temp
          ) -> dict[int, tuple[Path, Catalog]]:
     """For each statement line: the sandbox file in which it runs, and that sandbox's catalog."""
     directory = tmp_path_factory.mktemp("faults")
+    # an older deployment whose indexes have other names: the "found" and "already present as"
+    # statements run only there
+    upstream = directory / "upstream.sqlite"
+    shutil.copyfile(baseline_file, upstream)
+    older = SandboxTarget(upstream)
+    try:
+        assert older.run_script_file(str(OLDER)).ok
+        renames = [f"DROP INDEX IX_MON_UpdateAudit_{c} ON dbo.MON_UpdateAudit;\n"
+                   f"CREATE INDEX IX_Audit_{c} ON dbo.MON_UpdateAudit ({c});"
+                   for c in ("batch_id", "monday_item_id", "monday_board_id", "update_timestamp")]
+        renames += [f"CREATE INDEX IX_{t}_Batch ON dbo.{t} (update_batch_id);"
+                    for t in ("STG_MON_CustMasterSchedule", "STG_MON_CustMasterSchedule_Subitems")]
+        assert older.execute_script("\n".join(renames)).ok
+    finally:
+        older.close()
     starts: dict[int, tuple[Path, Catalog]] = {}
-    for source in (baseline_file, deployed_file):
+    for source in (baseline_file, deployed_file, upstream):
         before = _copy(source, directory)
         catalog = before.catalog()
         before.close()
