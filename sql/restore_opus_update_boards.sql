@@ -121,8 +121,11 @@ DROP TABLE #opus_restore_columns;
 GO
 
 -- 2. The audit rows -----------------------------------------------------------------------------------
+-- Nested IFs: SQL Server compiles a whole IF condition when it runs, and without a ledger
+-- dbo.OPUS_BackupAudit does not exist (@source is NULL then).
 DECLARE @source INT = (SELECT source_run_id FROM #opus_restore);
-IF @source IS NOT NULL AND EXISTS (SELECT 1 FROM dbo.OPUS_BackupAudit WHERE run_id = @source AND restored_run_id IS NULL)
+IF @source IS NOT NULL
+IF EXISTS (SELECT 1 FROM dbo.OPUS_BackupAudit WHERE run_id = @source AND restored_run_id IS NULL)
 BEGIN
     DECLARE @run INT = (SELECT MAX(run_id) FROM dbo.OPUS_DeploymentRun WHERE outcome = 'running' AND session_id = @@SPID);
     DECLARE @pending INT = (SELECT COUNT(*) FROM dbo.OPUS_BackupAudit WHERE run_id = @source AND restored_run_id IS NULL);
