@@ -450,3 +450,20 @@ def test_messages_are_printed_while_the_script_runs(project: Path, monkeypatch: 
     assert seen[0].endswith("first\n") and "batch 1" not in seen[0]
     assert "OK: two.sql" in out.getvalue()
 
+
+
+def test_a_second_deployment_waits_then_names_the_holder(opus_sql: Any, project: Path) -> None:
+    """Issue 9: one deployment at a time; the second run stops with status 4, naming the lock and its holder."""
+    from pytest_opus.targets.locking import FileLock
+
+    assert opus_sql("--script", DEPLOY, "--database", "dms", "--quiet").code == 0
+    before = catalog_of(project / DMS)
+    lock = FileLock((project / DMS).resolve())
+    with lock.held(0, "a test holding the deployment"):
+        second = opus_sql("--script", ROLLBACK, "--database", "dms", "--confirm", "--lock-wait", "0.2")
+    assert second.code == 4, second.text
+    line = second.one_clear_line()
+    assert "deployment lock" in line and "a test holding the deployment" in line and f"pid {os.getpid()}" in line
+    assert catalog_of(project / DMS) == before  # nothing was run
+    bad = opus_sql("--script", DEPLOY, "--database", "dms", "--lock-wait", "-1")
+    assert bad.code == 2 and "0 or more" in bad.one_clear_line()

@@ -345,3 +345,12 @@ def test_status_after_a_full_rollback_compares_with_the_after_rollback_expectati
     status = read_status(database, SQL, ROOT / "expectations")
     assert status.expected_state == "after_rollback"
     assert not status.problems, status.problems
+
+
+def test_status_without_expectations_still_shows_the_ledger_and_says_drift_is_unchecked(
+        database: Target, tmp_path: Path) -> None:
+    ok(database, DEPLOY)
+    status = read_status(database, SQL, tmp_path / "nowhere")
+    text = "\n".join(status.lines())
+    assert "ledger: 1 run(s); 27 object(s) owned" in text
+    assert "drift: not checked" in text and status.problems == ["drift not checked: the expectations could not be read"]
