@@ -133,8 +133,8 @@ def ledger_html(status: dict[str, Any] | None) -> str:
         f"<td>{escape(r['os_user'] or r['login'] or '')}@{escape(r['host'] or '')}</td></tr>"
         for r in status["runs"][-10:])
     items = [("scripts", "; ".join(status["scripts"]) or "none"),
-             ("owned (a rollback removes these)", "; ".join(status["owned"]) or "none"),
-             ("found (kept by every rollback)", "; ".join(status["found"]) or "none"),
+             ("owned (a rollback removes these)", status["owned_summary"]),
+             ("found (kept by every rollback)", status["found_summary"]),
              ("backups not restored", f"{status['backups_not_restored']['values']} value(s), "
                                       f"{status['backups_not_restored']['audit_rows']} audit row(s)"),
              ("problems (drift, changed scripts)", "; ".join(status["problems"]) or "none")]

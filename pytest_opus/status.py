@@ -117,6 +117,8 @@ class Status:
             "runs": [vars(run) for run in ledger.runs],
             "owned": [o.label for o in ledger.live_objects if o.owned],
             "found": [o.label for o in ledger.live_objects if o.ownership == "found"],
+            "owned_summary": _labels([o for o in ledger.live_objects if o.owned]),
+            "found_summary": _labels([o for o in ledger.live_objects if o.ownership == "found"]),
             "backups_not_restored": {"values": ledger.backed_up_values, "audit_rows": ledger.backed_up_audit_rows},
             "scripts": [check.describe() for check in self.scripts],
             "expected_state": self.expected_state,
