@@ -37,6 +37,8 @@ class Criterion:
     name: str  # the seed's wording
     passed: bool
     evidence: str
+    #: "passed", "failed", or "not measured" (its tests were skipped because an earlier phase failed)
+    status: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,16 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
     ev = evidence
     criteria: list[Criterion] = []
 
-    def add(group: str, name: str, passed: bool, text: str) -> None:
-        criteria.append(Criterion(group, name, bool(passed), text))
+    def add(group: str, name: str, passed: bool, text: str, needs: tuple[str, ...] = ()) -> None:
+        """One criterion; `needs` names the phases that measure it. When one of them never ran because
+        an earlier phase failed, the criterion was not measured, and says what blocked it."""
+        if not passed:
+            blocked = next((ledger.blocker(p) for p in needs if not by[p].ran and ledger.blocker(p)), None)
+            if blocked:
+                criteria.append(Criterion(group, name, False, f"not measured: blocked by {blocked}",
+                                          "not measured"))
+                return
+        criteria.append(Criterion(group, name, bool(passed), text, "passed" if passed else "failed"))
 
     # -- Phase 0 completion ------------------------------------------------------------------------
     d = by["deploy"]
@@ -133,7 +143,8 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
     else:
         text = ev.get("deploy.skipped", "the deploy phase did not run")
     add(COMPLETION, "Database schema deployment: 100% successful",
-        d.ok and ev.get("deploy.batches") == ev.get("deploy.batches_committed") and "deploy.batches" in ev, text)
+        d.ok and ev.get("deploy.batches") == ev.get("deploy.batches_committed") and "deploy.batches" in ev, text,
+        ("deploy",))
 
     s = by["schema"]
     objects, objects_ok = ev.get("schema.objects"), ev.get("schema.objects_ok")
@@ -144,7 +155,7 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
         text += f"; {ev['schema.notes']} note(s), not failures (see the schema tests)"
     add(COMPLETION, "Schema validation: All objects present and functional",
         s.ok and objects is not None and objects == objects_ok and checks is not None and checks == checks_ok,
-        text)
+        text, ("schema",))
 
     w = by["workflow"]
     rate = ev.get("workflow.success_rate")
@@ -155,14 +166,14 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
     else:
         text = "the workflow phase did not measure a success rate"
     rate_ok = rate is not None and rate > thresholds.go_above and bool(ev.get("workflow.rejected_exactly"))
-    add(COMPLETION, "UpdateOperations test: >95% success rate", w.ok and rate_ok, text)
+    add(COMPLETION, "UpdateOperations test: >95% success rate", w.ok and rate_ok, text, ("workflow",))
 
     i = by["infrastructure"]
     comps, comps_ok = ev.get("infrastructure.components"), ev.get("infrastructure.components_ok")
     text = (f"{comps_ok}/{comps} components operational" if comps is not None
             else "the infrastructure phase did not run")
     add(COMPLETION, "Infrastructure validation: All components operational",
-        i.ok and comps is not None and comps == comps_ok, text)
+        i.ok and comps is not None and comps == comps_ok, text, ("infrastructure",))
 
     add(COMPLETION, "Documentation updated: Deployment results recorded", recorded is not None,
         f"results recorded in {recorded}" if recorded else "the run's results could not be recorded")
@@ -182,13 +193,14 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
             f"staging and the board snapshot); {network} network connection attempts"
             if planned is not None else "no dry-run plan was checked")
     add(READY, "Dry-run mode functional and accurate",
-        w.ok and planned is not None and planned > 0 and planned == matched == expected and network == 0, text)
+        w.ok and planned is not None and planned > 0 and planned == matched == expected and network == 0, text,
+        ("workflow",))
 
     planted, caught = ev.get("mismatch.planted"), ev.get("mismatch.caught")
     text = (f"{caught} of {planted} mismatches planted in a throwaway copy were caught"
             if planted is not None else "no mismatch was planted")
     add(READY, "Validation framework catching schema mismatches",
-        s.ok and planted is not None and planted > 0 and planted == caught, text)
+        s.ok and planted is not None and planted > 0 and planted == caught, text, ("schema",))
 
     rows, changes = ev.get("audit.rows"), ev.get("audit.planned_changes")
     roundtrip = ev.get("audit.roundtrip")
@@ -196,13 +208,14 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
             f"{'ok' if roundtrip else 'not shown' if roundtrip is None else 'failed'}"
             if rows is not None else "the audit trail was not checked")
     add(READY, "Audit trail capturing all operations",
-        w.ok and i.ok and rows is not None and rows == changes and rows > 0 and bool(roundtrip), text)
+        w.ok and i.ok and rows is not None and rows == changes and rows > 0 and bool(roundtrip), text,
+        ("workflow", "infrastructure"))
 
     unchanged, insert_ok = ev.get("compat.columns_unchanged"), ev.get("compat.insert_ok")
     text = (f"pre-existing columns unchanged: {unchanged}; insert written for the old schema: "
             f"{'works' if insert_ok else 'not shown' if insert_ok is None else 'fails'}")
     add(READY, "No breaking changes to existing systems",
-        d.ok and unchanged is not None and unchanged.startswith("all") and bool(insert_ok), text)
+        d.ok and unchanged is not None and unchanged.startswith("all") and bool(insert_ok), text, ("deploy",))
 
     # "Incomplete" is about the selection (-m/-k/--deselect), never about phases a failure skipped.
     complete = ledger.whole_suite_selected if whole_suite is None else whole_suite

@@ -46,8 +46,11 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"cannot write the Phase 0 report to {resolved.report} ({error.strerror}); "
                 "choose another place with --opus-report PATH") from None
     if _runs_phase_suite(config) and hasattr(config.option, "htmlpath") and not config.option.htmlpath:
-        # the sign-off report is written by default, self-contained so it can be mailed or archived
-        config.option.htmlpath = str(resolved.report)
+        # Every run writes its run report, self-contained so it can be mailed or archived; only a
+        # complete Phase 0 run then becomes the sign-off report (copied at the end of the session).
+        from .signoff import run_report_path
+
+        config.option.htmlpath = str(run_report_path(resolved.report))
         config.option.self_contained_html = True
     config.pluginmanager.register(fixtures, "opus-fixtures")
     if config.pluginmanager.hasplugin("html"):
@@ -84,21 +87,32 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("opus_schema_object", labels, ids=labels, scope="function")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-html writes the report that shows the decision
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
+    """Sign off before pytest-html and junitxml write their files (they show the decision); after
+    they have, a complete run's HTML report becomes the sign-off report."""
     config = session.config
     run = config.stash[fixtures.run_key]
-    if not _runs_phase_suite(config) or not any(
-        (run.ledger.passed, run.ledger.failures, run.ledger.skipped)
-    ):
-        return
-    from .signoff import sign_off
-
     html = getattr(config.option, "htmlpath", None) if config.pluginmanager.hasplugin("html") else None
-    data = sign_off(run, Path(str(config.rootpath)), str(Path(html).resolve()) if html else None)
-    complete = data["scenario"] != "incomplete"
-    if complete and data["decision"] != "GO" and session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a NO-GO is a failed gate
+    if _runs_phase_suite(config) and any((run.ledger.passed, run.ledger.failures, run.ledger.skipped)):
+        from .signoff import sign_off
+
+        data = sign_off(run, Path(str(config.rootpath)), str(Path(html).resolve()) if html else None)
+        complete = data["scenario"] != "incomplete"
+        if complete and data["decision"] != "GO" and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a NO-GO is a failed gate
+        from .junit import record_decision
+
+        record_decision(config, data)
+    yield
+    if (run.sign_off is not None and run.sign_off["sign_off"] and html and Path(html).is_file()
+            and Path(html).resolve() != run.config.report.resolve()):
+        import shutil
+
+        try:
+            shutil.copyfile(html, run.config.report)
+        except OSError as error:  # the run report stays; say why the sign-off copy is missing
+            run.sign_off["recording_error"] = f"cannot write {run.config.report}: {error.strerror}"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

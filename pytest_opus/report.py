@@ -23,6 +23,7 @@ _STYLE = """
 #opus-phase0 table {border-collapse: collapse; margin: 8px 0} #opus-phase0 td, #opus-phase0 th
 {border: 1px solid #bbb; padding: 4px 8px; text-align: left; vertical-align: top}
 #opus-phase0 .pass {color: #155724; font-weight: bold} #opus-phase0 .fail {color: #721c24; font-weight: bold}
+#opus-phase0 .unmeasured {color: #856404; font-weight: bold}
 </style>
 """
 
@@ -82,7 +83,9 @@ def html_section(data: dict[str, Any]) -> str:
         if c["group"] != group:
             group = c["group"]
             rows.append(f'<tr><th colspan="3">{escape(group)}</th></tr>')
-        status = '<span class="pass">PASS</span>' if c["passed"] else '<span class="fail">FAIL</span>'
+        status = ('<span class="pass">PASS</span>' if c["passed"] else
+                  '<span class="unmeasured">NOT MEASURED</span>' if c.get("status") == "not measured" else
+                  '<span class="fail">FAIL</span>')
         rows.append(f"<tr><td>{status}</td><td>{escape(c['name'])}</td><td>{escape(c['evidence'])}</td></tr>")
     phase_rows = [
         f"<tr><td>{escape(name)}</td><td>{p['passed']}</td><td>{p['failed']}</td><td>{p['skipped']}</td>"
@@ -107,7 +110,7 @@ def html_section(data: dict[str, Any]) -> str:
         _STYLE
         + '<section id="opus-phase0"><h2>OPUS Update Boards: Phase 0 sign-off</h2>'
         + f'<div class="decision {"go" if go else "nogo"}" id="opus-decision">'
-        + f'Decision: {escape(data["decision"])}</div>'
+        + f'Decision: {escape(headline(data))}</div>'
         + f'<p id="opus-scenario">{escape(SCENARIOS[data["scenario"]])}</p>'
         + failed_html + rollback_html
         + "<table><tr><th>status</th><th>criterion</th><th>evidence</th></tr>" + "".join(rows) + "</table>"
@@ -144,10 +147,25 @@ def ledger_html(status: dict[str, Any] | None) -> str:
             f"<table>{facts}</table>")
 
 
+def headline(data: dict[str, Any]) -> str:
+    """The decision with its scope: what was signed off, and where.
+
+    A rehearsal on a disposable sandbox shows the scripts and the library are ready; only a named
+    persistent database can be signed off for itself. A run that was not the whole suite is no
+    sign-off at all, whatever its tests did.
+    """
+    if data["scenario"] == "incomplete" or not data.get("sign_off", True):
+        return "NO SIGN-OFF (incomplete run: part of the Phase 0 suite, or nothing deployed)"
+    if data.get("scope") == "rehearsal":
+        return f"REHEARSAL {data['decision']} (disposable sandbox: no database was signed off)"
+    return f"{data['decision']} for {data.get('target', 'the target')}"
+
+
 def terminal_lines(data: dict[str, Any]) -> list[str]:
-    lines = [f"Phase 0 decision: {data['decision']} ({SCENARIOS[data['scenario']]})"]
+    lines = [f"Phase 0 decision: {headline(data)} ({SCENARIOS[data['scenario']]})"]
     for c in data["criteria"]:
-        lines.append(f"  [{'PASS' if c['passed'] else 'FAIL'}] {c['name']}: {c['evidence']}")
+        mark = "PASS" if c["passed"] else "NOT MEASURED" if c.get("status") == "not measured" else "FAIL"
+        lines.append(f"  [{mark}] {c['name']}: {c['evidence']}")
     if data.get("rollback"):
         lines.append(f"  rollback: {data['rollback']}")
     return lines

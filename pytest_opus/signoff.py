@@ -123,24 +123,45 @@ def _thresholds(run: OpusRun) -> Any:
         return Thresholds()
 
 
+def run_report_path(signoff_report: Path) -> Path:
+    """Where a run that is not a sign-off writes its report: beside the sign-off, never over it."""
+    return signoff_report.with_name(f"{signoff_report.stem}-run{signoff_report.suffix}")
+
+
 def sign_off(run: OpusRun, root: Path, html_report: str | None) -> dict[str, Any]:
-    """Compute the criteria and the decision, write the JSON summary and its history copy."""
+    """Compute the criteria and the decision, write the JSON summary and its history copy.
+
+    Only a complete Phase 0 run writes the sign-off files (`--opus-report` and its `.json`); any
+    other run (part of the suite, or a persistent target validated without deploying) writes its
+    own run report beside them (`<report>-run.json`), so it can never be mistaken for a sign-off.
+    """
     # every non-PRINT message is shown; warnings (not informational notes) fail the checkpoint
     warnings = {phase: sum(1 for m in msgs if ": warning: " in m) for phase, msgs in run.server_messages.items()}
     # The rollback depends on the scenario (never in "partial"), which does not depend on the rollback.
     preliminary = criteria.evaluate(run.ledger, run.evidence, _thresholds(run), warnings, "(pending)")
     rollback = rollback_after_failure(run, preliminary.scenario)
     thresholds = _thresholds(run)
-    json_path = run.config.report.with_suffix(".json")
+    is_sign_off = preliminary.scenario != "incomplete"
+    html_path = run.config.report if is_sign_off else run_report_path(run.config.report)
+    json_path = html_path.with_suffix(".json")
     history_dir = run.config.report.parent / "history"
     env = report.environment(run.config.target_display, root)
-    extra: dict[str, Any] = {"rollback": rollback, "rollback_outcome": run.rollback_outcome,
-                             "deployment_status": deployment_status(run), "server_messages": run.server_messages,
-                             "report": html_report, "json": str(json_path),
-                             "evidence": dict(run.evidence)}
+    status = deployment_status(run)
+    ledger_run = run.deployment().run_id if run._deployment is not None else None
+    extra: dict[str, Any] = {
+        "sign_off": is_sign_off,
+        "scope": "target" if run.config.persistent else "rehearsal",
+        "target": run.config.target_display,
+        "rollback": rollback, "rollback_outcome": run.rollback_outcome,
+        "deployment_status": status, "server_messages": run.server_messages,
+        "report": relative(html_path, root) if html_report else None, "json": relative(json_path, root),
+        "evidence": dict(run.evidence)}
+    ledger_note = (f"deploy run {ledger_run} in the target's deployment ledger" if ledger_run is not None
+                   else None)
 
     def decide(recorded: str | None) -> dict[str, Any]:
-        decision = criteria.evaluate(run.ledger, run.evidence, thresholds, warnings, recorded)
+        where = recorded and "; ".join(filter(None, (recorded, ledger_note)))
+        decision = criteria.evaluate(run.ledger, run.evidence, thresholds, warnings, where)
         return report.summary_dict(decision, env, extra)
 
     # Recording is itself a criterion: write first, then decide from whether it worked, then write
@@ -150,7 +171,7 @@ def sign_off(run: OpusRun, root: Path, html_report: str | None) -> dict[str, Any
         history = report.write_json(decide(None), json_path, history_dir)
     except OSError as error:
         extra["recording_error"] = str(error)
-    data = decide(str(history) if history is not None else None)
+    data = decide(relative(history, root) if history is not None else None)
     final = json.dumps(data, indent=2, default=str)
     for path in filter(None, (json_path, history)):
         try:
@@ -159,3 +180,11 @@ def sign_off(run: OpusRun, root: Path, html_report: str | None) -> dict[str, Any
             data["recording_error"] = str(error)
     run.sign_off = data
     return data
+
+
+def relative(path: Path, root: Path) -> str:
+    """A path as the project sees it (relative to its root), not as this machine does."""
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)

@@ -29,7 +29,8 @@ def test_an_index_under_another_name_passes_the_schema_phase_with_a_note(
     result.stdout.fnmatch_lines(["*opus schema*", "dbo.MON_UpdateAudit: ok, 1 note",
                                  "  note: index IX_MON_UpdateAudit_batch_id (batch_id) is present as "
                                  "IX_MON_UpdateAudit_BatchId (batch_id)*EXEC sp_rename*"])
-    summary = json.loads((phase0_project / "reports" / "opus-phase0.json").read_text(encoding="utf-8"))
+    # a partial run: its own run report, never the sign-off files
+    summary = json.loads((phase0_project / "reports" / "opus-phase0-run.json").read_text(encoding="utf-8"))
     assert summary["evidence"]["schema.notes"] == 1
-    html = (phase0_project / "reports" / "opus-phase0.html").read_text(encoding="utf-8")
+    html = (phase0_project / "reports" / "opus-phase0-run.html").read_text(encoding="utf-8")
     assert "schema notes (not failures)" in html and "IX_MON_UpdateAudit_BatchId" in html

@@ -27,7 +27,13 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 
 def _summary(project: Path) -> dict:
+    """The sign-off JSON: written only by a complete Phase 0 run."""
     return json.loads((project / "reports" / "opus-phase0.json").read_text(encoding="utf-8"))
+
+
+def _run_summary(project: Path) -> dict:
+    """The JSON of a run that is not a sign-off (part of the suite, or nothing deployed)."""
+    return json.loads((project / "reports" / "opus-phase0-run.json").read_text(encoding="utf-8"))
 
 
 def _break_audit_type(project: Path) -> None:
@@ -45,7 +51,7 @@ def test_full_run_writes_report_json_and_history(pytester: pytest.Pytester, phas
     assert len(summary["criteria"]) == 10
     assert (phase0_project / "reports" / "opus-phase0.html").exists()
     assert list((phase0_project / "reports" / "history").glob("opus-phase0-*.json"))
-    result.stdout.fnmatch_lines(["*OPUS Phase 0 sign-off*", f"Phase 0 decision: {summary['decision']}*",
+    result.stdout.fnmatch_lines(["*OPUS Phase 0 sign-off*", f"Phase 0 decision: REHEARSAL {summary['decision']}*",
                                  "report: *opus-phase0.html"])
     assert summary["decision"] == "GO", [c for c in summary["criteria"] if not c["passed"]]
     assert result.ret == 0
@@ -188,7 +194,7 @@ def test_report_is_visible_in_a_real_browser(pytester: pytest.Pytester, phase0_p
     shutil.rmtree(profile, ignore_errors=True)
     decision = _summary(phase0_project)["decision"]
     assert 'id="opus-phase0"' in dom
-    assert re.search(rf'id="opus-decision"[^>]*>Decision: {decision}<', dom)
+    assert re.search(rf'id="opus-decision"[^>]*>Decision: REHEARSAL {decision} \(disposable sandbox', dom)
     assert "Phase 0 Completion Requirements" in dom
 
 
@@ -218,12 +224,13 @@ def test_one_phase_alone_runs_on_a_deployed_disposable_sandbox(pytester: pytest.
                                                                phase: str) -> None:
     result = _run(pytester, "tests/phase0", "-m", phase, "-p", "no:cacheprovider")
     assert result.ret == 0, result.stdout.str()[-2000:]
-    assert _summary(phase0_project)["scenario"] == "incomplete"  # one phase alone is never a sign-off
+    assert _run_summary(phase0_project)["scenario"] == "incomplete"  # one phase alone is never a sign-off
+    assert not (phase0_project / "reports" / "opus-phase0.json").exists()
 
 
 def test_a_deselected_phase_test_means_no_sign_off(pytester: pytest.Pytester, phase0_project: Path) -> None:
     result = _run(pytester, "tests/phase0", "--opus-deploy", "-k", "not idempotent", "-p", "no:cacheprovider")
-    summary = _summary(phase0_project)
+    summary = _run_summary(phase0_project)
     assert (summary["decision"], summary["scenario"]) == ("NO-GO", "incomplete")
     assert result.ret == 0  # the selected tests passed; a partial run is simply not a sign-off
 
@@ -243,3 +250,66 @@ def test_a_deployment_that_existed_before_the_run_is_not_rolled_back(pytester: p
     kept = SandboxTarget(db)
     assert kept.execute("SELECT batch_id FROM dbo.MON_UpdateAudit") == [("REAL-BATCH",)]
     kept.close()
+
+
+# -- the sign-off says what it means (issue 12) -----------------------------------------------------
+
+
+def test_the_decision_names_its_scope(pytester: pytest.Pytester, phase0_project: Path, tmp_path: Path) -> None:
+    result = _run(pytester, "tests/phase0", "--opus-deploy", "-p", "no:cacheprovider")
+    summary = _summary(phase0_project)
+    assert (summary["scope"], summary["decision"]) == ("rehearsal", "GO")
+    result.stdout.fnmatch_lines(["Phase 0 decision: REHEARSAL GO (disposable sandbox: no database was signed off)*"])
+    db = create_sandbox(tmp_path / "named.sqlite", phase0_project / "sql" / "baseline")
+    result = _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-db={db}", "-p", "no:cacheprovider")
+    summary = _summary(phase0_project)
+    assert summary["scope"] == "target" and summary["target"] == f"sandbox file {db}"
+    result.stdout.fnmatch_lines([f"Phase 0 decision: GO for sandbox file {db} (*"])
+    html = (phase0_project / "reports" / "opus-phase0.html").read_text(encoding="utf-8")
+    assert f"Decision: GO for sandbox file {db}" in html
+
+
+def test_a_partial_run_leaves_the_sign_off_files_byte_identical(pytester: pytest.Pytester,
+                                                               phase0_project: Path) -> None:
+    _run(pytester, "tests/phase0", "--opus-deploy", "-p", "no:cacheprovider")
+    reports = phase0_project / "reports"
+    signed = {name: (reports / name).read_bytes() for name in ("opus-phase0.html", "opus-phase0.json")}
+    result = _run(pytester, "tests/phase0", "-m", "schema", "-p", "no:cacheprovider")
+    assert {name: (reports / name).read_bytes() for name in signed} == signed
+    run = _run_summary(phase0_project)
+    assert run["sign_off"] is False and run["scenario"] == "incomplete"
+    result.stdout.fnmatch_lines(["Phase 0 decision: NO SIGN-OFF (incomplete run*",
+                                 "summary: reports/opus-phase0-run.json"])
+
+
+def test_criteria_blocked_by_an_earlier_phase_say_not_measured(pytester: pytest.Pytester,
+                                                               phase0_project: Path) -> None:
+    _break_audit_type(phase0_project)
+    result = _run(pytester, "tests/phase0", "--opus-deploy", "-p", "no:cacheprovider")
+    criteria = {c["name"]: c for c in _summary(phase0_project)["criteria"]}
+    rate = criteria["UpdateOperations test: >95% success rate"]
+    assert rate["status"] == "not measured" and rate["evidence"].startswith("not measured: blocked by phase 'schema'")
+    assert criteria["Schema validation: All objects present and functional"]["status"] == "failed"
+    result.stdout.fnmatch_lines(["*?NOT MEASURED? UpdateOperations test: >95% success rate: not measured: blocked*"])
+
+
+def test_documentation_criterion_points_at_the_history_and_the_ledger(pytester: pytest.Pytester,
+                                                                      phase0_project: Path) -> None:
+    _run(pytester, "tests/phase0", "--opus-deploy", "-p", "no:cacheprovider")
+    [documented] = [c for c in _summary(phase0_project)["criteria"] if c["name"].startswith("Documentation")]
+    assert documented["passed"]
+    assert re.fullmatch(r"results recorded in reports/history/opus-phase0-\S+\.json; deploy run \d+ in the "
+                        r"target's deployment ledger", documented["evidence"]), documented["evidence"]
+
+
+def test_junit_xml_carries_the_decision(pytester: pytest.Pytester, phase0_project: Path) -> None:
+    import xml.etree.ElementTree as ElementTree
+
+    _break_audit_type(phase0_project)
+    _run(pytester, "tests/phase0", "--opus-deploy", "--junitxml=junit.xml", "-p", "no:cacheprovider")
+    root = ElementTree.parse(phase0_project / "junit.xml").getroot()
+    [case] = [c for c in root.iter("testcase") if c.get("name") == "phase0_sign_off"]
+    failure = case.find("failure")
+    assert failure is not None and "REHEARSAL NO-GO" in (failure.get("message") or "")
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert properties["decision"] == "NO-GO" and properties["scope"] == "rehearsal"
