@@ -164,6 +164,28 @@ def _lock_wait_option(parser: argparse.ArgumentParser) -> None:
                         f"(default: env {LOCK_WAIT_ENV}, else {DEFAULT_LOCK_WAIT_SECONDS:g})")
 
 
+def build_approve_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=f"{PROG} approve",
+        description="Record the project lead's approval of a Phase 0 sign-off: in the target database "
+        "(dbo.OPUS_Approval) and in the sign-off's JSON and HTML.",
+        epilog="Exit status: 0 recorded, 2 refused or a usage/configuration error. See docs/dba.md.",
+    )
+    parser.add_argument("--by", required=True, metavar="NAME", help="who approves")
+    parser.add_argument("--note", required=True, metavar="TEXT", help="the approval's comment")
+    parser.add_argument("--report", metavar="JSON", default=None,
+                        help="the sign-off JSON (default: reports/opus-phase0.json in the project)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--database", metavar="NAME", help="the database the sign-off is for (named)")
+    where.add_argument("--dsn", metavar="DSN", help="the database the sign-off is for (ODBC connection string)")
+    where.add_argument("--db", metavar="PATH", help="the database the sign-off is for (sandbox file)")
+    parser.add_argument("--accept-no-go", action="store_true", help="approve although the decision is NO-GO")
+    parser.add_argument("--rehearsal", action="store_true",
+                        help="approve a rehearsal on a disposable sandbox (no database to record it in)")
+    parser.add_argument("--quiet", action="store_true", help="print only the final line")
+    return parser
+
+
 def build_status_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=f"{PROG} status",
@@ -196,10 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(arguments: list[str], console: Console) -> int:
-    status = bool(arguments) and arguments[0] == "status"
+    command = arguments[0] if arguments and arguments[0] in SUBCOMMANDS else None
     try:
-        if status:
-            options = build_status_parser().parse_args(arguments[1:])
+        if command is not None:
+            options = SUBCOMMANDS[command][0]().parse_args(arguments[1:])
         else:
             options = build_parser().parse_args(arguments)
     except _UsageError as stop:
@@ -208,7 +230,7 @@ def _main(arguments: list[str], console: Console) -> int:
         return stop.status
     console.quiet = options.quiet
     try:
-        return _status(options, console) if status else _run(options, console)
+        return SUBCOMMANDS[command][1](options, console) if command is not None else _run(options, console)
     except ConfigError as error:
         console.error(str(error))
         return EXIT_USAGE
@@ -289,6 +311,35 @@ def _status(options: argparse.Namespace, console: Console) -> int:
     return EXIT_OK if not status.problems else EXIT_SCRIPT_FAILED
 
 
+def _approve(options: argparse.Namespace, console: Console) -> int:
+    from .approval import approve, check_approvable, load_sign_off, write_approval
+
+    root = find_project_root() or Path.cwd()
+    json_path = Path(options.report) if options.report else root / "reports" / "opus-phase0.json"
+    data = load_sign_off(json_path)
+    check_approvable(data, accept_no_go=options.accept_no_go, rehearsal=options.rehearsal)
+    named = any(getattr(options, k) is not None for k in ("database", "dsn", "db"))
+    if data.get("scope") == "target" and not named:
+        raise ConfigError(f"the sign-off is for {data.get('target')}: name that database (--database, --dsn or "
+                          "--db) so the approval is recorded in it")
+    target = None
+    if named:
+        database = _database(options)
+        console.forget(*database.secrets)
+        target = open_database(database, notify=console.say)
+    try:
+        approval = approve(data, by=options.by, note=options.note, target=target)
+    finally:
+        if target is not None:
+            target.close()
+    html = root / data["report"] if data.get("report") else None
+    write_approval(data, approval, json_path, html)
+    where = f"{target.display_name} and " if target is not None else ""
+    console.result(f"OK: approved by {approval.by} ({approval.decision}, sign-off {approval.signoff_id}, "
+                   f"SHA-256 {approval.signoff_sha256[:12]}); recorded in {where}{json_path}")
+    return EXIT_OK
+
+
 def lock_wait_seconds(given: float | None) -> float:
     """--lock-wait, else the environment variable, else the default; a clear error for a bad value."""
     if given is None:
@@ -300,6 +351,10 @@ def lock_wait_seconds(given: float | None) -> float:
         except ValueError:
             raise ConfigError(f"{LOCK_WAIT_ENV}={raw!r} is not a number of seconds (e.g. 30)") from None
     return check_wait(given)
+
+
+#: opus-sql's subcommands: parser, handler (the default, without one, runs a script)
+SUBCOMMANDS = {"status": (build_status_parser, _status), "approve": (build_approve_parser, _approve)}
 
 
 def read_script(path: Path) -> str:

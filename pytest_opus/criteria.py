@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .phases import PHASES, PhaseLedger
+from .phases import PHASES, SEED_MINUTES, PhaseLedger
 from .thresholds import Thresholds
 
 COMPLETION = "Phase 0 Completion Requirements"
@@ -94,7 +94,8 @@ class Decision:
             "criteria": [asdict(c) for c in self.criteria],
             "phases": {
                 p.name: {"passed": p.passed, "failed": p.failed, "skipped": p.skipped,
-                         "seconds": round(p.seconds, 3), "server_warnings": p.server_warnings,
+                         "seconds": round(p.seconds, 3), "seed_minutes": SEED_MINUTES[p.name],
+                         "server_warnings": p.server_warnings,
                          "checkpoint": p.checkpoint, "failures": list(p.failures)}
                 for p in self.phases
             },

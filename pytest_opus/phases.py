@@ -15,6 +15,10 @@ MARKER_HELP = {
 }
 
 
+#: the seed's time estimate for each step, in minutes ("Execution Sequence"; ~22 minutes in all)
+SEED_MINUTES = {"deploy": 5, "schema": 2, "workflow": 10, "infrastructure": 5}
+
+
 def phase_of(marker_names: set[str]) -> str | None:
     return next((p for p in PHASES if p in marker_names), None)
 

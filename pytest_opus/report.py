@@ -89,7 +89,8 @@ def html_section(data: dict[str, Any]) -> str:
         rows.append(f"<tr><td>{status}</td><td>{escape(c['name'])}</td><td>{escape(c['evidence'])}</td></tr>")
     phase_rows = [
         f"<tr><td>{escape(name)}</td><td>{p['passed']}</td><td>{p['failed']}</td><td>{p['skipped']}</td>"
-        f"<td>{p['seconds']:.2f}s</td><td>{p['server_warnings']}</td><td>{escape(p['checkpoint'])}</td></tr>"
+        f"<td>{p['seconds']:.2f}s</td><td>{p.get('seed_minutes', '-')} min</td><td>{p['server_warnings']}</td>"
+        f"<td>{escape(p['checkpoint'])}</td></tr>"
         for name, p in data["phases"].items()
     ]
     env_rows = [f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>" for k, v in data["environment"].items()]
@@ -115,7 +116,7 @@ def html_section(data: dict[str, Any]) -> str:
         + failed_html + rollback_html
         + "<table><tr><th>status</th><th>criterion</th><th>evidence</th></tr>" + "".join(rows) + "</table>"
         + "<h3>Phases and checkpoints</h3><table><tr><th>phase</th><th>passed</th><th>failed</th>"
-        + "<th>skipped</th><th>time</th><th>database warnings</th><th>checkpoint</th></tr>"
+        + "<th>skipped</th><th>time</th><th>seed's estimate</th><th>database warnings</th><th>checkpoint</th></tr>"
         + "".join(phase_rows) + "</table>" + server_html + ledger_html(data.get("deployment_status"))
         + f"<p><small>{escape(SUCCESS_RATE_DEFINITION)}</small></p>"
         + "<h3>Run</h3><table>" + "".join(env_rows) + "</table></section>"

@@ -172,6 +172,7 @@ def sign_off(run: OpusRun, root: Path, html_report: str | None) -> dict[str, Any
     except OSError as error:
         extra["recording_error"] = str(error)
     data = decide(relative(history, root) if history is not None else None)
+    data["id"] = history.stem if history is not None else None  # what an approval refers to
     final = json.dumps(data, indent=2, default=str)
     for path in filter(None, (json_path, history)):
         try:
