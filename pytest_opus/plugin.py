@@ -130,6 +130,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         for line in terminal_lines(run.sign_off):
             terminalreporter.line(line)
         terminalreporter.line(f"summary: {run.sign_off['json']}")
+        if run.sign_off.get("index"):
+            terminalreporter.line(f"history: {run.sign_off['index']}")
         report = run.sign_off["report"]
         terminalreporter.line(f"report: {report}" if report else "report: not written (pytest-html is disabled)")
 

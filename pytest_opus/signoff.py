@@ -179,6 +179,12 @@ def sign_off(run: OpusRun, root: Path, html_report: str | None) -> dict[str, Any
             path.write_text(final, encoding="utf-8")
         except OSError as error:
             data["recording_error"] = str(error)
+    try:
+        from .history import write_index
+
+        data["index"] = relative(write_index(history_dir.parent), root)
+    except OSError as error:
+        data["recording_error"] = f"cannot write the history page: {error.strerror}"
     run.sign_off = data
     return data
 

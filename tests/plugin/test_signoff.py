@@ -279,7 +279,10 @@ def test_a_partial_run_leaves_the_sign_off_files_byte_identical(pytester: pytest
     run = _run_summary(phase0_project)
     assert run["sign_off"] is False and run["scenario"] == "incomplete"
     result.stdout.fnmatch_lines(["Phase 0 decision: NO SIGN-OFF (incomplete run*",
-                                 "summary: reports/opus-phase0-run.json"])
+                                 "summary: reports/opus-phase0-run.json", "history: reports/index.html"])
+    index = (reports / "index.html").read_text(encoding="utf-8")
+    assert "2 run(s) recorded" in index and index.count("<tr><td>") == 2
+    assert "<td>sign-off</td>" in index and "<td>run</td>" in index and "<svg" in index and "<script" not in index
 
 
 def test_criteria_blocked_by_an_earlier_phase_say_not_measured(pytester: pytest.Pytester,
