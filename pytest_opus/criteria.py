@@ -13,6 +13,7 @@ from typing import Any
 from .phases import PHASES, SEED_MINUTES, PhaseLedger
 from .thresholds import Thresholds
 
+SAFETY = "Safety Measures"
 COMPLETION = "Phase 0 Completion Requirements"
 READY = "Ready for Phase 1 Criteria"
 
@@ -134,6 +135,16 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
                 return
         criteria.append(Criterion(group, name, bool(passed), text, "passed" if passed else "failed"))
 
+    # -- Safety: checked before anything changes ----------------------------------------------------
+    f = by["preflight"]
+    checked, conflicts = ev.get("preflight.scripts"), ev.get("preflight.conflicts")
+    text = (f"{checked} script(s) parsed and checked against the YAML; target reachable "
+            f"({ev.get('preflight.access', 'not checked')}); {conflicts} conflicting object(s)"
+            if checked is not None else "the pre-flight phase did not run")
+    add(SAFETY, "Comprehensive validation before any database changes",
+        f.ok and checked is not None and conflicts == 0 and bool(ev.get("preflight.static_ok")), text,
+        ("preflight",))
+
     # -- Phase 0 completion ------------------------------------------------------------------------
     d = by["deploy"]
     if "deploy.batches" in ev:
@@ -226,7 +237,7 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
         return Decision("NO-GO", "incomplete", tuple(criteria), phases)
     if all(c.passed for c in criteria) and checkpoints_ok:
         return Decision("GO", "success", tuple(criteria), phases)
-    deploy_ok = criteria[0].passed
+    deploy_ok = next(c.passed for c in criteria if c.name == "Database schema deployment: 100% successful")
     if deploy_ok and rate is not None and thresholds.partial_above < rate <= thresholds.go_above:
         return Decision("NO-GO", "partial", tuple(criteria), phases)
     return Decision("NO-GO", "failure", tuple(criteria), phases)

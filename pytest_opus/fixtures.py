@@ -47,6 +47,20 @@ def opus_target(request: pytest.FixtureRequest) -> Target:
 
 
 @pytest.fixture(scope="session")
+def opus_target_before_deploy(request: pytest.FixtureRequest) -> Target:
+    """The database under test, opened without deploying anything (for the pre-flight phase).
+
+    A connection problem fails the tests that need it, with the reason.
+    """
+    from .errors import OpusError
+
+    try:
+        return _run(request).target()
+    except OpusError as error:
+        pytest.fail(f"cannot open the target: {error}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
 def opus_deployment(request: pytest.FixtureRequest, opus_target: Target) -> Deployment:
     """The deploy step of this run (done once): catalog before and after, and the script's result.
 

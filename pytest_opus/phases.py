@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: the seed's execution order; a failed phase blocks every phase after it
-PHASES: tuple[str, ...] = ("deploy", "schema", "workflow", "infrastructure")
+#: the seed's execution order, after a pre-flight that changes nothing; a failed phase blocks every
+#: phase after it (a failed pre-flight: nothing is deployed)
+PHASES: tuple[str, ...] = ("preflight", "deploy", "schema", "workflow", "infrastructure")
 
 MARKER_HELP = {
+    "preflight": "Phase 0 step 0, before any change: scripts parse and agree with the YAML, the target is "
+                 "reachable and writable, no conflicting objects",
     "deploy": "Phase 0 step 1: the deploy script ran, atomically and idempotently, breaking nothing",
     "schema": "Phase 0 step 2: the live schema matches expectations/schema and the DBA validation passes",
     "workflow": "Phase 0 step 3: UpdateOperations stages, validates, dry-runs and audits a mock batch",
@@ -15,8 +18,10 @@ MARKER_HELP = {
 }
 
 
-#: the seed's time estimate for each step, in minutes ("Execution Sequence"; ~22 minutes in all)
-SEED_MINUTES = {"deploy": 5, "schema": 2, "workflow": 10, "infrastructure": 5}
+#: the seed's time estimate for each step, in minutes ("Execution Sequence"; ~22 minutes in all); the
+#: pre-flight is not a step of the seed's
+SEED_MINUTES: dict[str, int | None] = {"preflight": None, "deploy": 5, "schema": 2, "workflow": 10,
+                                       "infrastructure": 5}
 
 
 def phase_of(marker_names: set[str]) -> str | None:

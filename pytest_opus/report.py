@@ -74,6 +74,11 @@ def write_json(data: dict[str, Any], path: Path, history_dir: Path) -> Path:
     return history
 
 
+def _estimate(phase: dict[str, Any]) -> str:
+    minutes = phase.get("seed_minutes")
+    return f"{minutes} min" if minutes else "-"
+
+
 def html_section(data: dict[str, Any]) -> str:
     """The Phase 0 section shown above pytest-html's results."""
     go = data["decision"] == "GO"
@@ -89,7 +94,7 @@ def html_section(data: dict[str, Any]) -> str:
         rows.append(f"<tr><td>{status}</td><td>{escape(c['name'])}</td><td>{escape(c['evidence'])}</td></tr>")
     phase_rows = [
         f"<tr><td>{escape(name)}</td><td>{p['passed']}</td><td>{p['failed']}</td><td>{p['skipped']}</td>"
-        f"<td>{p['seconds']:.2f}s</td><td>{p.get('seed_minutes', '-')} min</td><td>{p['server_warnings']}</td>"
+        f"<td>{p['seconds']:.2f}s</td><td>{_estimate(p)}</td><td>{p['server_warnings']}</td>"
         f"<td>{escape(p['checkpoint'])}</td></tr>"
         for name, p in data["phases"].items()
     ]

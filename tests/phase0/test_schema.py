@@ -86,20 +86,3 @@ def test_validation_catches_planted_mismatches(opus_run: OpusRun, opus_config: O
     opus_run.evidence["mismatch.planted"] = len(PLANTED)
     opus_run.evidence["mismatch.caught"] = len(PLANTED) - len(missed)
     assert not missed, f"planted mismatches not caught: {missed}"
-
-
-def test_deploy_script_agrees_with_expectations_statically(opus_config: OpusConfig) -> None:
-    """Read with sqlglot, no database: the script's effects meet the YAML before anything is deployed."""
-    from pytest_opus.effects import check_deploy_against_expectations
-
-    results = check_deploy_against_expectations(opus_config.sql, opus_config.expectations)
-    problems = [f"{r.summary()}\n{format_findings(r.findings)}" for r in results if not r.ok]
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
-
-
-def test_rollback_script_removes_everything_deploy_adds(opus_config: OpusConfig) -> None:
-    from pytest_opus.effects import check_rollback_reverses_deploy
-
-    problems = check_rollback_reverses_deploy(opus_config.sql)
-    assert not problems, "\n".join(problems)

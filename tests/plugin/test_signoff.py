@@ -44,11 +44,22 @@ def _break_audit_type(project: Path) -> None:
     audit.write_text(broken, encoding="utf-8")
 
 
+def _break_validation(project: Path) -> None:
+    """A DBA validation check that the deployed schema fails: the schema phase fails after deploy (the
+    pre-flight does not run the validation script, so the deploy goes ahead)."""
+    script = project / "sql" / "validate_ddl_changes.sql"
+    text = script.read_text(encoding="utf-8")
+    planted = text.replace("N'batch_id', N'varchar(50) not null', N'varchar', 50, 'NO'",
+                           "N'batch_id', N'varchar(60) not null', N'varchar', 60, 'NO'", 1)
+    assert planted != text, "could not plant the wrong length in validate_ddl_changes.sql"
+    script.write_text(planted, encoding="utf-8")
+
+
 def test_full_run_writes_report_json_and_history(pytester: pytest.Pytester, phase0_project: Path) -> None:
     result = _run(pytester, "tests/phase0", "--opus-deploy", "-p", "no:cacheprovider")
     summary = _summary(phase0_project)
     assert {"decision", "scenario", "criteria", "phases"} <= set(summary)
-    assert len(summary["criteria"]) == 10
+    assert len(summary["criteria"]) == 11
     assert (phase0_project / "reports" / "opus-phase0.html").exists()
     assert list((phase0_project / "reports" / "history").glob("opus-phase0-*.json"))
     result.stdout.fnmatch_lines(["*OPUS Phase 0 sign-off*", f"Phase 0 decision: REHEARSAL {summary['decision']}*",
@@ -64,11 +75,13 @@ def test_broken_expectation_is_no_go_and_skips_later_phases(pytester: pytest.Pyt
     assert result.ret != 0
     summary = _summary(phase0_project)
     assert summary["decision"] == "NO-GO"
-    failed = {c["name"] for c in summary["criteria"] if not c["passed"]}
-    assert "Schema validation: All objects present and functional" in failed
-    assert summary["phases"]["workflow"]["passed"] == 0 and summary["phases"]["workflow"]["skipped"] > 0
-    result.stdout.fnmatch_lines(["*phase 'schema' failed (*test_schema.py::test_schema_object*), "
-                                 "so phase 'workflow' is skipped*"])
+    # the deploy script and the YAML disagree: caught before anything is deployed
+    status = {c["name"]: c["status"] for c in summary["criteria"]}
+    assert status["Comprehensive validation before any database changes"] == "failed"
+    assert status["Schema validation: All objects present and functional"] == "not measured"
+    assert summary["phases"]["deploy"]["passed"] == 0 and summary["phases"]["deploy"]["skipped"] > 0
+    result.stdout.fnmatch_lines(["*phase 'preflight' failed (*test_preflight.py::test_scripts_agree_with_the_"
+                                 "expectations_statically), so phase 'deploy' is skipped*"])
 
 
 def test_failure_on_a_persistent_target_runs_the_rollback(pytester: pytest.Pytester, phase0_project: Path,
@@ -77,7 +90,7 @@ def test_failure_on_a_persistent_target_runs_the_rollback(pytester: pytest.Pytes
     before = SandboxTarget(db)
     baseline_catalog = before.catalog()
     before.close()
-    _break_audit_type(phase0_project)
+    _break_validation(phase0_project)
     result = _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-db={db}", "-p", "no:cacheprovider")
     assert result.ret != 0
     summary = _summary(phase0_project)
@@ -103,7 +116,7 @@ def test_automatic_rollback_keeps_an_older_deployment_and_its_values(
     older.execute("UPDATE dbo.STG_MON_CustMasterSchedule SET update_batch_id = 'OLD-1' WHERE stg_id <= 3")
     before = older.catalog()
     older.close()
-    _break_audit_type(phase0_project)
+    _break_validation(phase0_project)
     result = _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-db={db}", "-p", "no:cacheprovider")
     assert result.ret != 0
     rollback = _summary(phase0_project)["rollback"]
@@ -138,7 +151,7 @@ def test_no_automatic_rollback_in_the_partial_scenario(pytester: pytest.Pytester
 def test_no_rollback_flag_keeps_the_deployment(pytester: pytest.Pytester, phase0_project: Path,
                                                tmp_path: Path) -> None:
     db = create_sandbox(tmp_path / "persistent.sqlite", phase0_project / "sql" / "baseline")
-    _break_audit_type(phase0_project)
+    _break_validation(phase0_project)
     _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-db={db}", "--opus-no-rollback",
                        "-p", "no:cacheprovider")
     assert "not performed" in _summary(phase0_project)["rollback"]
@@ -243,7 +256,7 @@ def test_a_deployment_that_existed_before_the_run_is_not_rolled_back(pytester: p
     existing.execute("INSERT INTO dbo.MON_UpdateAudit (batch_id, update_operation) VALUES (?, ?)",
                      ["REAL-BATCH", "UPDATE_ITEMS"])
     existing.close()
-    _break_audit_type(phase0_project)
+    _break_validation(phase0_project)
     result = _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-db={db}", "-p", "no:cacheprovider")
     assert result.ret != 0
     assert _summary(phase0_project)["rollback"].startswith("not performed: this run's deploy created nothing")
@@ -287,7 +300,7 @@ def test_a_partial_run_leaves_the_sign_off_files_byte_identical(pytester: pytest
 
 def test_criteria_blocked_by_an_earlier_phase_say_not_measured(pytester: pytest.Pytester,
                                                                phase0_project: Path) -> None:
-    _break_audit_type(phase0_project)
+    _break_validation(phase0_project)
     result = _run(pytester, "tests/phase0", "--opus-deploy", "-p", "no:cacheprovider")
     criteria = {c["name"]: c for c in _summary(phase0_project)["criteria"]}
     rate = criteria["UpdateOperations test: >95% success rate"]
@@ -316,3 +329,26 @@ def test_junit_xml_carries_the_decision(pytester: pytest.Pytester, phase0_projec
     assert failure is not None and "REHEARSAL NO-GO" in (failure.get("message") or "")
     properties = {p.get("name"): p.get("value") for p in case.iter("property")}
     assert properties["decision"] == "NO-GO" and properties["scope"] == "rehearsal"
+
+
+def test_a_failed_pre_flight_stops_before_any_change(pytester: pytest.Pytester, phase0_project: Path,
+                                                     tmp_path: Path) -> None:
+    """A column already there with another type: deploy would skip it and leave it wrong, so nothing runs."""
+    db = create_sandbox(tmp_path / "conflict.sqlite", phase0_project / "sql" / "baseline")
+    target = SandboxTarget(db)
+    assert target.execute_script("ALTER TABLE dbo.STG_MON_CustMasterSchedule ADD update_batch_id INT NULL;").ok
+    before = target.catalog()
+    target.close()
+    result = _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-db={db}", "-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*objects already in the database conflict with the deployment*",
+                                 "*update_batch_id*varchar(50)*int*"])
+    summary = _summary(phase0_project)
+    assert summary["phases"]["deploy"]["passed"] == 0 and summary["phases"]["deploy"]["skipped"] > 0
+    criteria = {c["name"]: c for c in summary["criteria"]}
+    assert criteria["Comprehensive validation before any database changes"]["status"] == "failed"
+    assert criteria["Database schema deployment: 100% successful"]["status"] == "not measured"
+    assert summary["rollback"] is None
+    after = SandboxTarget(db)
+    assert after.catalog() == before  # not even the ledger was created
+    after.close()

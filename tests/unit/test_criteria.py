@@ -21,8 +21,14 @@ def _ledger(failed: str | None = None) -> PhaseLedger:
     return ledger
 
 
+def by_name(decision: Any) -> dict[str, Any]:
+    return {c.name: c for c in decision.criteria}
+
+
 def _evidence(**overrides: Any) -> dict[str, Any]:
     evidence: dict[str, Any] = {
+        "preflight.scripts": 5, "preflight.static_ok": True, "preflight.conflicts": 0,
+        "preflight.access": "writable database file",
         "deploy.batches": 9, "deploy.batches_committed": 9, "deploy.seconds": 0.2,
         "schema.objects": 5, "schema.objects_ok": 5, "schema.dba_checks": 48, "schema.dba_checks_passed": 48,
         "workflow.success_rate": 58 / 60, "workflow.valid": 58, "workflow.staged": 60, "workflow.invalid": 2,
@@ -41,8 +47,9 @@ def _evidence(**overrides: Any) -> dict[str, Any]:
 def test_everything_measured_and_passing_is_go() -> None:
     decision = evaluate(_ledger(), _evidence(), Thresholds(), {}, "reports/history/x.json")
     assert (decision.decision, decision.scenario) == ("GO", "success")
-    assert len(decision.criteria) == 10 and all(c.passed for c in decision.criteria)
-    assert "96.7% (58/60 rows valid" in decision.criteria[2].evidence
+    assert len(decision.criteria) == 11 and all(c.passed for c in decision.criteria)
+    assert all(c.status == "passed" for c in decision.criteria)
+    assert "96.7% (58/60 rows valid" in by_name(decision)["UpdateOperations test: >95% success rate"].evidence
 
 
 @pytest.mark.parametrize(("overrides", "failed_name"), [
@@ -56,6 +63,8 @@ def test_everything_measured_and_passing_is_go() -> None:
     ({"workflow.rejected_exactly": False}, "UpdateOperations test: >95% success rate"),
     ({"schema.dba_checks_passed": 47}, "Schema validation: All objects present and functional"),
     ({"infrastructure.components_ok": 5}, "Infrastructure validation: All components operational"),
+    ({"preflight.conflicts": 1}, "Comprehensive validation before any database changes"),
+    ({"preflight.static_ok": False}, "Comprehensive validation before any database changes"),
 ])
 def test_each_criterion_fails_on_its_own_evidence(overrides: dict[str, Any], failed_name: str) -> None:
     decision = evaluate(_ledger(), _evidence(**overrides), Thresholds(), {}, "x.json")
@@ -65,8 +74,8 @@ def test_each_criterion_fails_on_its_own_evidence(overrides: dict[str, Any], fai
 
 def test_missing_evidence_fails_and_says_so() -> None:
     decision = evaluate(_ledger(), {}, Thresholds(), {}, None)
-    assert not any(c.passed for c in decision.criteria[:5] if "recorded" not in c.name)
-    assert "did not" in decision.criteria[2].evidence
+    assert not any(c.passed for c in decision.criteria[:6] if "recorded" not in c.name)
+    assert "did not" in by_name(decision)["UpdateOperations test: >95% success rate"].evidence
 
 
 def test_partial_scenario_between_the_thresholds() -> None:
@@ -105,6 +114,7 @@ def test_a_failed_phase_that_skips_the_later_ones_is_a_failure_not_incomplete() 
     ledger = PhaseLedger()
     for phase in PHASES:
         ledger.selected[phase] = 1
+    ledger.record("preflight", "p::ok", "passed", 0.1)
     ledger.record("deploy", "d::ok", "passed", 0.1)
     ledger.record("schema", "s::broken", "failed", 0.1)
     ledger.record("workflow", "w::x", "skipped", 0.0)
@@ -123,3 +133,18 @@ def test_a_database_warning_fails_the_checkpoint() -> None:
     decision = evaluate(_ledger(), _evidence(), Thresholds(), {"deploy": 1}, "x.json")
     assert next(p for p in decision.phases if p.name == "deploy").checkpoint.startswith("failed: 1 database")
     assert decision.decision == "NO-GO"
+
+
+def test_a_criterion_of_a_blocked_phase_is_not_measured_not_failed() -> None:
+    ledger = PhaseLedger()
+    for phase in PHASES:
+        ledger.selected[phase] = 1
+    ledger.record("preflight", "p::ok", "passed", 0.1)
+    ledger.record("deploy", "d::broken", "failed", 0.1)
+    for phase in ("schema", "workflow", "infrastructure"):
+        ledger.record(phase, f"{phase}::x", "skipped", 0.0)
+    criteria = by_name(evaluate(ledger, {}, Thresholds(), {}, "x.json"))
+    assert criteria["Database schema deployment: 100% successful"].status == "failed"
+    schema = criteria["Schema validation: All objects present and functional"]
+    assert (schema.status, schema.passed) == ("not measured", False)
+    assert schema.evidence == "not measured: blocked by phase 'deploy' failed (d::broken), so phase 'schema' is skipped"
