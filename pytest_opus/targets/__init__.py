@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +30,18 @@ def open_target(
     db_path: str | Path | None = None,
     baseline_dir: str | Path | None = None,
     timeout: int = 30,
+    lock_timeout: float | None = None,
+    query_timeout: int | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Target:
     """Open the target that `dsn` or `db_path` names (exactly one of them).
 
     - `dsn`: an ODBC connection string. When the driver reports SQLite as its DBMS, the result is an
       `OdbcSqliteTarget` (the embedded runner over pyodbc); otherwise a `SqlServerTarget`.
-      `timeout` is the login timeout in seconds.
+      `timeout` is the login timeout in seconds. For SQL Server, `lock_timeout` and `query_timeout`
+      (seconds) default to the environment variables OPUS_LOCK_TIMEOUT and OPUS_QUERY_TIMEOUT
+      (read from `environ`, os.environ by default), else to 30 and 0 (no limit): see
+      `sqlserver.SessionSettings`.
     - `db_path`: a sandbox file, opened as a persistent `SandboxTarget`. A file that does not exist
       is an error, unless `baseline_dir` is given: then it is built from `baseline_dir/*.sql`.
 
@@ -43,17 +51,46 @@ def open_target(
     if (dsn is None) == (db_path is None):
         raise ConfigError("name exactly one database: a DSN (--dsn) or a sandbox file (--db PATH)")
     if dsn is not None:
-        return _open_dsn(dsn, timeout)
+        return _open_dsn(dsn, timeout, lock_timeout, query_timeout, os.environ if environ is None else environ)
     assert db_path is not None
     return _open_sandbox(Path(db_path), None if baseline_dir is None else Path(baseline_dir))
 
 
-def _open_dsn(dsn: str, timeout: int) -> Target:
+def _seconds(environ: Mapping[str, str], name: str) -> float | None:
+    """A number of seconds from environment variable `name`; None when it is unset or empty."""
+    text = environ.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a number of seconds") from None
+
+
+def _open_dsn(
+    dsn: str, timeout: int, lock_timeout: float | None, query_timeout: int | None, environ: Mapping[str, str]
+) -> Target:
     from . import _odbc
+    from .sqlserver import (
+        DEFAULT_LOCK_TIMEOUT_SECONDS,
+        DEFAULT_QUERY_TIMEOUT_SECONDS,
+        LOCK_TIMEOUT_ENV,
+        QUERY_TIMEOUT_ENV,
+        SessionSettings,
+    )
 
     if not dsn.strip():
         raise ConfigError("the DSN is empty: give an ODBC connection string such as "
                           "Driver={ODBC Driver 18 for SQL Server};Server=HOST;Database=NAME;Encrypt=yes")
+    if lock_timeout is None:
+        lock_timeout = _seconds(environ, LOCK_TIMEOUT_ENV)
+        lock_timeout = DEFAULT_LOCK_TIMEOUT_SECONDS if lock_timeout is None else lock_timeout
+    if query_timeout is None:
+        seconds = _seconds(environ, QUERY_TIMEOUT_ENV)
+        if seconds is not None and not seconds.is_integer():
+            raise ConfigError(f"{QUERY_TIMEOUT_ENV}={seconds:g} is not a whole number of seconds")
+        query_timeout = DEFAULT_QUERY_TIMEOUT_SECONDS if seconds is None else int(seconds)
+    SessionSettings(lock_timeout, query_timeout)  # a bad value fails here, before anything connects
     # Opened with autocommit off, as SqlServerTarget expects; OdbcSqliteTarget switches it on.
     connection = _odbc.connect(dsn, autocommit=False, timeout=timeout)
     try:
@@ -63,7 +100,13 @@ def _open_dsn(dsn: str, timeout: int) -> Target:
             return OdbcSqliteTarget(dsn, connection=connection)
         from .sqlserver import SqlServerTarget
 
-        return SqlServerTarget(dsn, connection=connection)
+        return SqlServerTarget(
+            dsn,
+            connection=connection,
+            configure_session=True,
+            lock_timeout=lock_timeout,
+            query_timeout=query_timeout,
+        )
     except BaseException:
         connection.close()
         raise

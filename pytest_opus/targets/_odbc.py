@@ -128,9 +128,38 @@ def connect(dsn: str, *, autocommit: bool = False, timeout: int = 30) -> Any:
         raise ConfigError(f"cannot connect to {mask_dsn(dsn)}: {reason}") from None
 
 
+#: What to change when ODBC Driver 18 refuses the server's certificate (it encrypts and verifies by default).
+CERTIFICATE_REMEDY = (
+    "ODBC Driver 18 encrypts every connection and verifies the server's TLS certificate unless told "
+    "otherwise (Driver 17 did not). Keep Encrypt=yes and either make the certificate trusted here: install "
+    "the certificate of the CA that issued it (Debian/Ubuntu: copy it to /usr/local/share/ca-certificates/ "
+    "and run update-ca-certificates), and if the certificate names the server differently from Server=, "
+    "add HostNameInCertificate=<that name>; or, for a server with a self-signed certificate (SQL Server's "
+    "own when none is configured, a test or CI container), add TrustServerCertificate=yes to the DSN, which "
+    "keeps the connection encrypted but does not check whose certificate it is. See docs/dba.md, "
+    "\"Connecting to SQL Server\""
+)
+
+
+def is_certificate_failure(records: list[Diagnostic]) -> bool:
+    """Whether a failed connect is the driver refusing the server's TLS certificate.
+
+    Driver 18 reports it as SQLSTATE 08001 from its "SSL Provider", with OpenSSL's reason on Linux
+    ("[error:0A000086:SSL routines::certificate verify failed:self-signed certificate]") and
+    Windows' on Windows ("The certificate chain was issued by an authority that is not trusted.",
+    "The target principal name is incorrect.").
+    """
+    return any(
+        r.state == "08001" and ("ssl provider" in r.text.lower() or "certificate" in r.text.lower())
+        for r in records
+    )
+
+
 def _connect_failure(masked: str, reason: str, exc: BaseException, pyodbc: ModuleType) -> str:
     state = exc.args[0] if exc.args else ""
     lowered = reason.lower()
+    if is_certificate_failure(error_records(exc)):
+        return f"cannot connect to {masked}: the server's TLS certificate was refused ({reason}). {CERTIFICATE_REMEDY}."
     # unixODBC says "Can't open lib" for a Driver= it has no entry or file for, and IM002 when
     # neither a Driver= nor a known DSN= names one.
     if "can't open lib" in lowered or state == "IM002":

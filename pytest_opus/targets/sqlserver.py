@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -11,7 +13,7 @@ from typing import Any
 
 from ..batches import Batch, split_batches
 from ..catalog import Catalog, Column
-from ..errors import DeploymentLockError, ScriptError
+from ..errors import ConfigError, DeploymentLockError, ScriptError
 from ..secrets import mask_dsn, redact, secret_values
 from ..tsql.dialect import parse_type
 from . import _odbc
@@ -51,6 +53,137 @@ class TransactionStatements:
 
 
 SQLSERVER_TRANSACTION = TransactionStatements()
+
+#: How long a statement waits for a lock another session holds before it fails with error 1222, in
+#: seconds. SQL Server's own default (-1) waits forever: an ALTER TABLE behind the sync job's open
+#: transaction on a staging table would hang the deployment with no message.
+DEFAULT_LOCK_TIMEOUT_SECONDS = 30.0
+#: How long the driver lets one statement run before it cancels it (pyodbc's `connection.timeout`),
+#: in seconds; 0 is no limit, as in sqlcmd and SSMS: a long CREATE INDEX is legitimate, and waiting
+#: for locks is bounded by the lock timeout instead.
+DEFAULT_QUERY_TIMEOUT_SECONDS = 0
+#: The environment variables `open_target` reads the two timeouts from (opus-sql and the plugin).
+LOCK_TIMEOUT_ENV = "OPUS_LOCK_TIMEOUT"
+QUERY_TIMEOUT_ENV = "OPUS_QUERY_TIMEOUT"
+#: SQL Server's "Lock request time out period exceeded." (the statement is cancelled, its transaction is not).
+LOCK_TIMEOUT_ERROR = 1222
+#: The SQLSTATEs of a query the driver cancelled after the query timeout (HYT00) or connection timeout (HYT01).
+TIMEOUT_STATES = frozenset({"HYT00", "HYT01"})
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """What every statement on the target's connection runs under.
+
+    `lock_timeout`: seconds a statement waits for a lock before SQL Server fails it with error 1222
+    (`SET LOCK_TIMEOUT`, set once per connection); None or -1 waits forever. `query_timeout`: seconds the
+    driver lets a statement run before cancelling it (SQLSTATE HYT00); 0 is no limit. A query timeout
+    shorter than the deployment lock's wait cuts that wait short.
+    """
+
+    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT_SECONDS
+    query_timeout: int = DEFAULT_QUERY_TIMEOUT_SECONDS
+
+    def __post_init__(self) -> None:
+        lock = self.lock_timeout
+        if lock is not None and (
+            isinstance(lock, bool)
+            or not isinstance(lock, int | float)
+            or not math.isfinite(lock)
+            or (lock < 0 and lock != -1)
+        ):
+            raise ConfigError(
+                f"the lock timeout must be a number of seconds, 0 or more (-1 or None: wait forever), "
+                f"got {lock!r}: set lock_timeout= or {LOCK_TIMEOUT_ENV}"
+            )
+        query = self.query_timeout
+        if isinstance(query, bool) or not isinstance(query, int) or query < 0:
+            raise ConfigError(
+                f"the query timeout must be a whole number of seconds, 0 (no limit) or more, got {query!r}: "
+                f"set query_timeout= or {QUERY_TIMEOUT_ENV}"
+            )
+
+    @property
+    def lock_timeout_ms(self) -> int:
+        """The value of `SET LOCK_TIMEOUT`: milliseconds, -1 for no limit."""
+        return -1 if self.lock_timeout is None or self.lock_timeout == -1 else round(self.lock_timeout * 1000)
+
+    def advice(self, records: Sequence[_odbc.Diagnostic]) -> str | None:
+        """What to do about a statement that failed with these records, when it was a timeout."""
+        if any(r.native == LOCK_TIMEOUT_ERROR for r in records):
+            waited = "none" if self.lock_timeout_ms == -1 else f"{self.lock_timeout:g} s"
+            return (
+                f"SQL Server gave up waiting for a lock that another session holds (lock timeout: {waited}). "
+                "On the staging tables that is usually the monday sync job's open transaction: retry when it "
+                f"is idle, or wait longer with the lock timeout option (lock_timeout=SECONDS, or {LOCK_TIMEOUT_ENV}). "
+                "Nothing of this statement was kept"
+            )
+        if any(r.state in TIMEOUT_STATES for r in records):
+            return (
+                f"The driver cancelled the statement after the query timeout ({self.query_timeout} s). If it "
+                "was waiting for a lock on the staging tables, the monday sync job holds it: retry when it is "
+                f"idle; otherwise raise the query timeout option (query_timeout=SECONDS, or {QUERY_TIMEOUT_ENV}; "
+                "0 is no limit)"
+            )
+        return None
+
+
+def with_advice(text: str, advice: str | None) -> str:
+    """The driver's `text` followed by `advice` (see `SessionSettings.advice`) as a sentence of its own."""
+    if not advice:
+        return text
+    text = text.rstrip()
+    return f"{text}{'' if text.endswith(('.', '!', '?')) else '.'} {advice}."
+
+
+@dataclass(frozen=True)
+class SessionStatements:
+    """The statements that set the session's lock timeout and read its SET options; None where the
+    engine reached over ODBC has no such thing (then it is not set, or not restored)."""
+
+    lock_timeout: str | None = "SET LOCK_TIMEOUT {milliseconds}"
+    probe: str | None = "SELECT @@OPTIONS, @@LOCK_TIMEOUT"
+
+
+SQLSERVER_SESSION = SessionStatements()
+
+#: The SET options a script can leave changed on the connection that change how the library's own
+#: statements behave (NOCOUNT: `rowcount` becomes -1; XACT_ABORT: any error rolls back the whole
+#: transaction; ANSI_WARNINGS, ARITHABORT, ...: errors become NULLs), by their bit in @@OPTIONS.
+#: IMPLICIT_TRANSACTIONS is not here: the driver sets it whenever autocommit changes.
+SESSION_OPTIONS: dict[str, int] = {
+    "CURSOR_CLOSE_ON_COMMIT": 4,
+    "ANSI_WARNINGS": 8,
+    "ANSI_PADDING": 16,
+    "ANSI_NULLS": 32,
+    "ARITHABORT": 64,
+    "ARITHIGNORE": 128,
+    "QUOTED_IDENTIFIER": 256,
+    "NOCOUNT": 512,
+    "CONCAT_NULL_YIELDS_NULL": 4096,
+    "NUMERIC_ROUNDABORT": 8192,
+    "XACT_ABORT": 16384,
+}
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """A session's SET options (@@OPTIONS) and lock timeout (@@LOCK_TIMEOUT, milliseconds)."""
+
+    options: int
+    lock_timeout: int
+
+    def restore_from(self, current: SessionState) -> str | None:
+        """The SET statements that bring a session now in `current` back to this state; None if equal."""
+        changed = self.options ^ current.options
+        sets = [
+            f"SET {name} {'ON' if self.options & bit else 'OFF'}"
+            for name, bit in SESSION_OPTIONS.items()
+            if changed & bit
+        ]
+        if self.lock_timeout != current.lock_timeout:
+            sets.append(f"SET LOCK_TIMEOUT {self.lock_timeout}")
+        return "; ".join(sets) + ";" if sets else None
 
 
 def message_kind(diagnostic: _odbc.Diagnostic) -> str:
@@ -96,14 +229,17 @@ def batch_error(
     number: int,
     batch: Batch,
     clean: Callable[[str], str],
+    advise: Callable[[Sequence[_odbc.Diagnostic]], str | None] = lambda records: None,
 ) -> ScriptError:
     """The ScriptError for a batch that failed with these diagnostic records.
 
     The line is that of the batch's first statement unless the message says where it failed.
+    `advise` says what to do about some failures (a lock or query timeout); it is appended.
     """
     failures = [r for r in records if not r.is_info] or list(records)
     text = clean("; ".join(r.text for r in failures) or "the driver reported an error without a message")
     where = _SERVER_LINE.match(text)
+    text = with_advice(text, advise(failures))
     line = batch.start_line + int(where["line"]) - 1 if where is not None else first_code_line(batch)
     return ScriptError(text, source=source, batch=number, line=line, number=failures[0].native or None)
 
@@ -190,12 +326,15 @@ def run_batches(
     statements: TransactionStatements = SQLSERVER_TRANSACTION,
     clean: Callable[[str], str] = lambda text: text,
     on_message: MessageSink | None = None,
+    advise: Callable[[Sequence[_odbc.Diagnostic]], str | None] = lambda records: None,
 ) -> ScriptResult:
     """Run `batches` on a DB-API connection (pyodbc's, or one shaped like it) as one transaction.
 
     Each batch is sent verbatim, `repeat` times, and drained (see `_drain`). The first error stops
     the run and rolls everything back. `db_error` is the driver's exception class, `clean` redacts
-    secrets from every text taken from the driver. `connection.autocommit` is restored afterwards.
+    secrets from every text taken from the driver, `advise` adds what to do to some errors (see
+    `batch_error`). `connection.autocommit` is restored afterwards; the session's SET options are
+    the caller's to restore (`SqlServerTarget.execute_script` does).
     """
     started = time.perf_counter()
     result = ScriptResult(source=source)
@@ -225,7 +364,7 @@ def run_batches(
         try:
             _control(connection, statements.begin)
         except db_error as exc:
-            result.error = _whole_script_error("could not start the transaction", exc, source, clean)
+            result.error = _whole_script_error("could not start the transaction", exc, source, clean, advise)
             return result
         is_open = True
         for number, batch in enumerate(batches, 1):
@@ -255,7 +394,7 @@ def run_batches(
                         if record.is_info:
                             emit(to_message(record))
                 batch_result.error = batch_error(
-                    records, source=source, number=number, batch=batch, clean=clean
+                    records, source=source, number=number, batch=batch, clean=clean, advise=advise
                 )
             batch_result.seconds = time.perf_counter() - batch_started
             if batch_result.error is not None:
@@ -266,7 +405,7 @@ def run_batches(
             try:
                 _control(connection, statements.commit)
             except db_error as exc:
-                result.error = _whole_script_error("COMMIT failed, nothing was kept", exc, source, clean)
+                result.error = _whole_script_error("COMMIT failed, nothing was kept", exc, source, clean, advise)
                 return result
             is_open = False
             result.committed = True
@@ -284,9 +423,14 @@ def run_batches(
 
 
 def _whole_script_error(
-    what: str, exc: BaseException, source: str, clean: Callable[[str], str]
+    what: str,
+    exc: BaseException,
+    source: str,
+    clean: Callable[[str], str],
+    advise: Callable[[Sequence[_odbc.Diagnostic]], str | None] = lambda records: None,
 ) -> ScriptError:
-    text = clean("; ".join(r.text for r in _odbc.error_records(exc)))
+    records = _odbc.error_records(exc)
+    text = with_advice(clean("; ".join(r.text for r in records)), advise(records))
     return ScriptError(f"{what}: {text}", source=source)
 
 
@@ -314,10 +458,21 @@ class SqlServerTarget(Target):
     that SQL Server refuses inside a transaction (CREATE DATABASE, ALTER DATABASE, BACKUP, ...)
     therefore fail too.
 
+    After a script, the session's SET options (NOCOUNT, XACT_ABORT, ANSI_WARNINGS, ...) and lock
+    timeout are put back as they were before it: a SET in a batch stays on the connection, and the
+    library's statements rely on the defaults (NOCOUNT OFF for `rowcount`, XACT_ABORT OFF).
+
     Statements (`execute`, `executemany`, `stream`, `columns_of`): the connection runs with
     autocommit off; outside a `transaction()` block each call commits on success and rolls back on
-    error, inside one they commit together when the block ends. While a `stream` is being read the
-    connection is busy, so no other statement may run until it is exhausted or closed.
+    error. A `transaction()` block is an explicit transaction (autocommit on, BEGIN TRANSACTION
+    before its first statement), so @@TRANCOUNT is exactly 1 inside it: a procedure that runs its own
+    BEGIN/COMMIT TRANSACTION leaves it as it found it (under autocommit off, the driver's implicit
+    transactions would make its BEGIN open two, and the call fail with error 266). Its statements
+    commit together when the block ends. While a `stream` is being read the connection is busy, so
+    no other statement may run until it is exhausted or closed.
+
+    Every statement waits at most `lock_timeout` seconds for a lock (then fails with error 1222 and
+    says what to do) and runs at most `query_timeout` seconds (0: no limit); see `SessionSettings`.
 
     No text taken from the driver reaches an exception or a message without the DSN's password
     being redacted first, and `display_name` is the DSN with the password masked.
@@ -327,24 +482,42 @@ class SqlServerTarget(Target):
     persistent = True
     #: how a script's transaction is opened, checked and closed
     script_transaction: TransactionStatements = SQLSERVER_TRANSACTION
+    #: how the session's lock timeout is set and its SET options read
+    session_statements: SessionStatements = SQLSERVER_SESSION
     #: pyodbc's array parameter binding for executemany: one round trip instead of one per row
     fast_executemany: bool = True
 
-    def __init__(self, dsn: str, *, timeout: int = 30, connection: Any = None) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        timeout: int = 30,
+        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT_SECONDS,
+        query_timeout: int = DEFAULT_QUERY_TIMEOUT_SECONDS,
+        connection: Any = None,
+        configure_session: bool | None = None,
+    ) -> None:
         """Connect to `dsn` (an ODBC connection string); `timeout` is the login timeout in seconds.
 
+        `lock_timeout` and `query_timeout` (seconds) are set on the session before its first
+        statement (see `SessionSettings` for their meaning and defaults).
         `connection` is an already open pyodbc connection (autocommit off) to use instead; `dsn`
-        then only names the target and tells which password to redact.
-        Raises ConfigError (password masked) when pyodbc, unixODBC or the driver is missing, or the
-        server refuses the connection.
+        then only names the target and tells which password to redact. Its session is used as it is,
+        unless `configure_session` is True (the default for a connection this target opens).
+        Raises ConfigError (password masked) when pyodbc, unixODBC or the driver is missing, the
+        server refuses the connection, or a timeout is not a valid number of seconds.
         """
         super().__init__(mask_dsn(dsn))
         self._secrets = secret_values(dsn)
+        self.session = SessionSettings(lock_timeout, query_timeout)
         self._pyodbc = _odbc.load_pyodbc()
         self._connection: Any = (
             connection if connection is not None else _odbc.connect(dsn, autocommit=False, timeout=timeout)
         )
+        # Done before the first statement rather than here, so that opening a target sends nothing.
+        self._configure_pending = connection is None if configure_session is None else configure_session
         self._transaction_depth = 0
+        self._explicit_open = False  # whether the transaction() block's BEGIN TRANSACTION was sent
         self._doomed_by: str | None = None  # the failure of a nested block, which dooms the transaction
         self._rowcount = -1
 
@@ -355,17 +528,61 @@ class SqlServerTarget(Target):
     def _require_open(self) -> Any:
         if self._connection is None:
             raise ScriptError("the target is closed", source=self.display_name)
+        if self._configure_pending:
+            self._configure_pending = False
+            self._configure_session(self._connection)
         return self._connection
+
+    def _configure_session(self, connection: Any) -> None:
+        """The query timeout on the connection (pyodbc applies it to every cursor it creates after)
+        and the lock timeout on the session."""
+        try:
+            connection.timeout = self.session.query_timeout
+            statement = self.session_statements.lock_timeout
+            if statement is not None:
+                _control(connection, statement.format(milliseconds=self.session.lock_timeout_ms))
+        except self._pyodbc.Error as exc:
+            raise self._error(exc, "<session settings>") from None
 
     def _error(self, exc: BaseException, source: str = "<statement>") -> ScriptError:
         records = _odbc.error_records(exc)
         failures = [r for r in records if not r.is_info] or records
-        return ScriptError(
-            self._clean("; ".join(r.text for r in failures)), source=source, number=failures[0].native or None
-        )
+        text = with_advice(self._clean("; ".join(r.text for r in failures)), self.session.advice(failures))
+        return ScriptError(text, source=source, number=failures[0].native or None)
+
+    def _begin_explicit(self, connection: Any) -> None:
+        """Open the transaction() block's transaction: autocommit on, then BEGIN TRANSACTION.
+
+        As in `run_batches`: with autocommit off the driver runs in implicit-transaction mode, where
+        @@TRANCOUNT is 0 until some statement happens to open one, and a BEGIN TRANSACTION at that
+        point opens two. An explicit BEGIN makes it exactly 1.
+        """
+        try:
+            connection.autocommit = True
+            _control(connection, self.script_transaction.begin)
+        except self._pyodbc.Error as exc:
+            try:
+                connection.autocommit = False
+            except self._pyodbc.Error:
+                pass
+            raise self._error(exc, "BEGIN TRANSACTION") from None
+        self._explicit_open = True
 
     def _end_transaction(self, commit: bool) -> None:
         connection = self._require_open()
+        if self._explicit_open:
+            self._explicit_open = False
+            statements = self.script_transaction
+            try:
+                _control(connection, statements.commit if commit else statements.rollback)
+            except self._pyodbc.Error as exc:
+                raise self._error(exc, "COMMIT" if commit else "ROLLBACK") from None
+            finally:
+                try:
+                    connection.autocommit = False
+                except self._pyodbc.Error:  # the connection is gone; its next use says so
+                    pass
+            return
         try:
             if commit:
                 connection.commit()
@@ -377,7 +594,10 @@ class SqlServerTarget(Target):
     @contextmanager
     def _cursor(self) -> Iterator[Any]:
         """A cursor for one call; outside transaction() the call commits or rolls back on its own."""
-        cursor = self._require_open().cursor()
+        connection = self._require_open()
+        if self._transaction_depth and not self._explicit_open:
+            self._begin_explicit(connection)
+        cursor = connection.cursor()
         succeeded = False
         try:
             yield cursor
@@ -429,15 +649,58 @@ class SqlServerTarget(Target):
             result = ScriptResult(source=source)
             result.error = exc
             return result
-        return run_batches(
-            self._require_open(),
-            batches,
-            db_error=self._pyodbc.Error,
-            source=source,
-            statements=self.script_transaction,
-            clean=self._clean,
-            on_message=on_message,
-        )
+        connection = self._require_open()
+        try:
+            before = self._session_state(connection)
+        except self._pyodbc.Error as exc:
+            result = ScriptResult(source=source)
+            result.error = _whole_script_error(
+                "could not read the session's settings, nothing was run", exc, source, self._clean
+            )
+            return result
+        try:
+            return run_batches(
+                connection,
+                batches,
+                db_error=self._pyodbc.Error,
+                source=source,
+                statements=self.script_transaction,
+                clean=self._clean,
+                on_message=on_message,
+                advise=self.session.advice,
+            )
+        finally:
+            if before is not None:
+                self._restore_session(connection, before, source)
+
+    def _session_state(self, connection: Any) -> SessionState | None:
+        """The session's SET options and lock timeout; None where the engine has no probe for them."""
+        probe = self.session_statements.probe
+        if probe is None:
+            return None
+        cursor = connection.cursor()
+        try:
+            cursor.execute(probe)
+            options, lock_timeout = cursor.fetchone()
+        finally:
+            cursor.close()
+        return SessionState(int(options), int(lock_timeout))
+
+    def _restore_session(self, connection: Any, before: SessionState, source: str) -> None:
+        """Undo the SET statements a script left on the session (they persist after a batch ends)."""
+        try:
+            statement = before.restore_from(self._session_state(connection) or before)
+            if statement is not None:
+                _control(connection, statement)
+        except self._pyodbc.Error as exc:
+            note = self._clean("; ".join(r.text for r in _odbc.error_records(exc)))
+            warnings.warn(
+                f"{source}: the session's SET options could not be put back after the script ({note}); "
+                "later statements on this connection may behave as the script left them (SET NOCOUNT, "
+                "XACT_ABORT, ...): close the target and open a new one",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
     def deployment_lock(
         self, wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS, holder: str = ""

@@ -579,7 +579,11 @@ class UpdateOperations:
         plan, not_restorable = (None, 0)
         if state.active_audit_rows:
             plan, not_restorable = self._compensating_plan(batch_id, op)
-        rows = self._execute(f"EXEC {ROLLBACK_PROCEDURE} @batch_id = ?, @rollback_reason = ?", [batch_id, reason])
+        # The procedure runs BEGIN/COMMIT TRANSACTION of its own. Inside the target's transaction() it
+        # starts at @@TRANCOUNT 1 and ends there; called on its own on SQL Server (autocommit off, so
+        # implicit transactions) its BEGIN would open two and the call end in error 266.
+        with self.target.transaction():
+            rows = self._execute(f"EXEC {ROLLBACK_PROCEDURE} @batch_id = ?, @rollback_reason = ?", [batch_id, reason])
         if not rows:
             raise BatchError(f"{ROLLBACK_PROCEDURE} returned no counts for batch {batch_id}; check the procedure")
         _batch, audit_rows, item_rows, subitem_rows = rows[-1]

@@ -10,6 +10,11 @@ strict as the Python rules in `values.py`: a row that SQL marks VALID always pla
 cannot be expressed exactly in that subset (Unicode blanks, several dropdown labels) the SQL rejects
 more, never less (e.g. a name starting with a blank).
 
+Every check for particular characters (the blanks) compares in a binary collation. Under SQL Server's
+default collations (`SQL_Latin1_General_CP1_CI_AS`, `Latin1_General_CI_AS`) some characters, several
+of the blanks among them, have no sort weight: they compare as nothing, so `x LIKE N'%<ch>%'` would
+match every value, and `<ch> = N''` would hold. A binary collation compares code points.
+
 Keys in `update_fields` are found by their text (`"column":`), which is exact for the compact JSON
 `stage_updates` writes: inside a JSON string a quote is always escaped, so the text can only match a
 key. `JSON_VALUE` is not used because on SQL Server, in lax mode, it returns NULL for any string
@@ -31,6 +36,8 @@ from .values import EMAIL_MAX_LENGTH, plain_number
 LIKE_ESCAPE = "!"
 #: Every character Python's `str.isspace()` (and so the `\\s` of the value rules) counts as a blank.
 WHITESPACE = tuple(ch for ch in map(chr, range(0x3001)) if ch.isspace())
+#: The collation of every comparison with particular characters (the sandbox runs it as SQLite's BINARY).
+BINARY_COLLATION = "Latin1_General_BIN2"
 #: SQL Server's CONCAT takes at most 254 arguments; longer lists are nested in groups of this size.
 CONCAT_GROUP = 100
 
@@ -79,6 +86,11 @@ def text_length(expression: str) -> str:
     return f"LEN(CONCAT({expression}, N'.')) - 1"
 
 
+def binary(expression: str) -> str:
+    """`expression` compared by code point (see the module docstring for why)."""
+    return f"{expression} COLLATE {BINARY_COLLATION}"
+
+
 def blank_or_blank_first(expression: str) -> str:
     """True for an empty value or one starting with a blank (any `str.isspace()` character).
 
@@ -86,11 +98,14 @@ def blank_or_blank_first(expression: str) -> str:
     each blank character takes 25 nested REPLACEs, deeper than SQLite's parser allows. Every blank
     value starts with a blank, so this check is stricter: it also refuses " M".
     """
-    return f"({text_length(expression)} = 0 OR SUBSTRING({expression}, 1, 1) IN {_in_list(WHITESPACE)})"
+    first = binary(f"SUBSTRING({expression}, 1, 1)")
+    return f"({text_length(expression)} = 0 OR {first} IN {_in_list(WHITESPACE)})"
 
 
 def has_blank(expression: str) -> str:
-    return "(" + " OR ".join(contains(expression, ch) for ch in WHITESPACE) + ")"
+    """True for a value holding any blank character, wherever it is."""
+    exact = binary(expression)
+    return "(" + " OR ".join(contains(exact, ch) for ch in WHITESPACE) + ")"
 
 
 def trimmed_upper(expression: str) -> str:

@@ -18,6 +18,7 @@ from pytest_opus.targets import _odbc
 from pytest_opus.targets.sqlserver import (
     DESCRIBE_QUERY,
     SQLSERVER_TRANSACTION,
+    SessionStatements,
     SqlServerTarget,
     TransactionStatements,
     message_kind,
@@ -391,6 +392,7 @@ class SqliteThroughSqlServerTarget(SqlServerTarget):
     script_transaction = TransactionStatements(
         begin="BEGIN", commit="COMMIT", rollback="ROLLBACK", depth=None
     )
+    session_statements = SessionStatements(lock_timeout=None, probe=None)  # SQLite has no SET options
     fast_executemany = False  # Debian's sqliteodbc crashes on pyodbc's array parameter binding
 
 
