@@ -236,9 +236,11 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
 
     unchanged, insert_ok = ev.get("compat.columns_unchanged"), ev.get("compat.insert_ok")
     text = (f"pre-existing columns unchanged: {unchanged}; insert written for the old schema: "
-            f"{'works' if insert_ok else 'not shown' if insert_ok is None else 'fails'}")
+            f"{'works' if insert_ok else 'not shown' if insert_ok is None else 'fails'}; "
+            f"{ev.get('compat.dependents', 'code using the staging tables not checked')}")
     add(READY, "No breaking changes to existing systems",
-        d.ok and unchanged is not None and unchanged.startswith("all") and bool(insert_ok), text, ("deploy",))
+        d.ok and unchanged is not None and unchanged.startswith("all") and bool(insert_ok)
+        and bool(ev.get("compat.dependents_ok")), text, ("deploy",))
 
     # "Incomplete" is about the selection (-m/-k/--deselect), never about phases a failure skipped.
     complete = ledger.whole_suite_selected if whole_suite is None else whole_suite

@@ -40,7 +40,8 @@ def _evidence(**overrides: Any) -> dict[str, Any]:
         "dryrun.mutations": 58, "dryrun.requests": 3, "dryrun.network_attempts": 0,
         "mismatch.planted": 8, "mismatch.caught": 8, "audit.rows": 200, "audit.planned_changes": 200,
         "audit.roundtrip": True, "compat.columns_unchanged": "all 123 pre-existing columns unchanged",
-        "compat.insert_ok": True,
+        "compat.insert_ok": True, "compat.dependents_ok": True,
+        "compat.dependents": "1 view(s) using the staging tables checked: 0 broken, 0 insert(s) without a column list",
     }
     evidence.update(overrides)
     return evidence
@@ -64,6 +65,7 @@ def test_everything_measured_and_passing_is_go() -> None:
     ({"audit.rows": 199}, "Audit trail capturing all operations"),
     ({"audit.roundtrip": False}, "Audit trail capturing all operations"),
     ({"compat.insert_ok": False}, "No breaking changes to existing systems"),
+    ({"compat.dependents_ok": False}, "No breaking changes to existing systems"),
     ({"workflow.rejected_exactly": False}, "UpdateOperations test: >95% success rate"),
     ({"schema.dba_checks_passed": 47}, "Schema validation: All objects present and functional"),
     ({"infrastructure.components_ok": 5}, "Infrastructure validation: All components operational"),
