@@ -259,3 +259,38 @@ def _escape(text: str) -> str:
     from html import escape
 
     return escape(text)
+
+
+#: subitems: size lines of the sample orders, given a shipped quantity and a line status that differ
+SUBITEM_QUERY = (
+    "SELECT TOP ({n}) s.[Item ID] AS stg_monday_subitem_id, s.[Parent Item ID] AS stg_monday_parent_item_id, "
+    "s.[Name], s.[Size], COALESCE(s.[Order Qty], 0) AS ORDER_QTY, COALESCE(s.[Shipped Qty], 0) + 1 AS [Shipped Qty], "
+    "CASE WHEN s.[ORDER LINE STATUS] = 'SHIPPED' THEN 'PACKED' ELSE 'SHIPPED' END AS [ORDER LINE STATUS] "
+    "FROM dbo.MON_CustMasterSchedule_Subitems AS s ORDER BY s.[Item ID]"
+)
+
+
+def test_subitem_updates_are_staged_planned_and_rolled_back(opus_target: Target, opus_config: OpusConfig,
+                                                            opus_run: OpusRun) -> None:
+    """The subitem board too: its table has NOT NULL columns without defaults, and SP_RollbackBatch has a
+    branch of its own for it. Staged, validated, planned in dry-run, rolled back; then undone."""
+    board = load_board(opus_config.expectations / "boards" / BOARD_FILE)
+    ops = UpdateOperations(opus_target, board, user_id="phase0-subitems")
+    with pytest.raises(_Undo), opus_target.transaction():
+        staged = ops.stage_updates_from_query(SUBITEM_QUERY.format(n=20), "update_subitems",
+                                              source_table="dbo.MON_CustMasterSchedule_Subitems")
+        validation = ops.validate_staged_updates(staged.batch_id)
+        plan = ops.process_staged_updates(staged.batch_id, dry_run=True).plan
+        audit = opus_target.execute("SELECT COUNT(*) FROM dbo.MON_UpdateAudit WHERE batch_id = ?", [staged.batch_id])
+        rolled = ops.rollback_batch(staged.batch_id, "Phase 0 subitem check")
+        marked = opus_target.execute(
+            "SELECT (SELECT COUNT(*) FROM dbo.MON_UpdateAudit WHERE batch_id = ? AND rollback_timestamp IS NOT NULL), "
+            "(SELECT COUNT(*) FROM dbo.STG_MON_CustMasterSchedule_Subitems "
+            " WHERE update_batch_id = ? AND validation_status = 'ROLLED_BACK')", [staged.batch_id, staged.batch_id])
+        raise _Undo
+    opus_run.evidence.update({"subitems.staged": staged.rows_staged, "subitems.valid": validation.valid,
+                              "subitems.mutations": plan.mutation_count, "subitems.rolled_back": rolled.subitem_rows})
+    assert staged.rows_staged == validation.valid == 20
+    assert plan.mutation_count == 20 and audit[0][0] > 0
+    assert (rolled.item_rows, rolled.subitem_rows, rolled.audit_rows) == (0, 20, audit[0][0])
+    assert marked == [(audit[0][0], 20)], "SP_RollbackBatch did not mark the subitem rows and their audit rows"
