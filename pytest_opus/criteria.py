@@ -18,8 +18,9 @@ COMPLETION = "Phase 0 Completion Requirements"
 READY = "Ready for Phase 1 Criteria"
 
 SUCCESS_RATE_DEFINITION = (
-    "success rate = valid rows / staged rows of the workflow phase's mock batch; the batch contains "
-    "known-invalid rows that validation must reject, so 100% cannot be reached by accepting everything"
+    "success rate = valid rows / staged rows of a dry run on a sample of real rows (phase0.yaml real_data; on "
+    "the disposable sandbox, its sample data); classification accuracy = mock-batch rows classified as "
+    "planted (every planted invalid row rejected for its reason, every other row valid) / staged, required 100%"
 )
 
 SCENARIOS = {
@@ -170,15 +171,25 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
         text, ("schema",))
 
     w = by["workflow"]
-    rate = ev.get("workflow.success_rate")
+    rate, accuracy = ev.get("workflow.success_rate"), ev.get("workflow.accuracy")
+    parts = []
     if rate is not None:
-        text = (f"{_pct(rate)} ({ev['workflow.valid']}/{ev['workflow.staged']} rows valid; "
-                f"{ev['workflow.invalid']} rejected, of which {ev['workflow.known_invalid_rejected']} of "
-                f"{ev['workflow.known_invalid']} known-invalid rows; threshold >{_pct(thresholds.go_above)})")
+        reasons = ev.get("workflow.rejection_reasons") or {}
+        top = "; ".join(f"{n} x {reason}" for reason, n in list(reasons.items())[:3])
+        parts.append(f"{_pct(rate)} of {ev['workflow.staged']} rows valid in a dry run on "
+                     f"{ev.get('workflow.sample_source', 'a sample')} (threshold >{_pct(thresholds.go_above)})"
+                     + (f"; rejected: {top}" if top else ""))
     else:
-        text = "the workflow phase did not measure a success rate"
-    rate_ok = rate is not None and rate > thresholds.go_above and bool(ev.get("workflow.rejected_exactly"))
-    add(COMPLETION, "UpdateOperations test: >95% success rate", w.ok and rate_ok, text, ("workflow",))
+        parts.append("no real-data success rate was measured")
+    if accuracy is not None:
+        parts.append(f"mock batch classification accuracy {_pct(accuracy)} ({ev.get('workflow.correct')}/"
+                     f"{ev.get('workflow.mock_staged')} rows; {ev.get('workflow.known_invalid_rejected')} of "
+                     f"{ev.get('workflow.known_invalid')} planted rows rejected for their reason; required 100%)")
+    else:
+        parts.append("the mock batch was not classified")
+    rate_ok = (rate is not None and rate > thresholds.go_above and accuracy == 1
+               and bool(ev.get("workflow.rejected_exactly")))
+    add(COMPLETION, "UpdateOperations test: >95% success rate", w.ok and rate_ok, "; ".join(parts), ("workflow",))
 
     i = by["infrastructure"]
     comps, comps_ok = ev.get("infrastructure.components"), ev.get("infrastructure.components_ok")
@@ -225,9 +236,11 @@ def evaluate(ledger: PhaseLedger, evidence: Mapping[str, Any], thresholds: Thres
 
     unchanged, insert_ok = ev.get("compat.columns_unchanged"), ev.get("compat.insert_ok")
     text = (f"pre-existing columns unchanged: {unchanged}; insert written for the old schema: "
-            f"{'works' if insert_ok else 'not shown' if insert_ok is None else 'fails'}")
+            f"{'works' if insert_ok else 'not shown' if insert_ok is None else 'fails'}; "
+            f"{ev.get('compat.dependents', 'code using the staging tables not checked')}")
     add(READY, "No breaking changes to existing systems",
-        d.ok and unchanged is not None and unchanged.startswith("all") and bool(insert_ok), text, ("deploy",))
+        d.ok and unchanged is not None and unchanged.startswith("all") and bool(insert_ok)
+        and bool(ev.get("compat.dependents_ok")), text, ("deploy",))
 
     # "Incomplete" is about the selection (-m/-k/--deselect), never about phases a failure skipped.
     complete = ledger.whole_suite_selected if whole_suite is None else whole_suite

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 #: the seed's execution order, after a pre-flight that changes nothing; a failed phase blocks every
@@ -22,6 +23,12 @@ MARKER_HELP = {
 #: pre-flight is not a step of the seed's
 SEED_MINUTES: dict[str, int | None] = {"preflight": None, "deploy": 5, "schema": 2, "workflow": 10,
                                        "infrastructure": 5}
+
+
+def safe_id(label: str) -> str:
+    """A test id for a label taken from YAML or the database: markup characters become `_`, so an
+    object named `dbo.X<img onerror=...>` cannot put markup into the report or the terminal."""
+    return re.sub(r"[^\w.\-\[\]() ,:/#@$]", "_", label)
 
 
 def phase_of(marker_names: set[str]) -> str | None:

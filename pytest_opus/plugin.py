@@ -84,7 +84,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     from .expectations import compare
 
     labels = [r.label for r in compare(expectations, Catalog())]  # names only; no database yet
-    metafunc.parametrize("opus_schema_object", labels, ids=labels, scope="function")
+    metafunc.parametrize("opus_schema_object", labels, ids=[phases.safe_id(label) for label in labels],
+                         scope="function")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -67,6 +67,7 @@ BEGIN
         schema_name NVARCHAR(128) NOT NULL,
         table_name NVARCHAR(128) NOT NULL,
         row_key BIGINT NOT NULL,
+        row_check NVARCHAR(100) NULL,
         column_name NVARCHAR(128) NOT NULL,
         value NVARCHAR(MAX) NOT NULL,
         restored_run_id INT NULL

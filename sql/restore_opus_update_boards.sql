@@ -4,8 +4,9 @@
 -- of one rollback run: by default the latest run whose backups are not all restored yet; through
 -- opus-sql, `--run N` names the rollback run.
 --
--- * Values of the update columns (dbo.OPUS_BackupValue) go back into the row with the same stg_id,
---   where that cell is NULL. A cell that already holds another value is a conflict: it is left as it
+-- * Values of the update columns (dbo.OPUS_BackupValue) go back into the row with the same stg_id
+--   and stg_batch_id (an stg_id handed out again to another row is not that row), where that cell is
+--   NULL. A cell that already holds another value is a conflict: it is left as it
 --   is, counted, and its backup row stays unrestored. A value whose row no longer exists stays in
 --   the backup too.
 -- * Audit rows (dbo.OPUS_BackupAudit) go back into dbo.MON_UpdateAudit with their audit_id, unless
@@ -96,6 +97,7 @@ BEGIN
     SET @sql = CONCAT(
         N'UPDATE t SET ', QUOTENAME(@column), N' = b.value FROM ', QUOTENAME(@schema), N'.', QUOTENAME(@table),
         N' AS t JOIN dbo.OPUS_BackupValue AS b ON b.row_key = t.stg_id',
+        N' AND (b.row_check IS NULL OR b.row_check = CAST(t.stg_batch_id AS NVARCHAR(100)))',
         N' WHERE b.run_id = @source AND b.schema_name = @schema AND b.table_name = @table',
         N' AND b.column_name = @column AND b.restored_run_id IS NULL AND t.', QUOTENAME(@column), N' IS NULL');
     EXEC sp_executesql @sql, @params, @source = @source, @run = @run, @schema = @schema, @table = @table, @column = @column;
@@ -103,6 +105,7 @@ BEGIN
     SET @sql = CONCAT(
         N'UPDATE b SET restored_run_id = @run FROM dbo.OPUS_BackupValue AS b JOIN ', QUOTENAME(@schema), N'.',
         QUOTENAME(@table), N' AS t ON t.stg_id = b.row_key',
+        N' AND (b.row_check IS NULL OR b.row_check = CAST(t.stg_batch_id AS NVARCHAR(100)))',
         N' WHERE b.run_id = @source AND b.schema_name = @schema AND b.table_name = @table',
         N' AND b.column_name = @column AND b.restored_run_id IS NULL',
         N' AND CAST(t.', QUOTENAME(@column), N' AS NVARCHAR(MAX)) COLLATE Latin1_General_BIN2 = b.value COLLATE Latin1_General_BIN2');

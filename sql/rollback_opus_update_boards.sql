@@ -5,7 +5,8 @@
 -- or what a DBA adopted with adopt_opus_update_boards.sql; everything else stays, and is named in
 -- the output. Before anything is dropped, every value it would take with it is copied into a backup
 -- tied to this run: every row of dbo.MON_UpdateAudit into dbo.OPUS_BackupAudit, and every non-NULL
--- value of a staged update column, with its row's stg_id, into dbo.OPUS_BackupValue.
+-- value of a staged update column, with its row's stg_id and stg_batch_id (the row's identity: an
+-- stg_id can be handed out again after a TRUNCATE), into dbo.OPUS_BackupValue.
 -- restore_opus_update_boards.sql puts them back after a redeploy.
 --
 -- * Idempotent: a second run, a half-deployed database and a never-deployed one succeed and say
@@ -121,8 +122,9 @@ BEGIN
     IF @type = 'COLUMN' AND COL_LENGTH(@qualified, @column) IS NOT NULL
     BEGIN
         SET @copy = CONCAT(
-            N'INSERT INTO dbo.OPUS_BackupValue (run_id, schema_name, table_name, row_key, column_name, value) ',
-            N'SELECT @run, @schema, @table, stg_id, @column, CAST(', QUOTENAME(@column), N' AS NVARCHAR(MAX)) ',
+            N'INSERT INTO dbo.OPUS_BackupValue (run_id, schema_name, table_name, row_key, row_check, column_name, value) ',
+            N'SELECT @run, @schema, @table, stg_id, CAST(stg_batch_id AS NVARCHAR(100)), @column, ',
+            N'CAST(', QUOTENAME(@column), N' AS NVARCHAR(MAX)) ',
             N'FROM ', @qualified, N' WHERE ', QUOTENAME(@column), N' IS NOT NULL');
         EXEC sp_executesql @copy, N'@run INT, @schema NVARCHAR(128), @table NVARCHAR(128), @column NVARCHAR(128)',
              @run = @run, @schema = @schema, @table = @table, @column = @column;

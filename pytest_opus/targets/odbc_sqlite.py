@@ -43,11 +43,14 @@ def _stored_number(raw: bytes) -> int | float | str:
 
 
 def double_quoted(sql: str) -> str:
-    """`ident` -> "ident" outside string literals.
+    """`ident` -> [ident] (or "ident") outside string literals.
 
     The runner writes SQLite identifiers in backticks, but sqliteodbc's parameter-marker scanner
     does not know backticks: an identifier such as `CUSTOMER'S ALT PO` makes it count the `?`
-    markers wrongly. It does understand double quotes.
+    markers wrongly. Brackets are used where they can be: SQLite reads `[x]` as a name only, while
+    an unknown double-quoted name silently becomes a string literal (`SET NOTES = "NOTEZ"` would
+    write the text 'NOTEZ'). A name with a quote or a bracket in it gets double quotes, which the
+    scanner understands.
     """
     if "`" not in sql:
         return sql
@@ -78,7 +81,11 @@ def double_quoted(sql: str) -> str:
                     break
                 name.append(sql[end])
                 end += 1
-            out.append('"' + "".join(name).replace('"', '""') + '"')
+            text = "".join(name)
+            if any(c in text for c in "'\"[]?"):
+                out.append('"' + text.replace('"', '""') + '"')
+            else:
+                out.append(f"[{text}]")
             i = end + 1
         else:
             out.append(ch)

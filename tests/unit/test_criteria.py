@@ -31,14 +31,17 @@ def _evidence(**overrides: Any) -> dict[str, Any]:
         "preflight.access": "writable database file",
         "deploy.batches": 9, "deploy.batches_committed": 9, "deploy.seconds": 0.2,
         "schema.objects": 5, "schema.objects_ok": 5, "schema.dba_checks": 48, "schema.dba_checks_passed": 48,
-        "workflow.success_rate": 58 / 60, "workflow.valid": 58, "workflow.staged": 60, "workflow.invalid": 2,
+        "workflow.success_rate": 196 / 200, "workflow.valid": 196, "workflow.staged": 200, "workflow.invalid": 4,
+        "workflow.sample_source": "real rows of dms", "workflow.rejection_reasons": {"ORDER STATUS: not a label": 4},
+        "workflow.accuracy": 1.0, "workflow.correct": 60, "workflow.mock_staged": 60,
         "workflow.known_invalid": 2, "workflow.known_invalid_rejected": 2, "workflow.rejected_exactly": True,
         "infrastructure.components": 6, "infrastructure.components_ok": 6,
         "dryrun.fields_planned": 200, "dryrun.fields_expected": 200, "dryrun.fields_matched": 200,
         "dryrun.mutations": 58, "dryrun.requests": 3, "dryrun.network_attempts": 0,
         "mismatch.planted": 8, "mismatch.caught": 8, "audit.rows": 200, "audit.planned_changes": 200,
         "audit.roundtrip": True, "compat.columns_unchanged": "all 123 pre-existing columns unchanged",
-        "compat.insert_ok": True,
+        "compat.insert_ok": True, "compat.dependents_ok": True,
+        "compat.dependents": "1 view(s) using the staging tables checked: 0 broken, 0 insert(s) without a column list",
     }
     evidence.update(overrides)
     return evidence
@@ -49,7 +52,9 @@ def test_everything_measured_and_passing_is_go() -> None:
     assert (decision.decision, decision.scenario) == ("GO", "success")
     assert len(decision.criteria) == 11 and all(c.passed for c in decision.criteria)
     assert all(c.status == "passed" for c in decision.criteria)
-    assert "96.7% (58/60 rows valid" in by_name(decision)["UpdateOperations test: >95% success rate"].evidence
+    evidence = by_name(decision)["UpdateOperations test: >95% success rate"].evidence
+    assert evidence.startswith("98.0% of 200 rows valid in a dry run on real rows of dms (threshold >95.0%)")
+    assert "rejected: 4 x ORDER STATUS: not a label" in evidence and "classification accuracy 100.0%" in evidence
 
 
 @pytest.mark.parametrize(("overrides", "failed_name"), [
@@ -60,6 +65,7 @@ def test_everything_measured_and_passing_is_go() -> None:
     ({"audit.rows": 199}, "Audit trail capturing all operations"),
     ({"audit.roundtrip": False}, "Audit trail capturing all operations"),
     ({"compat.insert_ok": False}, "No breaking changes to existing systems"),
+    ({"compat.dependents_ok": False}, "No breaking changes to existing systems"),
     ({"workflow.rejected_exactly": False}, "UpdateOperations test: >95% success rate"),
     ({"schema.dba_checks_passed": 47}, "Schema validation: All objects present and functional"),
     ({"infrastructure.components_ok": 5}, "Infrastructure validation: All components operational"),
@@ -75,7 +81,7 @@ def test_each_criterion_fails_on_its_own_evidence(overrides: dict[str, Any], fai
 def test_missing_evidence_fails_and_says_so() -> None:
     decision = evaluate(_ledger(), {}, Thresholds(), {}, None)
     assert not any(c.passed for c in decision.criteria[:6] if "recorded" not in c.name)
-    assert "did not" in by_name(decision)["UpdateOperations test: >95% success rate"].evidence
+    assert "no real-data success rate" in by_name(decision)["UpdateOperations test: >95% success rate"].evidence
 
 
 def test_partial_scenario_between_the_thresholds() -> None:
@@ -148,3 +154,10 @@ def test_a_criterion_of_a_blocked_phase_is_not_measured_not_failed() -> None:
     schema = criteria["Schema validation: All objects present and functional"]
     assert (schema.status, schema.passed) == ("not measured", False)
     assert schema.evidence == "not measured: blocked by phase 'deploy' failed (d::broken), so phase 'schema' is skipped"
+
+
+@pytest.mark.parametrize("overrides", [{"workflow.accuracy": 59 / 60}, {"workflow.success_rate": 0.95}])
+def test_the_success_criterion_needs_exact_classification_and_a_real_rate_above_the_threshold(
+        overrides: dict[str, Any]) -> None:
+    decision = evaluate(_ledger(), _evidence(**overrides), Thresholds(), {}, "x.json")
+    assert [c.name for c in decision.failed_criteria] == ["UpdateOperations test: >95% success rate"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pytest_opus.errors import ConfigError
+from pytest_opus.errors import ConfigError, ScriptError
 from pytest_opus.targets import open_target
 from pytest_opus.targets.base import Target
 from pytest_opus.targets.odbc_sqlite import OdbcSqliteTarget, odbc_error_cleaner
@@ -301,11 +301,20 @@ def test_pyodbc_is_imported_only_for_a_dsn(db_file: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_identifiers_reach_sqliteodbc_in_double_quotes() -> None:
-    """sqliteodbc miscounts `?` after a backtick identifier holding a quote: the driver gets "..." instead."""
+def test_identifiers_reach_sqliteodbc_in_brackets_or_double_quotes() -> None:
+    """sqliteodbc miscounts `?` after a backtick identifier holding a quote: the driver gets [...] where it
+    can (never a string literal) and "..." for a name with a quote in it."""
     from pytest_opus.targets.odbc_sqlite import double_quoted
 
     assert double_quoted("SELECT `CUSTOMER'S ALT PO`, ? FROM `t` WHERE a = '`x`' AND b = ?") == (
-        "SELECT \"CUSTOMER'S ALT PO\", ? FROM \"t\" WHERE a = '`x`' AND b = ?")
-    assert double_quoted('SELECT `a"b`, `c``d`') == 'SELECT "a""b", "c`d"'
+        "SELECT \"CUSTOMER'S ALT PO\", ? FROM [t] WHERE a = '`x`' AND b = ?")
+    assert double_quoted('SELECT `a"b`, `c``d`') == 'SELECT "a""b", [c`d]'
     assert double_quoted("SELECT 'it''s `not` an identifier'") == "SELECT 'it''s `not` an identifier'"
+
+
+def test_a_misspelt_column_over_odbc_is_an_error_not_a_string(odbc: OdbcSqliteTarget) -> None:
+    """Issue 13: `SET NOTES = NOTEZ` must not write the text 'NOTEZ' into the rows."""
+    before = odbc.execute("SELECT COUNT(*) FROM dbo.STG_MON_CustMasterSchedule WHERE NOTES = 'NOTEZ'")
+    with pytest.raises(ScriptError, match="NOTEZ"):
+        odbc.execute("UPDATE dbo.STG_MON_CustMasterSchedule SET NOTES = NOTEZ WHERE stg_id = 1")
+    assert odbc.execute("SELECT COUNT(*) FROM dbo.STG_MON_CustMasterSchedule WHERE NOTES = 'NOTEZ'") == before

@@ -354,3 +354,32 @@ def test_status_without_expectations_still_shows_the_ledger_and_says_drift_is_un
     text = "\n".join(status.lines())
     assert "ledger: 1 run(s); 27 object(s) owned" in text
     assert "drift: not checked" in text and status.problems == ["drift not checked: the expectations could not be read"]
+
+
+def test_restore_never_writes_into_a_row_that_reuses_an_stg_id(database: Target, board: BoardMetadata) -> None:
+    """After a rollback the staged rows may go and their stg_ids be handed out again (TRUNCATE resets the
+    IDENTITY on SQL Server): a backup is for its own row (stg_id and stg_batch_id), not for whatever row
+    has that number now."""
+    ok(database, DEPLOY)
+    stage_and_process(database, board)
+    rollback = ok(database, ROLLBACK)
+    keys = [k for (k,) in database.execute(
+        "SELECT DISTINCT row_key FROM dbo.OPUS_BackupValue WHERE run_id = ? AND table_name = ?",
+        (rollback.run_id, "STG_MON_CustMasterSchedule"))]
+    assert keys
+    low = min(keys)
+    reuse = (f"DELETE FROM dbo.STG_MON_CustMasterSchedule WHERE stg_id >= {low};\n"
+             "SET IDENTITY_INSERT dbo.STG_MON_CustMasterSchedule ON;\n"
+             "INSERT INTO dbo.STG_MON_CustMasterSchedule (stg_id, stg_batch_id, stg_monday_item_id, stg_status)\n"
+             f"SELECT stg_id + {low - 1}, NEWID(), stg_monday_item_id, 'PENDING'\n"
+             f"  FROM dbo.STG_MON_CustMasterSchedule WHERE stg_id BETWEEN 1 AND {len(keys)};\n"
+             "SET IDENTITY_INSERT dbo.STG_MON_CustMasterSchedule OFF;")
+    assert database.execute_script(reuse).ok
+    ok(database, DEPLOY)
+    restored = ok(database, RESTORE)
+    assert "whose row is gone" in printed(restored)
+    assert database.execute(f"SELECT COUNT(update_batch_id) FROM dbo.STG_MON_CustMasterSchedule WHERE stg_id >= {low}"
+                            ) == [(0,)]
+    pending = database.execute("SELECT COUNT(*) FROM dbo.OPUS_BackupValue WHERE run_id = ? AND table_name = ? "
+                               "AND restored_run_id IS NULL", (rollback.run_id, "STG_MON_CustMasterSchedule"))
+    assert pending[0][0] > 0  # kept in the backup, not lost
