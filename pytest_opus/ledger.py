@@ -8,7 +8,7 @@ It lives in four tables that the tool creates and never drops (they are the reco
 |---|---|
 | `dbo.OPUS_DeploymentRun` | run of a script through the tool, or of a ledger-aware script through sqlcmd/SSMS |
 | `dbo.OPUS_DeploymentObject` | object a deployment created (`created`), found already present (`found`) or adopted |
-| `dbo.OPUS_BackupValue` | non-NULL value of a staged update column that a rollback dropped, with its row's key and identity |
+| `dbo.OPUS_BackupValue` | non-NULL value of an update column a rollback dropped, with its row key and identity |
 | `dbo.OPUS_BackupAudit` | row of `dbo.MON_UpdateAudit` that a rollback dropped with the table |
 
 The deploy script writes its object rows itself (so a DBA's sqlcmd run keeps the same ledger), and
