@@ -60,7 +60,6 @@ from pytest_opus.tsql.parser import (
     TryCatch,
     While,
     parse_batch,
-    tokenize,
     unquote,
 )
 from pytest_opus.tsql.sqlite_schema import ColumnModel, TableModel
@@ -78,9 +77,6 @@ _C = TypeVar("_C")
 LEDGER_KEYS = frozenset(key(*split_name(name)) for name in LEDGER_TABLES)
 _DDL_START = re.compile(r"^\s*(CREATE|ALTER|DROP|TRUNCATE)\b", re.IGNORECASE)
 _SELECT_INTO = re.compile(r"^\s*(SELECT|WITH)\b.*\bINTO\b", re.IGNORECASE | re.DOTALL)
-#: reserved words that cannot continue a data statement or a SET option: where one appears, the next
-#: statement has begun without a semicolon (the parser cuts there only before control-flow words)
-_STATEMENT_WORDS = frozenset({"CREATE", "ALTER", "DROP", "TRUNCATE", "EXEC", "EXECUTE"})
 
 
 # -- the records -----------------------------------------------------------------------------------
@@ -377,8 +373,6 @@ class _BatchReader:
 
     def sql(self, statement: Sql) -> None:
         is_ddl = _DDL_START.match(statement.text) is not None
-        if not is_ddl and self.cut(statement):
-            return
         if not is_ddl and _SELECT_INTO.match(statement.text) is None:
             return  # data statements and SET options change no schema
         try:
@@ -393,24 +387,6 @@ class _BatchReader:
             self.tree(statement, tree)
         except (SyntaxProblem, NotInSubset) as problem:
             self.not_analysed(statement, "unsupported", f"{_first_words(statement.text)}: {problem}")
-
-    def cut(self, statement: Sql) -> bool:
-        """Read `SET NOCOUNT ON DROP TABLE t` (no semicolon) as the two statements SQL Server runs.
-
-        True when a later statement was found in the text and both parts have been read.
-        """
-        start = next((t for t in tokenize(statement.text)[1:] if t.kind == "word" and t.upper in _STATEMENT_WORDS),
-                     None)
-        if start is None:
-            return False
-        self.sql(replace(statement, text=statement.text[:start.start].rstrip()))
-        offset = self.offset + statement.line + start.line - 2  # the rest's line 1 is the file's line offset + 1
-        refused: list[UnsupportedConstruct] = []
-        rest = parse_batch(statement.text[start.start:], source=self.source, line_offset=offset, collect=refused)
-        reader = _BatchReader(self.source, offset, {**self.refused, **_by_line(refused)})
-        reader.walk(rest.statements)
-        self.changes.extend(reader.changes)  # dynamic SQL gets its evidence from the whole batch (finish)
-        return True
 
     def tree(self, statement: Sql, tree: exp.Expression) -> None:
         where = self.where(statement)

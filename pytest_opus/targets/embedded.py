@@ -18,6 +18,7 @@ from ..batches import split_batches
 from ..catalog import Catalog
 from ..errors import DeploymentLockError, ScriptError
 from ..tsql.engine import Driver, Engine, Output
+from ..tsql.runtime import server_error
 from ..tsql.sqlite_schema import quote, stored_value_fits
 from .base import BatchResult, Message, MessageSink, ResultColumn, ResultSet, Row, ScriptResult, Target
 from .locking import DEFAULT_LOCK_WAIT_SECONDS, FileLock
@@ -145,6 +146,11 @@ class EmbeddedTarget(Target):
         return None
 
     # -- statements ------------------------------------------------------------------------------
+    def _statement_error(self, error: BaseException) -> ScriptError:
+        """A database error of a library statement, with SQL Server's number where the runner knows it."""
+        number, message = server_error(self.driver.clean_error(error))
+        return ScriptError(message, source="<statement>", number=number if number != 50000 else None)
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         self.statements += 1
         _columns, rows = self.engine.execute(sql, params)
@@ -157,7 +163,7 @@ class EmbeddedTarget(Target):
             cursor = self.driver.run(f"SELECT * FROM ({translated}) LIMIT 0", [params[int(i)] for i in order])
             cursor.fetchall()
         except self.driver.error_types as error:
-            raise ScriptError(self.driver.clean_error(error), source="<statement>") from None
+            raise self._statement_error(error) from None
         return tuple(d[0] for d in cursor.description)
 
     def describe_query(self, sql: str, params: Sequence[Any] = ()) -> tuple[ResultColumn, ...] | None:
@@ -245,7 +251,7 @@ class EmbeddedTarget(Target):
                 check = f"SELECT MAX(CASE WHEN {checks[i]} THEN 0 ELSE 1 END) FROM ({distinct}) AS q"
                 flags[i] = int(self.driver.run(check, values).fetchone()[0] or 0)
         except self.driver.error_types as error:
-            raise ScriptError(self.driver.clean_error(error), source="<statement>") from None
+            raise self._statement_error(error) from None
         for i, stray in flags.items():
             column = described[i]
             if stray and column.type is not None:
@@ -263,7 +269,7 @@ class EmbeddedTarget(Target):
         try:
             cursor = self.driver.run_many(translated, [[row[p] for p in positions] for row in rows])
         except self.driver.error_types as error:
-            raise ScriptError(self.driver.clean_error(error), source="<statement>") from None
+            raise self._statement_error(error) from None
         self._last_rowcount = cursor.rowcount
 
     def stream(self, sql: str, params: Sequence[Any] = (), chunk: int = 5000) -> Iterator[list[Row]]:
@@ -272,7 +278,7 @@ class EmbeddedTarget(Target):
         try:
             cursor = self.driver.run(translated, [params[int(i)] for i in order])
         except self.driver.error_types as error:
-            raise ScriptError(self.driver.clean_error(error), source="<statement>") from None
+            raise self._statement_error(error) from None
         while True:
             rows = cursor.fetchmany(chunk)
             if not rows:

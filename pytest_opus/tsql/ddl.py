@@ -88,7 +88,7 @@ def column_model(definition: exp.ColumnDef) -> ColumnModel:
             col.default = default_sql(kind.this)
             col.default_name = cname
         elif isinstance(kind, exp.CheckColumnConstraint):
-            col.checks.append((cname, rewrite(kind.this, None).sql))
+            col.checks.append((cname, _check_sql(kind.this)))
         elif isinstance(kind, exp.UniqueColumnConstraint):
             col.unique = True
         else:
@@ -132,7 +132,7 @@ def table_model(create: exp.Create) -> TableModel:
                     if col is not None:
                         col.not_null = True
         elif isinstance(inner, exp.CheckColumnConstraint):
-            model.checks.append((name, rewrite(inner.this, None).sql))
+            model.checks.append((name, _check_sql(inner.this)))
         elif isinstance(inner, exp.UniqueColumnConstraint):
             cols = tuple(_column_names(inner.this.expressions if isinstance(inner.this, exp.Schema) else []))
             model.uniques.append((name, cols))
@@ -266,6 +266,16 @@ def alter_table(alter: exp.Alter) -> AlterTable:
     return plan
 
 
+def _check_sql(condition: exp.Expression) -> str:
+    """A CHECK constraint's condition in SQLite terms. SQLite stores it and the catalog reports it
+    back, so it cannot carry SQL Server's arithmetic checks (arithmetic.py): such a CHECK is refused."""
+    translated = rewrite(condition, None)
+    needing = translated.checked + translated.unchecked
+    if needing:
+        raise NotInSubset(f"{needing[0]} in a CHECK constraint")
+    return translated.sql
+
+
 @dataclass(frozen=True)
 class ViewDefinition:
     name: str
@@ -281,5 +291,8 @@ def view_definition(create: exp.Create) -> ViewDefinition:
     select = rewrite(create.expression, None)
     if select.runtime_values:  # answered when a statement runs, so a stored view cannot hold them
         raise NotInSubset(f"{select.runtime_values[0]} in a view")
+    if select.unchecked:  # SQLite stores the view's SQL: no check can wait for the operands' types
+        raise NotInSubset(f"{select.unchecked[0]} in a view on a value whose type the sandbox cannot tell "
+                          "(CAST the operands to their types)")
     columns = tuple(c.name for c in target.expressions) if isinstance(target, exp.Schema) else ()
     return ViewDefinition(name, columns, select)

@@ -223,3 +223,40 @@ CATALOG_VIEWS: dict[str, tuple[str, ...]] = {
     ),
     "sys.check_constraints": ("object_id", "name", "parent_object_id", "definition", "type"),
 }
+
+#: The types SQL Server gives the catalog views' columns (so that arithmetic and CAST on them follow
+#: its rules, arithmetic.py); a column not named here is nvarchar. tests check the names against
+#: CATALOG_VIEWS.
+_IDS = {"object_id": "int", "schema_id": "int", "type": "char"}
+CATALOG_VIEW_TYPES: dict[str, dict[str, str]] = {
+    "information_schema.tables": {},
+    "information_schema.columns": {"ORDINAL_POSITION": "int", "CHARACTER_MAXIMUM_LENGTH": "int",
+                                   "NUMERIC_PRECISION": "tinyint", "NUMERIC_SCALE": "int", "IS_NULLABLE": "varchar"},
+    "information_schema.views": {},
+    "information_schema.routines": {},
+    "information_schema.parameters": {"ORDINAL_POSITION": "int", "CHARACTER_MAXIMUM_LENGTH": "int"},
+    "sys.schemas": {"schema_id": "int"},
+    "sys.objects": {**_IDS, "parent_object_id": "int"},
+    "sys.tables": _IDS,
+    "sys.views": _IDS,
+    "sys.procedures": _IDS,
+    "sys.columns": {"object_id": "int", "column_id": "int", "max_length": "smallint", "precision": "tinyint",
+                    "scale": "tinyint", "is_nullable": "bit", "is_identity": "bit", "default_object_id": "int"},
+    "sys.indexes": {"object_id": "int", "index_id": "int", "is_unique": "bit", "is_primary_key": "bit"},
+    "sys.index_columns": {"object_id": "int", "index_id": "int", "index_column_id": "int", "column_id": "int",
+                          "key_ordinal": "tinyint"},
+    "sys.default_constraints": {**_IDS, "parent_object_id": "int", "parent_column_id": "int",
+                                "is_system_named": "bit"},
+    "sys.check_constraints": {"object_id": "int", "parent_object_id": "int", "type": "char"},
+}
+
+
+def catalog_view_columns(view: str) -> dict[str, str] | None:
+    """{lower-case column: base type} of a catalog view ("sys.indexes"), or of its snapshot table
+    ("opus_sys_indexes"); None for another name."""
+    name = view.lower()
+    for known in CATALOG_VIEWS:
+        if name in (known, "opus_" + known.replace(".", "_")):
+            types = {c.lower(): t for c, t in CATALOG_VIEW_TYPES[known].items()}
+            return {c.lower(): types.get(c.lower(), "nvarchar") for c in CATALOG_VIEWS[known]}
+    return None

@@ -13,15 +13,17 @@ from __future__ import annotations
 import decimal
 import json
 import re
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlglot import exp
 
-from ..catalog import split_name
+from ..catalog import Table, split_name
 from ..errors import ScriptError, UnsupportedConstruct
 from . import dialect
 from .ddl import alter_table, declared_type, drop_plan
+from .expression_types import tsql_type
 from .parser import (
     Block,
     CreateProcedure,
@@ -42,7 +44,19 @@ from .parser import (
     parse_batch,
 )
 from .runtime import Driver as Driver  # re-exported: the targets build engines from drivers
-from .runtime import Frame, Output, Row, TsqlError, Unsupported, Variable, as_text, coerce, server_error
+from .runtime import (
+    Frame,
+    Output,
+    Row,
+    TsqlError,
+    Unsupported,
+    Variable,
+    as_text,
+    coerce,
+    converted,
+    refused_construct,
+    server_error,
+)
 from .runtime import to_db as to_db
 from .schema_changes import SchemaChanges
 from .sqlite_schema import (
@@ -58,8 +72,12 @@ from .sqlite_schema import (
 )
 from .statements import classify, procedure_call
 from .translate import Answers, NotInSubset, SyntaxProblem, parse_expression, parse_statement, rewrite
+from .writes import WritePlan, plan_writes, qualified, sql_server_error, temp_table
 
+#: A WHILE loop is stopped (refused, see docs/embedded-runner.md "Limits") after this many iterations,
+#: or after LOOP_SECONDS of wall time, whichever comes first; Engine.loop_iterations/loop_seconds.
 MAX_LOOP = 1_000_000
+LOOP_SECONDS = 30.0
 
 
 class _ReturnSignal(Exception):
@@ -98,6 +116,11 @@ class Engine:
         #: procedure body or dynamic SQL, the line there) just before the statement runs; when it
         #: returns True the statement fails with error 50000 "injected failure" instead of running.
         self.fail_at: Callable[[int], bool] | None = None
+        #: the table SET IDENTITY_INSERT is ON for (one per session, as in SQL Server), or None
+        self.identity_insert: str | None = None
+        #: The budget of one WHILE loop (each time it runs): iterations and seconds of wall time.
+        self.loop_iterations = MAX_LOOP
+        self.loop_seconds = LOOP_SECONDS
 
     # -- public API ----------------------------------------------------------------------------------
     def run_batch(self, text: str, *, source: str, start_line: int) -> None:
@@ -114,6 +137,9 @@ class Engine:
             except TsqlError as error:
                 self.last_error = error.number
                 raise self.script_error(error) from None
+            except RecursionError:  # the parser's nesting limits keep within Python's; this is the backstop
+                raise UnsupportedConstruct("a statement nested too deeply for the sandbox", source=source,
+                                           line=self.script_line) from None
 
     def script_error(self, error: TsqlError) -> ScriptError:
         """The error as the script runner reports it: at its own line, or at the calling statement's."""
@@ -151,8 +177,8 @@ class Engine:
 
     def translate_dml(self, sql: str) -> tuple[str, list[str]]:
         """The SQLite text of a plain DML statement with `?` markers (for executemany and streaming)."""
-        translations: dict[str, tuple[str, list[str]]] = self._for_schema("dml", dict)
-        cached = translations.get(sql)
+        translations: dict[tuple[str, str | None], tuple[str, list[str]]] = self._for_schema("dml", dict)
+        cached = translations.get((sql, self.identity_insert))
         if cached is not None:
             return cached
         text, names = _placeholders_to_variables(sql)
@@ -166,12 +192,15 @@ class Engine:
             raise ScriptError("only SELECT/INSERT/UPDATE/DELETE can be run with many parameter rows",
                               source="<statement>")
         try:
+            plan = self.write_plan(tree, Frame())
             translated = rewrite(tree, self.answers(Frame()))
         except NotInSubset as construct:
             raise UnsupportedConstruct(str(construct), source="<statement>") from None
+        except TsqlError as error:
+            raise ScriptError(error.message, source="<statement>", number=error.number) from None
         order = [names.index("@" + v) for v in translated.variables]
-        result = (translated.sql, [f"{i}" for i in order])
-        translations[sql] = result
+        result = (plan.finish(translated.sql) if plan else translated.sql, [f"{i}" for i in order])
+        translations[(sql, self.identity_insert)] = result
         return result
 
     def catalog(self, *, fresh: bool = False) -> SandboxCatalog:
@@ -229,7 +258,11 @@ class Engine:
         except ScriptError as error:
             raise TsqlError(102, error.message, severity=15, line=line, procedure=frame.procedure) from None
         except self.driver.error_types as error:
-            number, message = server_error(self.driver.clean_error(error))
+            text = self.driver.clean_error(error)
+            refused = refused_construct(text)
+            if refused is not None:  # the value showed an answer the sandbox cannot give (arithmetic.py)
+                raise Unsupported(refused, line, frame.procedure) from None
+            number, message = server_error(text)
             raise TsqlError(number, message, line=line, procedure=frame.procedure) from None
 
     def _dispatch(self, statement: Statement, frame: Frame) -> None:
@@ -243,19 +276,13 @@ class Engine:
             if branch is not None:
                 self.execute_statement(branch, frame)
         elif isinstance(statement, While):
-            for _ in range(MAX_LOOP):
-                if not self.condition(statement.condition, frame):
-                    break
-                assert statement.body is not None
-                self.execute_statement(statement.body, frame)
-            else:
-                raise TsqlError(50000, f"WHILE loop ran {MAX_LOOP} times; stopped")
+            self.loop(statement, frame)
         elif isinstance(statement, TryCatch):
             self.try_catch(statement, frame)
         elif isinstance(statement, Declare):
             for name, type_text, expression in statement.items:
                 declared_type(type_text)
-                value = self.evaluate(expression, frame) if expression is not None else None
+                value = self.evaluate(expression, frame, type_text) if expression is not None else None
                 frame.variables[name.lower()] = Variable(type_text, coerce(type_text, value))
         elif isinstance(statement, SetVariable):
             self.set_variable(statement, frame)
@@ -282,6 +309,22 @@ class Engine:
         else:  # pragma: no cover - the parser produces only the kinds above
             raise NotInSubset(type(statement).__name__)
 
+    def loop(self, statement: While, frame: Frame) -> None:
+        """A WHILE loop within its budget; past it the loop is refused at its line (a limit of the
+        sandbox, so TRY/CATCH does not catch it) instead of running on for minutes."""
+        assert statement.body is not None
+        started = time.monotonic()
+        iterations = 0
+        while self.condition(statement.condition, frame):
+            if iterations >= self.loop_iterations:
+                raise Unsupported(f"WHILE loop still running after {iterations:,} iterations (the sandbox "
+                                  f"stops a loop after {self.loop_iterations:,})", None, None)
+            if time.monotonic() - started >= self.loop_seconds:
+                raise Unsupported(f"WHILE loop still running after {self.loop_seconds:g} s (the sandbox's time "
+                                  "budget for one loop)", None, None)
+            iterations += 1
+            self.execute_statement(statement.body, frame)
+
     def message(self, kind: str, text: str, line: int | None) -> None:
         self.output.messages.append((kind, text, line))
         if self.on_message is not None:
@@ -307,7 +350,7 @@ class Engine:
         expression = statement.expression
         if statement.operator != "=":  # SET @a += x is SET @a = @a + (x), with T-SQL's meaning of +
             expression = f"{statement.name} {statement.operator[0]} ({expression})"
-        variable.value = coerce(variable.type, self.evaluate(expression, frame))
+        variable.value = coerce(variable.type, self.evaluate(expression, frame, variable.type))
         self.rowcount = 1
 
     def bound(self, names: list[str], frame: Frame) -> list[Any]:
@@ -354,7 +397,7 @@ class Engine:
         return Answers(self.system_variable, self.runner_function,
                        lambda name: self.variable("@" + name, frame).value,
                        lambda name: self._variable_type("@" + name, frame),
-                       self.column_type, self.time_defaults)
+                       self.column_type, self.time_defaults, self.table_columns, self.driver.functions)
 
     def _for_schema(self, key: str, build: Callable[[], Any]) -> Any:
         """What `build` derives from the catalog, kept until the next DDL statement."""
@@ -394,20 +437,35 @@ class Engine:
         types: dict[str, str] = self._for_schema("column_types", build)
         return types.get(name.lower())
 
+    def table_columns(self, table: str) -> dict[str, str] | None:
+        """{lower-case column name: base type} of a catalog table; None when there is no such table."""
+
+        def build() -> dict[str, dict[str, str]]:
+            return {t.name.lower(): {c.name.lower(): c.data_type for c in t.columns}
+                    for t in self.catalog().catalog.tables.values()}
+
+        tables: dict[str, dict[str, str]] = self._for_schema("table_columns", build)
+        return tables.get(table.lower())
+
     @staticmethod
     def _variable_type(name: str, frame: Frame) -> str:
         found = frame.variables.get(name.lower())
         return found.type if found is not None else "sql_variant"
 
-    def evaluate(self, expression: str | None, frame: Frame) -> Any:
+    def evaluate(self, expression: str | None, frame: Frame, into: str | None = None) -> Any:
+        """An expression's value; `into` a variable's numeric type, converted to it as SQL Server
+        converts on assignment (its errors: 220, 8115, 245, ...; arithmetic.py)."""
         if expression is None:
             return None
         tree = self._parsed_expression(expression)
-        translated = rewrite(exp.select(tree), self.answers(frame))
+        answers = self.answers(frame)
+        source = tsql_type(tree, answers) if into is not None else None  # before rewrite() changes the tree
+        translated = rewrite(exp.select(tree), answers)
         self.fill_catalog_views(translated.catalog_views)
         params = self.bound(translated.variables, frame)
         rows = self.driver.query(translated.sql, params)
-        return rows[0][0] if rows else None
+        value = rows[0][0] if rows else None
+        return value if into is None else converted(source, into, value)
 
     def condition(self, text: str, frame: Frame) -> bool:
         tree = self._parsed_expression(text)
@@ -563,27 +621,59 @@ class Engine:
             self.schema.drop_index(statement.name, statement.table, statement.if_exists)
         elif kind == "truncate":
             self.schema.truncate(statement.name)
+        elif kind == "identity-insert":
+            self.set_identity_insert(statement.name, statement.on)
         if kind != "option":
             self.rowcount = 0
 
     def dml(self, tree: exp.Expression, frame: Frame) -> None:
+        plan = self.write_plan(tree, frame)
         translated = rewrite(tree, self.answers(frame))
         self.fill_catalog_views(translated.catalog_views)
         params = self.bound(translated.variables, frame)
-        cursor = self.driver.run(translated.sql, params)
+        cursor = self.driver.run(plan.finish(translated.sql) if plan else translated.sql, params)
         if cursor.description:
             rows = [tuple(r) for r in cursor.fetchall()]
             if translated.assignments:
                 if rows:
-                    for name, value in zip(translated.assignments, rows[-1], strict=True):
+                    for name, source, value in zip(translated.assignments, translated.assignment_types, rows[-1],
+                                                   strict=True):
                         variable = self.variable("@" + name, frame)
-                        variable.value = coerce(variable.type, value)
+                        variable.value = coerce(variable.type, converted(source, variable.type, value))
             else:
                 columns = tuple(d[0] for d in cursor.description)
                 self.output.result_sets.append((columns, rows))
             self.rowcount = len(rows)
         else:
             self.rowcount = max(cursor.rowcount, 0)
+
+    def write_plan(self, tree: exp.Expression, frame: Frame) -> WritePlan | None:
+        """Each value an INSERT or UPDATE writes, converted to its column's type (writes.py)."""
+        return plan_writes(tree, self.written_table, self.identity_insert, self.answers(frame))
+
+    def written_table(self, name: str) -> Table | None:
+        """A table a statement writes: the catalog's, or a #temp table (not in the catalog)."""
+        if not name.startswith("#"):
+            return self.catalog().catalog.table(name)
+        rows = self.driver.query("SELECT sql FROM sqlite_temp_master WHERE type = 'table' AND name = ?", [name])
+        return temp_table(rows[0][0]) if rows else None
+
+    def set_identity_insert(self, table: str, on: bool) -> None:
+        """SET IDENTITY_INSERT: explicit IDENTITY values for one table at a time (error 8107)."""
+        found = self.catalog().catalog.table(table)
+        if found is None:
+            raise sql_server_error(1088, table=table)
+        if not any(c.identity for c in found.columns):
+            raise sql_server_error(8106, table=found.name)
+        held = self.identity_insert
+        if held is not None and self.catalog().catalog.table(held) is None:
+            held = None  # the table it was ON for is gone (dropped, or rolled back)
+        if on and held is not None and held.lower() != found.name.lower():
+            raise sql_server_error(8107, held=qualified(held), table=table)
+        if on:
+            self.identity_insert = found.name
+        elif held is not None and held.lower() == found.name.lower():
+            self.identity_insert = None
 
     # -- procedures and dynamic SQL ----------------------------------------------------------------------
     def create_procedure(self, statement: CreateProcedure) -> None:
@@ -646,7 +736,7 @@ class Engine:
                 if found is None:
                     raise TsqlError(8145, f"{param_name} is not a parameter for procedure {proc_name}.")
                 target = found
-            value = self.evaluate(expression, frame)
+            value = self.evaluate(expression, frame, target.type)
             bound[target.name.lower()] = Variable(target.type, coerce(target.type, value))
             if output and target.output:
                 outputs.append((target.name.lower(), expression.strip()))
@@ -655,14 +745,17 @@ class Engine:
                 if p.default is None:
                     raise TsqlError(201, f"Procedure or function '{proc_name}' expects parameter "
                                     f"'{p.name}', which was not supplied.")
-                bound[p.name.lower()] = Variable(p.type, coerce(p.type, self.evaluate(p.default, Frame())))
+                bound[p.name.lower()] = Variable(p.type, coerce(p.type, self.evaluate(p.default, Frame(), p.type)))
         inner = Frame(bound, procedure=proc_name)
         result: Any = 0
+        session = self.identity_insert  # a SET inside a procedure ends with it (SET statements, T-SQL)
         try:
             for s in procedure.body:
                 self.execute_statement(s, inner)
         except _ReturnSignal as signal:
             result = signal.value
+        finally:
+            self.identity_insert = session
         for param, target_expr in outputs:
             if target_expr.startswith("@"):
                 self.variable(target_expr, frame).value = bound[param].value
@@ -684,17 +777,20 @@ class Engine:
                 key = param_name.lower() if param_name else order[position]
                 if key not in types:
                     raise TsqlError(8145, f"{param_name} is not a parameter for procedure sp_executesql.")
-                bound[key] = Variable(types[key], coerce(types[key], self.evaluate(expression, frame)))
+                bound[key] = Variable(types[key], coerce(types[key], self.evaluate(expression, frame, types[key])))
         self.exec_dynamic(text, bound, frame)
 
     def exec_dynamic(self, text: str, variables: dict[str, Variable], frame: Frame) -> None:
         parsed = parse_batch(text, source="dynamic SQL")
         inner = Frame(variables, procedure=frame.procedure or "dynamic SQL", line_offset=0)
+        session = self.identity_insert  # as in a procedure, a SET in dynamic SQL ends with it
         try:
             for s in parsed.statements:
                 self.execute_statement(s, inner)
         except _ReturnSignal:
             pass
+        finally:
+            self.identity_insert = session
 
 
 def _normal_type(text: str) -> str:

@@ -6,15 +6,19 @@ sides are strings (a number on either side makes it arithmetic, by type preceden
 default collation ignores case. So the runner needs to know which expressions are strings: literals,
 string functions, CASTs, declared variables, and catalog columns whose name has one character type
 in every table. Anything it cannot tell is treated as not a string.
+
+`tsql_type` goes further for arithmetic and CAST, which SQL Server computes in the operands' types
+(arithmetic.py): it types literals, variables, CASTs, functions and operators as SQL Server does,
+and a column from the table the statement reads it from. None means the runner cannot tell.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sqlglot import exp
 
-from . import dialect
+from . import arithmetic, dialect
 
 if TYPE_CHECKING:
     from .translate import Answers
@@ -123,3 +127,245 @@ def collate_strings(node: exp.Expression, answers: Answers | None) -> None:
             continue
         node.set(key, exp.Collate(this=operand, expression=exp.var("NOCASE")))
         return
+
+
+# -- T-SQL types, as SQL Server gives them -------------------------------------------------------
+#: expressions whose type does not depend on their arguments
+_FIXED_TYPES: dict[type[exp.Expression], str] = {
+    exp.Length: "int", exp.StrPosition: "int", exp.Unicode: "int", exp.ObjectId: "int",
+    exp.RowNumber: "bigint", exp.Rank: "bigint", exp.DenseRank: "bigint", exp.CurrentTimestamp: "datetime",
+    exp.JSONExtractScalar: "nvarchar", exp.Uuid: "uniqueidentifier", exp.CurrentUser: "nvarchar",
+    exp.CurrentSchema: "nvarchar", exp.Chr: "char", exp.National: "nvarchar", exp.Null: "int",
+}
+#: expressions of their (first) argument's type
+_ARGUMENT_TYPED = (exp.Abs, exp.Sign, exp.Round, exp.Min, exp.Max, exp.Upper, exp.Lower, exp.Trim,
+                   exp.Substring, exp.Replace, exp.Left, exp.Right, exp.Nullif, exp.Neg, exp.Paren)
+#: functions the runner answers or rewrites, by name (SQL Server's documented return types)
+_FUNCTION_TYPES = {
+    "ERROR_NUMBER": "int", "ERROR_LINE": "int", "ERROR_SEVERITY": "int", "ERROR_STATE": "int",
+    "XACT_STATE": "smallint", "OBJECT_ID": "int", "COL_LENGTH": "smallint", "SCHEMA_ID": "int",
+    "SCOPE_IDENTITY": "decimal", "ISJSON": "int", "ERROR_MESSAGE": "nvarchar", "ERROR_PROCEDURE": "nvarchar",
+    "OBJECT_NAME": "nvarchar", "SCHEMA_NAME": "nvarchar", "DB_NAME": "nvarchar", "SUSER_SNAME": "nvarchar",
+    "SUSER_NAME": "nvarchar", "USER_NAME": "nvarchar", "ORIGINAL_LOGIN": "nvarchar", "HOST_NAME": "nvarchar",
+    "QUOTENAME": "nvarchar", "NCHAR": "nchar", "GETUTCDATE": "datetime", "SYSDATETIME": "datetime2",
+    "SYSUTCDATETIME": "datetime2",
+}
+#: @@ values (@@IDENTITY is numeric(38,0))
+_SYSTEM_TYPES = {"ROWCOUNT": "int", "TRANCOUNT": "int", "ERROR": "int", "IDENTITY": "decimal",
+                 "SPID": "smallint", "VERSION": "nvarchar", "SERVERNAME": "nvarchar"}
+_SUM_TYPES = {"tinyint": "int", "smallint": "int", "int": "int", "bigint": "bigint", "decimal": "decimal",
+              "money": "money", "smallmoney": "money", "float": "float", "real": "float"}
+_ARITHMETIC = (exp.Sub, exp.Mul, exp.Div, exp.Mod)
+
+
+def tsql_type(node: exp.Expression, answers: Answers | None) -> str | None:
+    """The base type SQL Server gives this (untranslated) expression, or None when the runner cannot
+    tell. `arithmetic.BY_VALUE` for a parameter bound from Python, whose type is its value's."""
+    kind = type(node)
+    if kind in _FIXED_TYPES:
+        return _FIXED_TYPES[kind]
+    if isinstance(node, exp.Literal):
+        return _literal_type(node)
+    if isinstance(node, exp.Cast | exp.Convert):
+        to = node.to if isinstance(node, exp.Cast) else node.this
+        return dialect.parse_type(to.sql(dialect="tsql").replace(" ", ""))[0] if isinstance(to, exp.DataType) else None
+    if isinstance(node, _ARGUMENT_TYPED):
+        return tsql_type(node.this, answers)
+    if isinstance(node, exp.Parameter):
+        if isinstance(node.this, exp.Parameter):
+            return _SYSTEM_TYPES.get(node.this.name.upper())
+        if answers is None:
+            return None
+        declared = answers.variable_type(variable_name(node))
+        return arithmetic.BY_VALUE if declared == "sql_variant" else dialect.parse_type(declared)[0]
+    if isinstance(node, exp.Column):
+        return _column_type(node, answers) if isinstance(node.this, exp.Identifier) else None
+    if isinstance(node, exp.Add):
+        if concatenates(node, answers):
+            return _common_type([node.this, node.expression], answers)
+        return _operation_type(node, answers)
+    if isinstance(node, _ARITHMETIC):
+        return _operation_type(node, answers)
+    if isinstance(node, exp.Count):
+        return "bigint" if node.args.get("big_int") else "int"
+    if isinstance(node, exp.Sum | exp.Avg):
+        argument = tsql_type(node.this, answers)
+        return _SUM_TYPES.get(argument) if argument else None
+    if isinstance(node, exp.Window):
+        return tsql_type(node.this, answers)
+    if isinstance(node, exp.Coalesce):
+        if node.args.get("is_null"):  # ISNULL takes its first argument's type
+            return tsql_type(node.this, answers)
+        return _common_type([node.this, *node.expressions], answers)
+    if isinstance(node, exp.Case):
+        return _common_type([i.args["true"] for i in node.args.get("ifs") or []] + [node.args.get("default")], answers)
+    if isinstance(node, exp.If):
+        return _common_type([node.args.get("true"), node.args.get("false")], answers)
+    if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and len(node.this.expressions) == 1:
+        return tsql_type(_unalias(node.this.expressions[0]), answers)
+    if isinstance(node, exp.Anonymous):
+        return _FUNCTION_TYPES.get(str(node.this).upper())
+    return None
+
+
+#: integer expressions whose values lie in a known range (LEN, CHARINDEX, UNICODE, COUNT)
+_BOUNDED = (exp.Length, exp.StrPosition, exp.Unicode, exp.Count)
+
+
+def value_bounds(node: exp.Expression) -> tuple[int, int] | None:
+    """The least and greatest value of an integer expression, where known without running it."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Neg):
+        inner = value_bounds(node.this)
+        return (-inner[1], -inner[0]) if inner is not None else None
+    if isinstance(node, exp.Literal) and not node.is_string and _literal_type(node) == "int":
+        return int(node.this), int(node.this)
+    if isinstance(node, _BOUNDED) and not node.args.get("big_int"):
+        return 0, dialect.INTEGER_RANGES["int"][1]
+    return None
+
+
+def _literal_type(node: exp.Literal) -> str:
+    if node.is_string:
+        return "varchar"
+    text = str(node.this).lower()
+    if "e" in text:
+        return "float"
+    if "." in text:
+        return "decimal"
+    low, high = dialect.INTEGER_RANGES["int"]
+    return "int" if low <= int(text) <= high else "decimal"  # a larger integer constant is numeric
+
+
+def _operation_type(node: exp.Expression, answers: Answers | None) -> str | None:
+    left, right = tsql_type(node.this, answers), tsql_type(node.expression, answers)
+    if left is None or right is None or arithmetic.BY_VALUE in (left, right):
+        return None
+    return arithmetic.higher(left, right)
+
+
+def _common_type(nodes: list[exp.Expression | None], answers: Answers | None) -> str | None:
+    """The type of CASE, COALESCE, IIF: the highest precedence among the results (NULLs aside)."""
+    types = [tsql_type(n, answers) for n in nodes if n is not None and not isinstance(n, exp.Null)]
+    if not types or any(t is None or t == arithmetic.BY_VALUE for t in types):
+        return None
+    found = types[0]
+    for other in types[1:]:
+        found = arithmetic.higher(found, other)  # type: ignore[arg-type]
+    return found
+
+
+def _unalias(node: exp.Expression) -> exp.Expression:
+    return node.this if isinstance(node, exp.Alias) else node
+
+
+# -- columns: the table a statement reads them from ----------------------------------------------
+#: a source's columns: name -> base type (None: the column is there, its type unknown); None for a
+#: source whose columns the runner cannot list (a #temp table, a catalog view, a VALUES list)
+Columns = dict[str, str | None] | None
+
+
+def _column_type(column: exp.Column, answers: Answers | None) -> str | None:
+    """The column's type in the table (or derived table) it comes from, searching outward through
+    enclosing queries for a correlated reference. None when that source is not a catalog table."""
+    if answers is None:
+        return None
+    name = column.name.lower()
+    qualifier = column.table.lower() if column.table else None
+    child: exp.Expression = column
+    scope = cast(exp.Expression | None, column.parent)
+    while scope is not None:
+        # a query sees its own sources, except from inside one of them (a derived table sees only
+        # the queries around the one it belongs to)
+        if isinstance(scope, exp.Select | exp.Update | exp.Delete) and child.arg_key not in _SOURCE_KEYS:
+            sources = _sources(scope, answers)
+            if qualifier is not None:
+                if qualifier in sources:
+                    columns = sources[qualifier]
+                    return columns.get(name) if columns is not None else None
+            else:
+                hits = [c[name] for c in sources.values() if c is not None and name in c]
+                if len(hits) == 1:
+                    return hits[0]
+                if hits or any(c is None for c in sources.values()):
+                    return None
+        child, scope = scope, cast(exp.Expression | None, scope.parent)
+    return answers.column_type(column.name)
+
+
+_SOURCE_KEYS = {"from", "from_", "joins"}
+_TYPING: set[int] = set()  # derived tables being typed (a guard against a reference cycle)
+
+
+def _sources(scope: exp.Expression, answers: Answers) -> dict[str, Columns]:
+    """alias -> {column: base type} of each table a query reads; None for one the runner cannot type."""
+    nodes: list[exp.Expression] = []
+    if isinstance(scope, exp.Update | exp.Delete) and scope.this is not None:
+        nodes.append(scope.this)
+    source = scope.args.get("from_") or scope.args.get("from")
+    if source is not None:
+        nodes.append(source.this)
+    nodes += [j.this for j in scope.args.get("joins") or []]
+    if isinstance(scope, exp.Update) and isinstance(scope.this, exp.Table):
+        nodes += [j.this for j in scope.this.args.get("joins") or []]
+    found: dict[str, Columns] = {}
+    for node in nodes:
+        alias = node.alias_or_name.lower()
+        if isinstance(node, exp.Table):
+            found[alias] = _table_columns(node, answers)
+        elif isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select | exp.SetOperation):
+            found[alias] = _derived_columns(node.this, answers)
+        else:
+            found[alias] = None
+    return found
+
+
+def _table_columns(table: exp.Table, answers: Answers) -> Columns:
+    schema = table.args.get("db")
+    if isinstance(table.this, exp.Identifier) and table.this.args.get("temporary"):
+        return None  # a #temp table: not in the catalog
+    if schema is not None and schema.name.lower() != "dbo":  # a catalog view, or its snapshot in temp
+        return dialect.catalog_view_columns(  # type: ignore[return-value]
+            table.name if schema.name.lower() == "temp" else f"{schema.name}.{table.name}")
+    cte = _cte(table)
+    if cte is not None:
+        return _derived_columns(cte, answers) if isinstance(cte, exp.Select | exp.SetOperation) else None
+    return answers.table_columns(table.name)  # type: ignore[return-value]
+
+
+def _cte(table: exp.Table) -> exp.Expression | None:
+    root = table.root()
+    for cte in root.find_all(exp.CTE):
+        if cte.alias_or_name.lower() == table.name.lower():
+            return cte.this  # type: ignore[no-any-return]
+    return None
+
+
+def _derived_columns(query: exp.Select | exp.SetOperation, answers: Answers) -> Columns:
+    """The columns of a derived table or CTE. A UNION's are named by its first query, and each has
+    the highest precedence type of its column in every query (data type precedence)."""
+    if id(query) in _TYPING:
+        return None
+    _TYPING.add(id(query))
+    try:
+        branches = _branches(query)
+        if not branches:
+            return None
+        names = [p.alias_or_name for p in branches[0].expressions]
+        if not all(names) or any(len(b.expressions) != len(names) for b in branches) or any(
+                isinstance(p, exp.Star) or isinstance(p.this, exp.Star) for b in branches for p in b.expressions):
+            return None
+        return {name.lower(): _common_type([_unalias(b.expressions[i]) for b in branches], answers)
+                for i, name in enumerate(names)}
+    finally:
+        _TYPING.discard(id(query))
+
+
+def _branches(query: exp.Expression) -> list[exp.Select]:
+    if isinstance(query, exp.Select):
+        return [query]
+    if isinstance(query, exp.SetOperation):
+        left, right = _branches(query.this), _branches(query.expression)
+        return [*left, *right] if left and right else []
+    return []

@@ -7,19 +7,26 @@ block comments, variables) and cuts a batch into a tree of statements, each carr
 and line that sqlglot and error messages need.
 
 Grammar of the subset (see docs/embedded-runner.md):
-    statement := block | if | try | declare | set | print | throw | raiserror | exec | return
-               | begin-tran | commit | rollback | create-procedure | sql ';'
+    statement := block | if | while | try | declare | set | print | throw | raiserror | exec | return
+               | begin-tran | commit | rollback | create-procedure | sql [';']
     block     := BEGIN statement* END
     if        := IF condition statement [ELSE statement]
     try       := BEGIN TRY statement* END TRY BEGIN CATCH statement* END CATCH
-A plain SQL statement ends at ';', at END/ELSE that close an enclosing construct, or at the end
-of the batch.
+
+Statement boundaries are found as SQL Server's parser finds them, without semicolons: a statement
+ends at ';', at an END or ELSE that closes the construct around it, at the end of the batch, or
+where a reserved word that begins a statement (SELECT, INSERT, SET, PRINT, IF, ...) appears at its
+top level (outside parentheses and CASE ... END) and the statement's own grammar does not take that
+word: `INSERT ... SELECT`, `... UNION SELECT`, `UPDATE ... SET`, `CREATE VIEW ... AS SELECT`,
+`ALTER TABLE ... DROP COLUMN`, `DROP TABLE IF EXISTS` and the like (`_Extent`). One scan of the
+top-level tokens (`_Parser.top_level`) serves statements and IF/WHILE conditions alike.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ..errors import ScriptError, UnsupportedConstruct
@@ -208,14 +215,59 @@ class ParsedBatch:
     text: str
 
 
-# Words that start a statement: a plain SQL statement without ';' stops before one of these
-# when it appears at parenthesis depth 0 (T-SQL allows omitting ';' between such statements).
-_CONTROL_STARTERS = {"BEGIN", "IF", "WHILE", "PRINT", "THROW", "RAISERROR", "DECLARE", "RETURN"}
-_SQL_STARTERS = {
-    "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "ALTER", "DROP", "WITH", "TRUNCATE", "SET",
-}
+# ---------------------------------------------------------------------------------------------
+# Vocabulary and limits
+
+#: T-SQL's reserved keywords (SQL Server documentation, "Reserved Keywords"). None of them can be a
+#: name without brackets, so none is read as an alias, a transaction name or a procedure name.
+RESERVED = frozenset("""
+    ADD ALL ALTER AND ANY AS ASC AUTHORIZATION BACKUP BEGIN BETWEEN BREAK BROWSE BULK BY CASCADE CASE
+    CHECK CHECKPOINT CLOSE CLUSTERED COALESCE COLLATE COLUMN COMMIT COMPUTE CONSTRAINT CONTAINS
+    CONTAINSTABLE CONTINUE CONVERT CREATE CROSS CURRENT CURRENT_DATE CURRENT_TIME CURRENT_TIMESTAMP
+    CURRENT_USER CURSOR DATABASE DBCC DEALLOCATE DECLARE DEFAULT DELETE DENY DESC DISK DISTINCT
+    DISTRIBUTED DOUBLE DROP DUMP ELSE END ERRLVL ESCAPE EXCEPT EXEC EXECUTE EXISTS EXIT EXTERNAL FETCH
+    FILE FILLFACTOR FOR FOREIGN FREETEXT FREETEXTTABLE FROM FULL FUNCTION GOTO GRANT GROUP HAVING
+    HOLDLOCK IDENTITY IDENTITY_INSERT IDENTITYCOL IF IN INDEX INNER INSERT INTERSECT INTO IS JOIN KEY
+    KILL LEFT LIKE LINENO LOAD MERGE NATIONAL NOCHECK NONCLUSTERED NOT NULL NULLIF OF OFF OFFSETS ON
+    OPEN OPENDATASOURCE OPENQUERY OPENROWSET OPENXML OPTION OR ORDER OUTER OVER PERCENT PIVOT PLAN
+    PRIMARY PRINT PROC PROCEDURE PUBLIC RAISERROR READ READTEXT RECONFIGURE REFERENCES REPLICATION
+    RESTORE RESTRICT RETURN REVERT REVOKE RIGHT ROLLBACK ROWCOUNT ROWGUIDCOL RULE SAVE SCHEMA
+    SECURITYAUDIT SELECT SEMANTICKEYPHRASETABLE SEMANTICSIMILARITYDETAILSTABLE SEMANTICSIMILARITYTABLE
+    SESSION_USER SET SETUSER SHUTDOWN SOME STATISTICS SYSTEM_USER TABLE TABLESAMPLE TEXTSIZE THEN TO
+    TOP TRAN TRANSACTION TRIGGER TRUNCATE TRY_CONVERT TSEQUAL UNION UNIQUE UNPIVOT UPDATE UPDATETEXT
+    USE USER VALUES VARYING VIEW WAITFOR WHEN WHERE WHILE WITH WRITETEXT
+""".split())
+
+#: Words that begin a statement. Where one stands at the top level of a statement, that statement has
+#: ended, unless its own grammar takes the word (`_Extent`). All are reserved but THROW, which SQL
+#: Server reads as a name where a name may stand: hence its rule that the statement before a THROW
+#: ends with ';' (see `_Parser.one_statement`). WITH is not among them: inside a statement it is
+#: always a clause (`WITH (NOLOCK)`, `WITH CHECK OPTION`, ...), and a CTE must follow a ';'.
+STATEMENT_STARTERS = frozenset({
+    "SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP", "TRUNCATE", "SET",
+    "DECLARE", "PRINT", "IF", "WHILE", "BEGIN", "RETURN", "RAISERROR", "THROW", "EXEC", "EXECUTE",
+    "COMMIT", "ROLLBACK", "SAVE", "GOTO", "WAITFOR", "BREAK", "CONTINUE", "USE", "OPEN", "CLOSE", "FETCH",
+    "DEALLOCATE", "BULK", "GRANT", "REVOKE", "DENY", "BACKUP", "RESTORE", "DBCC", "KILL", "CHECKPOINT",
+    "RECONFIGURE", "SHUTDOWN", "READTEXT", "WRITETEXT", "UPDATETEXT", "REVERT", "SETUSER",
+})
+#: the words that begin a statement the subset hands to sqlglot
+_SQL_STARTERS = {"SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "ALTER", "DROP", "WITH", "TRUNCATE", "SET"}
+#: what may follow DROP inside ALTER TABLE and still be part of it (anything but these object kinds,
+#: which begin a DROP statement of their own: `ALTER TABLE t DROP [CONSTRAINT] c` vs `DROP TABLE t`)
+_DROP_OBJECTS = {"TABLE", "VIEW", "PROCEDURE", "PROC", "INDEX", "FUNCTION", "TRIGGER", "SCHEMA", "TYPE",
+                 "SEQUENCE", "SYNONYM", "DATABASE", "USER", "ROLE", "LOGIN", "STATISTICS", "DEFAULT", "RULE",
+                 "ASSEMBLY", "SIGNATURE", "XML", "FULLTEXT", "CERTIFICATE", "QUEUE", "SERVICE", "EVENT"}
+#: a DROP ... IF EXISTS: the IF after one of these words belongs to the statement
 _DROPPABLE = {"TABLE", "VIEW", "PROCEDURE", "PROC", "INDEX", "COLUMN", "CONSTRAINT", "FUNCTION", "TRIGGER",
               "SCHEMA", "TYPE", "SEQUENCE", "SYNONYM"}
+#: CREATE/ALTER of these takes the rest of the batch (SQL Server: "must be the first statement")
+_MODULES = {"PROCEDURE", "PROC", "FUNCTION", "TRIGGER", "SCHEMA", "DEFAULT", "RULE"}
+#: the words that may follow a value in an expression (@a IS NULL, @d AT TIME ZONE 'UTC', CASE ...
+#: THEN 1 END, STRING_AGG(...) WITHIN GROUP (...), ROW_NUMBER() OVER (...))
+_AFTER_VALUE = {"AND", "OR", "NOT", "IS", "IN", "LIKE", "BETWEEN", "ESCAPE", "COLLATE", "WHEN", "THEN", "ELSE", "END",
+                "OVER", "AT", "WITHIN"}
+#: the words of multi-word type names (DOUBLE PRECISION, NATIONAL CHARACTER VARYING)
+_TYPE_WORDS = {"PRECISION", "VARYING", "CHAR", "CHARACTER"}
 _UNSUPPORTED = {
     "MERGE": "MERGE",
     "GOTO": "GOTO",
@@ -234,6 +286,211 @@ _UNSUPPORTED = {
     "BREAK": "BREAK",
     "CONTINUE": "CONTINUE",
 }
+#: other T-SQL statements outside the subset, refused as `statement starting with 'X'`
+_OTHER_STATEMENTS = {"BACKUP", "RESTORE", "DBCC", "KILL", "CHECKPOINT", "RECONFIGURE", "SHUTDOWN", "READTEXT",
+                     "WRITETEXT", "UPDATETEXT", "REVERT", "SETUSER", "LINENO", "ENABLE", "DISABLE"}
+
+#: Deepest nesting of statements in one another (IF, WHILE, BEGIN ... END, TRY ... CATCH; a procedure
+#: body counts one): far beyond real scripts, which rarely nest ten deep.
+MAX_NESTED_STATEMENTS = 500
+#: Deepest nesting of parentheses in one statement. SQLite's own parser stops at about 100, and the
+#: translation adds a few levels; SQL Server allows 32 nested subqueries.
+MAX_NESTED_PARENTHESES = 64
+#: SQL Server's own limit on nested CASE expressions (error 125).
+MAX_NESTED_CASE = 10
+#: Python frames the deepest input within those limits may need: the parser, the engine, the subset
+#: check and the effects reader recurse a few frames per nested statement, sqlglot some twenty per
+#: parenthesis. Python's default of 1,000 would be reached long before the limits; since Python 3.11
+#: Python-to-Python calls do not grow the C stack, so a higher limit is safe.
+RECURSION_ROOM = 20_000
+
+_CTE_AFTER_UNTERMINATED = (
+    "Incorrect syntax near the keyword 'with'. If this statement is a common table expression, an "
+    "xmlnamespaces clause or a change tracking context clause, the previous statement must be terminated "
+    "with a semicolon."
+)
+
+
+class LimitExceeded(UnsupportedConstruct):
+    """Input nested beyond a documented limit of the sandbox: refused at once, never collected."""
+
+
+def make_recursion_room() -> None:
+    """Raise Python's recursion limit to RECURSION_ROOM (never lower it)."""
+    if sys.getrecursionlimit() < RECURSION_ROOM:
+        sys.setrecursionlimit(RECURSION_ROOM)
+
+
+# ---------------------------------------------------------------------------------------------
+# Where a statement ends
+
+
+class _Extent:
+    """What the scan has learnt about the statement whose end it looks for.
+
+    The statement's first words give its kind; the kind's rule (`_TAKES`) says which statement
+    starters the statement takes as its own. A rule may change the kind as the statement goes on:
+    `WITH c AS (...) UPDATE` continues as an UPDATE, `INSERT ... SELECT` as a query.
+    """
+
+    def __init__(self, tokens: list[Token], first: int) -> None:
+        self.tokens = tokens
+        self.first = first
+        self.seen: set[str] = set()
+        self.kind = self._kind()
+
+    def word(self, i: int) -> str:
+        return self.tokens[i].upper if 0 <= i < len(self.tokens) else ""
+
+    def _kind(self) -> str:
+        word = self.word(self.first)
+        if word in ("SELECT", "("):
+            return "query"
+        if word in ("INSERT", "UPDATE", "DELETE", "MERGE", "BULK"):
+            return word.lower()
+        if word == "WITH":
+            return "cte"
+        if word in ("GRANT", "REVOKE", "DENY"):
+            return "permission"
+        if word in ("CREATE", "ALTER"):
+            at = self.first + 1
+            if self.word(at) == "OR" and self.word(at + 1) == "ALTER":
+                at += 2
+            what = self.word(at)
+            if what == "VIEW":
+                return "view"
+            if what in _MODULES:
+                return "module"
+            if word == "ALTER":
+                return "alter-table" if what == "TABLE" else "alter"
+        return "other"
+
+    def observe(self, i: int) -> None:
+        """Note a top-level word that is not a statement starter but changes what may follow."""
+        word = self.word(i)
+        if self.kind == "insert" and word in ("VALUES", "DEFAULT"):
+            self.seen.add("source")
+        elif self.kind == "permission" and word in ("TO", "FROM"):
+            self.seen.add("grantee")
+        elif self.kind == "view" and word == "AS":
+            self.seen.add("body")
+        elif self.kind == "view" and word == "WITH" and "body" in self.seen:
+            self.kind = "cte"  # CREATE VIEW v AS WITH c AS (...) SELECT ...
+
+    def takes(self, i: int) -> bool:
+        """Whether the statement starter at top-level index i belongs to this statement."""
+        return _in_clause(self, i) or _TAKES.get(self.kind, _takes_nothing)(self, i)
+
+    def cte_at(self, i: int) -> bool:
+        """`WITH name [(columns)] AS (`: a common table expression, not a clause of this statement."""
+        if self.kind in ("view", "module") or self.word(i) != "WITH":
+            return False
+        name = self.tokens[i + 1] if i + 1 < len(self.tokens) else None
+        if name is None or name.kind not in ("word", "bracket", "quoted") or name.upper in RESERVED:
+            return False
+        at = i + 2
+        if self.word(at) == "(":
+            depth = 0
+            for j in range(at, len(self.tokens)):
+                depth += {"(": 1, ")": -1}.get(self.tokens[j].text, 0)
+                if depth == 0:
+                    at = j + 1
+                    break
+        return self.word(at) == "AS" and self.word(at + 1) == "("
+
+
+def _in_clause(extent: _Extent, i: int) -> bool:
+    """Starters that are part of a clause in any statement."""
+    word, before = extent.word(i), extent.word(i - 1)
+    if before == "WITH":  # WITH ROLLBACK IMMEDIATE, WITH GRANT OPTION, WITH EXECUTE AS ...
+        return True
+    if word == "ALTER" and before == "OR":  # CREATE OR ALTER
+        return True
+    if word == "SELECT":  # UNION [ALL] SELECT, EXCEPT SELECT, cursor FOR SELECT
+        return before in ("UNION", "ALL", "EXCEPT", "INTERSECT", "FOR")
+    if word == "THROW":  # ROLLBACK TRANSACTION THROW: a transaction name, as SQL Server reads it
+        return before in ("TRAN", "TRANSACTION")
+    if word in ("UPDATE", "DELETE") and before == "FOR":  # a cursor FOR UPDATE
+        return True
+    if extent.kind == "alter-table" and word in ("UPDATE", "DELETE"):  # FOREIGN KEY ... ON DELETE CASCADE
+        return before == "ON"
+    if extent.kind == "alter-table" and word == "SET":  # ON DELETE SET NULL
+        return before in ("DELETE", "UPDATE") and extent.word(i - 2) == "ON"
+    if word == "IF":  # DROP TABLE IF EXISTS, DROP COLUMN IF EXISTS
+        return extent.word(i + 1) == "EXISTS" and before in _DROPPABLE
+    if word == "FETCH":  # OFFSET n ROWS FETCH NEXT m ROWS ONLY
+        return before in ("ROW", "ROWS")
+    return False
+
+
+def _takes_nothing(extent: _Extent, i: int) -> bool:
+    return False
+
+
+def _takes_source(extent: _Extent, i: int) -> bool:
+    """INSERT takes one source: SELECT (and then continues as a query) or EXEC."""
+    if "source" in extent.seen:
+        return False
+    extent.seen.add("source")
+    if extent.word(i) == "SELECT":
+        extent.kind = "query"
+        return True
+    return extent.word(i) in ("EXEC", "EXECUTE")
+
+
+def _takes_set(extent: _Extent, i: int) -> bool:
+    """UPDATE takes its one SET clause."""
+    if extent.word(i) != "SET" or "set" in extent.seen:
+        return False
+    extent.seen.add("set")
+    return True
+
+
+def _takes_main_statement(extent: _Extent, i: int) -> bool:
+    """WITH c AS (...) takes the statement that uses the CTEs, and continues as that statement."""
+    word = extent.word(i)
+    if word not in ("SELECT", "INSERT", "UPDATE", "DELETE", "MERGE"):
+        return False
+    extent.kind = "query" if word == "SELECT" else word.lower()
+    return True
+
+
+def _takes_view_body(extent: _Extent, i: int) -> bool:
+    if extent.word(i) != "SELECT" or "body" not in extent.seen:
+        return False
+    extent.kind = "query"
+    return True
+
+
+def _takes_table_change(extent: _Extent, i: int) -> bool:
+    """ALTER TABLE t ALTER COLUMN / DROP [COLUMN | CONSTRAINT] c / SET (option = ...)."""
+    word, after = extent.word(i), extent.word(i + 1)
+    if word == "ALTER":
+        return after == "COLUMN"
+    if word == "DROP":
+        return after not in _DROP_OBJECTS
+    if word == "SET":
+        return after == "("
+    return False
+
+
+def _takes_alter_option(extent: _Extent, i: int) -> bool:
+    """ALTER DATABASE d SET ..., ALTER INDEX i ON t SET (...)."""
+    return extent.word(i) == "SET" or _takes_table_change(extent, i)
+
+
+#: kind of statement -> which statement starters it takes (besides `_in_clause`)
+_TAKES: dict[str, Callable[[_Extent, int], bool]] = {
+    "insert": _takes_source,
+    "update": _takes_set,
+    "cte": _takes_main_statement,
+    "view": _takes_view_body,
+    "alter-table": _takes_table_change,
+    "alter": _takes_alter_option,
+    "merge": lambda extent, i: True,  # WHEN MATCHED THEN UPDATE SET ...: a MERGE ends at its ';'
+    "permission": lambda extent, i: "grantee" not in extent.seen,  # GRANT SELECT, INSERT ON t TO u
+    "bulk": lambda extent, i: i == extent.first + 1 and extent.word(i) == "INSERT",
+}
 
 
 class _Parser:
@@ -245,6 +502,10 @@ class _Parser:
         self.source = source
         self.line_offset = line_offset
         self.collect = collect
+        self.depth = 0  # statements open around the one being parsed
+        # where a statement ended without ';' (another began there): THROW and WITH may not begin there
+        self.unterminated: set[int] = set()
+        self.check_expression_nesting()
 
     # -- helpers ---------------------------------------------------------------------------------
     def peek(self, ahead: int = 0) -> Token | None:
@@ -273,9 +534,19 @@ class _Parser:
         return tok.line
 
     def error(self, message: str, tok: Token | None) -> ScriptError:
-        return ScriptError(
-            f"syntax error: {message}", source=self.source, line=self.line_of(tok) + self.line_offset
-        )
+        return ScriptError(f"syntax error: {message}", source=self.source,
+                           line=self.line_of(tok) + self.line_offset, number=102)
+
+    def incorrect(self, tok: Token | None) -> ScriptError:
+        """SQL Server's syntax error at a token: Msg 156 for a reserved word, Msg 102 otherwise."""
+        line = self.line_of(tok) + self.line_offset
+        if tok is None:
+            return ScriptError("Incorrect syntax near the end of the batch.", source=self.source, line=line,
+                               number=102)
+        if tok.kind == "word" and tok.upper in RESERVED:
+            return ScriptError(f"Incorrect syntax near the keyword '{tok.text}'.", source=self.source, line=line,
+                               number=156)
+        return ScriptError(f"Incorrect syntax near '{tok.text}'.", source=self.source, line=line, number=102)
 
     def unsupported(self, construct: str, tok: Token | None) -> UnsupportedConstruct:
         return UnsupportedConstruct(construct, source=self.source, line=self.line_of(tok) + self.line_offset)
@@ -285,6 +556,34 @@ class _Parser:
             return ""
         return self.text[self.tokens[first].start : self.tokens[last_exclusive - 1].end]
 
+    def check_expression_nesting(self) -> None:
+        """Parentheses beyond MAX_NESTED_PARENTHESES are refused, CASE beyond MAX_NESTED_CASE is
+        SQL Server's error 125; both before anything of the batch runs."""
+        open_: list[str] = []  # "(" and "CASE", innermost last
+        parens = cases = 0
+        for tok in self.tokens:
+            up = tok.upper
+            if up == "(":
+                open_.append("(")
+                parens += 1
+                if parens > MAX_NESTED_PARENTHESES:
+                    raise LimitExceeded(
+                        f"parentheses nested deeper than {MAX_NESTED_PARENTHESES} levels (the sandbox's limit)",
+                        source=self.source, line=tok.line + self.line_offset)
+            elif up == "CASE":
+                open_.append("CASE")
+                cases += 1
+                if cases > MAX_NESTED_CASE:
+                    raise ScriptError(f"Case expressions may only be nested to level {MAX_NESTED_CASE}.",
+                                      source=self.source, line=tok.line + self.line_offset, number=125)
+            elif up == ")" and "(" in open_:
+                while open_.pop() != "(":
+                    cases -= 1  # a CASE left open inside the parentheses: sqlglot reports it
+                parens -= 1
+            elif up == "END" and open_ and open_[-1] == "CASE":
+                open_.pop()
+                cases -= 1
+
     # -- statements ------------------------------------------------------------------------------
     def parse_batch(self) -> list[Statement]:
         statements: list[Statement] = []
@@ -292,6 +591,9 @@ class _Parser:
             if self.peek_upper() == ";":
                 self.take()
                 continue
+            if len(statements) == 1 and _first_only(statements[0]).endswith("VIEW"):
+                # a view is one SELECT: what follows it in its batch cannot be part of it
+                raise self.incorrect(self.peek())
             statements.append(self.statement())
         return statements
 
@@ -299,8 +601,16 @@ class _Parser:
         while self.peek_upper() == ";":
             self.take()
         start = self.pos
+        self.depth += 1
         try:
-            return self.one_statement()
+            if self.depth > MAX_NESTED_STATEMENTS:
+                raise LimitExceeded(
+                    f"statements nested deeper than {MAX_NESTED_STATEMENTS} levels (IF, WHILE, BEGIN ... END, "
+                    "TRY ... CATCH; the sandbox's limit)",
+                    source=self.source, line=self.line_of(self.peek()) + self.line_offset)
+            statement = self.one_statement()
+        except LimitExceeded:
+            raise
         except UnsupportedConstruct as problem:
             if self.collect is None:
                 raise
@@ -309,7 +619,12 @@ class _Parser:
             self.pos = start
             end = max(self.statement_end(), start + 1)
             self.pos = end
-            return Skipped(self.tokens[start].line, self.slice(start, end))
+            statement = Skipped(self.tokens[start].line, self.slice(start, end))
+        finally:
+            self.depth -= 1
+        if not isinstance(statement, Block | If | While | TryCatch) and self.peek_upper() != ";":
+            self.unterminated.add(self.pos)
+        return statement
 
     def one_statement(self) -> Statement:
         tok = self.peek()
@@ -337,8 +652,12 @@ class _Parser:
             return self.set_variable()
         if word == "PRINT":
             first = self.take()
-            return Print(first.line, "", self.expression_until_end())
+            return Print(first.line, "", self.expression_until_end(self.pos - 1))
         if word == "THROW":
+            if self.pos in self.unterminated:
+                raise self.unsupported(
+                    "THROW after a statement not ended by ';' (SQL Server reads THROW there as part of the "
+                    "statement before it, or refuses it: end that statement with ';')", tok)
             return self.throw()
         if word == "RAISERROR":
             return self.raiserror()
@@ -346,7 +665,7 @@ class _Parser:
             return self.exec()
         if word == "RETURN":
             first = self.take()
-            expr = self.expression_until_end() if self.at_expression_start() else None
+            expr = self.expression_until_end(self.pos - 1) if self.at_expression_start() else None
             return Return(first.line, "RETURN", expr or None)
         if word in ("COMMIT", "ROLLBACK"):
             return self.transaction(word)
@@ -356,16 +675,25 @@ class _Parser:
                 kind_at = 3
             if self.peek_upper(kind_at) in ("PROCEDURE", "PROC"):
                 return self.create_procedure(kind_at)
-            if self.peek_upper(kind_at) in ("TRIGGER", "FUNCTION", "TYPE", "SCHEMA", "SEQUENCE",
-                                            "SYNONYM", "DATABASE", "LOGIN", "USER", "ROLE"):
+            if self.peek_upper(kind_at) in ("TRIGGER", "FUNCTION", "TYPE", "SCHEMA", "SEQUENCE", "DEFAULT",
+                                            "RULE", "SYNONYM", "DATABASE", "LOGIN", "USER", "ROLE"):
                 raise self.unsupported(f"{word} {self.peek_upper(kind_at)}", tok)
         if word in _UNSUPPORTED:
             raise self.unsupported(_UNSUPPORTED[word], tok)
+        if word == "WITH" and self.pos in self.unterminated:
+            raise ScriptError(_CTE_AFTER_UNTERMINATED, source=self.source, line=tok.line + self.line_offset,
+                              number=319)
         if word in _SQL_STARTERS or word == "(":
             return self.sql_statement()
-        if word in ("END", "ELSE"):
-            raise self.error(f"unexpected {word}", tok)
-        raise self.unsupported(f"statement starting with {tok.text!r}", tok)
+        if tok.kind == "word" and word in _OTHER_STATEMENTS and (word in RESERVED or self.peek_upper(1) == "TRIGGER"):
+            raise self.unsupported(f"statement starting with {tok.text!r}", tok)
+        if tok.kind in ("word", "bracket", "quoted") and word not in RESERVED:
+            if self.peek_upper(1) == ":":
+                raise self.unsupported("GOTO labels", tok)
+            if self.pos == 0 and self.depth == 1:
+                # "You don't have to specify EXECUTE when the statement is the first one in a batch"
+                return self.exec(implicit=True)
+        raise self.incorrect(tok)
 
     def block(self) -> Block:
         first = self.expect("BEGIN")
@@ -421,23 +749,26 @@ class _Parser:
                 case -= 1
 
     def condition_end(self) -> int:
-        """Index of the first token after an IF/WHILE condition."""
+        """Index of the first token after an IF/WHILE condition: the statement starter that begins
+        the statement it governs (or a ';', END or ELSE, which the caller refuses)."""
         for i, up, depth, case in self.top_level():
-            if depth == 0 and case == 0 and i > self.pos and (
-                up in _CONTROL_STARTERS or up in _SQL_STARTERS or up in _UNSUPPORTED
-                or up in ("EXEC", "EXECUTE", "COMMIT", "ROLLBACK", "THROW")
-            ):
+            if depth or case or up in ("(", ")", "CASE") or i == self.pos:
+                continue
+            if up in STATEMENT_STARTERS or up in (";", "END", "ELSE", "WITH"):
                 return i
         return len(self.tokens)
 
     def if_statement(self) -> If:
         first = self.take()
         end = self.condition_end()
-        if end >= len(self.tokens):
-            raise self.error("IF condition is not followed by a statement", first)
         condition = self.slice(self.pos, end)
         if not condition:
-            raise self.error("IF without a condition", first)
+            raise self.incorrect(self.tokens[end] if end < len(self.tokens) else None)
+        self.check_operands(self.pos, end)
+        if end >= len(self.tokens):
+            raise self.error("IF condition is not followed by a statement", first)
+        if self.tokens[end].upper in (";", "END", "ELSE"):
+            raise self.incorrect(self.tokens[end])
         self.pos = end
         then = self.statement()
         otherwise = None
@@ -454,59 +785,92 @@ class _Parser:
         condition = self.slice(self.pos, end)
         if not condition or end >= len(self.tokens):
             raise self.error("WHILE needs a condition and a statement", first)
+        self.check_operands(self.pos, end)
+        if self.tokens[end].upper in (";", "END", "ELSE"):
+            raise self.incorrect(self.tokens[end])
         self.pos = end
         return While(first.line, "WHILE", condition, self.statement())
 
-    def statement_end(self, stop_at_starters: bool = True) -> int:
-        """Index one past the last token of the statement beginning at self.pos."""
+    def statement_end(self, first: int | None = None) -> int:
+        """Index one past the last token of the statement whose first token is `first` (default: the
+        one at self.pos), scanning from self.pos."""
+        extent = _Extent(self.tokens, self.pos if first is None else first)
+        if extent.kind == "module":
+            return len(self.tokens)  # CREATE FUNCTION/TRIGGER/...: the rest of the batch is its body
         for i, up, depth, case in self.top_level():
-            if depth != 0 or up in ("(", ")", "CASE"):
+            if depth or up in ("(", ")"):
                 continue
             if up == ";" or (up == "END" and not case):
                 return i
-            if case == 0 and i > self.pos:
-                if up == "ELSE":
-                    return i
-                if stop_at_starters and up in _CONTROL_STARTERS and not self.is_drop_if_exists(i):
-                    return i
+            if case or up == "CASE" or i == extent.first:
+                continue
+            if up == "ELSE":
+                return i
+            if up == "WITH" and extent.cte_at(i):
+                raise ScriptError(_CTE_AFTER_UNTERMINATED, source=self.source,
+                                  line=self.tokens[i].line + self.line_offset, number=319)
+            extent.observe(i)
+            if up in STATEMENT_STARTERS and not extent.takes(i):
+                return i
         return len(self.tokens)
 
-    def is_drop_if_exists(self, i: int) -> bool:
-        """`DROP TABLE IF EXISTS x`: this IF belongs to the statement, it does not start one."""
-        return (
-            self.tokens[i].upper == "IF"
-            and i + 1 < len(self.tokens)
-            and self.tokens[i + 1].upper == "EXISTS"
-            and self.tokens[i - 1].upper in _DROPPABLE
-        )
-
-    def expression_until_end(self) -> str:
-        end = self.statement_end()
+    def expression_until_end(self, first: int) -> str:
+        """The expression from self.pos to the end of the statement whose first token is at `first`."""
+        end = self.statement_end(first)
         text = self.slice(self.pos, end)
+        if not text:
+            raise self.incorrect(self.tokens[end] if end < len(self.tokens) else None)
+        self.check_operands(self.pos, end)
         self.pos = end
         return text
 
+    def check_operands(self, start: int, end: int) -> None:
+        """In an expression, a word right after a value (`PRINT 1` then `SELEC 1` or `FROM t` on the next
+        line) can only be a mistyped next statement or a stray clause: SQL Server's syntax error at its
+        own line. (In a SELECT list a name there is an alias, so only expressions are checked: PRINT,
+        SET, DECLARE, RETURN, THROW, IF and WHILE conditions.)"""
+        depth = 0
+        for i in range(start, end):
+            tok = self.tokens[i]
+            if tok.text in ("(", ")"):
+                depth += 1 if tok.text == "(" else -1
+            elif depth == 0 and i > start and tok.kind == "word" and tok.upper not in _AFTER_VALUE:
+                before = self.tokens[i - 1]
+                if before.kind in ("number", "string", "variable", "bracket", "quoted") or before.text == ")":
+                    raise self.incorrect(tok)
+
     def at_expression_start(self) -> bool:
         tok = self.peek()
-        return tok is not None and tok.upper not in (";", "END", "ELSE") and tok.upper not in _CONTROL_STARTERS
+        return tok is not None and tok.upper not in (";", "END", "ELSE", "WITH") and tok.upper not in STATEMENT_STARTERS
 
     def sql_statement(self) -> Sql:
         first_index = self.pos
         end = self.statement_end()
+        if self.tokens[first_index].upper == "SET":
+            self.check_set_option(first_index, end)
         text = self.slice(first_index, end)
         self.pos = end
         return Sql(self.tokens[first_index].line, text)
 
+    def check_set_option(self, first: int, end: int) -> None:
+        """`SET NOCOUNT ON` is complete after ON/OFF: a word after it is a syntax error at its line."""
+        for i in range(first + 2, end - 1):
+            if self.tokens[i].upper in ("ON", "OFF"):
+                raise self.incorrect(self.tokens[i + 1])
+
     def declare(self) -> Declare:
         first = self.take()
-        end = self.statement_end()
+        end = self.statement_end(self.pos - 1)
         items: list[tuple[str, str, str | None]] = []
-        for part in self.split_top_level(self.pos, end, ","):
+        parts = self.split_top_level(self.pos, end, ",")
+        if not parts:
+            raise self.incorrect(self.tokens[end] if end < len(self.tokens) else None)
+        for part in parts:
             if not part:
                 raise self.error("empty DECLARE item", first)
             name_tok = self.tokens[part[0]]
             if name_tok.kind != "variable":
-                raise self.error(f"DECLARE expects a @variable, found {name_tok.text!r}", name_tok)
+                raise self.incorrect(name_tok)
             rest = part[1:]
             if rest and self.tokens[rest[0]].upper == "AS":
                 rest = rest[1:]
@@ -518,16 +882,44 @@ class _Parser:
             type_idx = rest if eq is None else rest[:eq]
             if not type_idx:
                 raise self.error(f"DECLARE {name_tok.text} needs a type", name_tok)
+            self.check_type(type_idx[0], type_idx[-1] + 1)
             type_text = self.slice(type_idx[0], type_idx[-1] + 1)
             expr = None
             if eq is not None:
                 expr_idx = rest[eq + 1 :]
                 if not expr_idx:
                     raise self.error(f"DECLARE {name_tok.text} = needs a value", name_tok)
+                self.check_operands(expr_idx[0], expr_idx[-1] + 1)
                 expr = self.slice(expr_idx[0], expr_idx[-1] + 1)
             items.append((name_tok.text, type_text, expr))
         self.pos = end
         return Declare(first.line, "DECLARE", items)
+
+    def check_type(self, start: int, end: int) -> None:
+        """A type name: `name[.name]` or DOUBLE PRECISION and the like, then at most one `(...)`;
+        anything after it is a syntax error at its own line (`DECLARE @a INT` then `SELEC @a`)."""
+        if end - start > 1 and self.tokens[end - 1].upper in ("OUTPUT", "OUT"):  # sp_executesql's parameters
+            raise self.unsupported("OUTPUT parameters of sp_executesql", self.tokens[end - 1])
+        i = start
+        expect_name = True
+        while i < end:
+            tok = self.tokens[i]
+            if expect_name:
+                if tok.kind not in ("word", "bracket", "quoted"):
+                    raise self.incorrect(tok)
+                expect_name = False
+            elif tok.text == ".":
+                expect_name = True
+            elif tok.text == "(":
+                i = self.matching_paren(i) + 1
+                if i < end:
+                    raise self.incorrect(self.tokens[i])
+                return
+            elif tok.kind != "word" or tok.upper not in _TYPE_WORDS:
+                raise self.incorrect(tok)
+            i += 1
+        if expect_name:
+            raise self.incorrect(self.tokens[end] if end < len(self.tokens) else None)
 
     def split_top_level(self, start: int, end: int, sep: str) -> list[list[int]]:
         parts: list[list[int]] = [[]]
@@ -549,11 +941,9 @@ class _Parser:
         name = self.take()
         op = self.peek()
         if op is None or op.text not in ("=", "+=", "-=", "*=", "/="):
-            raise self.error(f"SET {name.text} expects '='", op)
+            raise self.incorrect(op)
         self.take()
-        expr = self.expression_until_end()
-        if not expr:
-            raise self.error(f"SET {name.text} = needs a value", first)
+        expr = self.expression_until_end(self.pos - 3)
         return SetVariable(first.line, "SET", name.text, op.text, expr)
 
     def arguments(self, end: int) -> list[str]:
@@ -561,7 +951,8 @@ class _Parser:
 
     def throw(self) -> Throw:
         first = self.take()
-        end = self.statement_end()
+        end = self.statement_end(self.pos - 1)
+        self.check_operands(self.pos, end)
         args = self.arguments(end)
         self.pos = end
         if args and len(args) != 3:
@@ -572,16 +963,15 @@ class _Parser:
         first = self.take()
         if self.peek_upper() != "(":
             raise self.error("RAISERROR needs parentheses: RAISERROR(message, severity, state)", first)
-        end = self.statement_end()
+        end = self.statement_end(self.pos - 1)
         close = self.matching_paren(self.pos)
         inner_start = self.pos + 1
         saved = self.pos
         self.pos = inner_start
         args = self.arguments(close)
         self.pos = saved
-        trailing = self.slice(close + 1, end).upper().split()
-        if trailing and trailing[0] != "WITH":
-            raise self.error("unexpected text after RAISERROR(...)", self.tokens[close + 1])
+        if close + 1 < end and self.tokens[close + 1].upper != "WITH":
+            raise self.incorrect(self.tokens[close + 1])
         self.pos = end
         if len(args) < 3:
             raise self.error("RAISERROR takes at least message, severity, state", first)
@@ -599,59 +989,111 @@ class _Parser:
                     return i
         raise self.error("unbalanced parentheses", self.tokens[open_index])
 
-    def exec(self) -> Statement:
-        first = self.take()
-        if self.peek_upper() == "(":
-            close = self.matching_paren(self.pos)
-            expr = self.slice(self.pos + 1, close)
-            self.pos = close + 1
-            return ExecDynamic(first.line, "EXEC(...)", expr)
+    def exec(self, implicit: bool = False) -> Statement:
+        """EXEC[UTE] [@rc =] procedure arguments [WITH RECOMPILE], or EXEC (string); `implicit`: the
+        first statement of a batch, a procedure called without EXEC."""
+        first = self.peek()
+        assert first is not None
+        first_index = self.pos
+        if not implicit:
+            self.take()
+            if self.peek_upper() == "(":
+                close = self.matching_paren(self.pos)
+                expr = self.slice(self.pos + 1, close)
+                self.pos = close + 1
+                if self.peek_upper() == "AT":
+                    raise self.unsupported("EXEC (...) AT a linked server", self.peek())
+                return ExecDynamic(first.line, "EXEC(...)", expr)
+            if self.peek_upper() == "AS":
+                raise self.unsupported("EXECUTE AS", first)
         result_variable = None
         if self.peek() is not None and self.peek().kind == "variable" and self.peek_upper(1) == "=":  # type: ignore[union-attr]
             result_variable = self.take().text
             self.take()
-        end = self.statement_end()
+        end = self.statement_end(first_index)
+        with_at = next((i for i in range(self.pos, end) if self.tokens[i].upper == "WITH"), None)
+        if with_at is not None:
+            options = self.slice(with_at + 1, end).upper().replace(" ", "")
+            if options != "RECOMPILE":
+                raise self.unsupported(f"EXEC ... WITH {self.slice(with_at + 1, end)}", self.tokens[with_at])
+        args_end = end if with_at is None else with_at
         # the procedure name: identifier parts joined by dots
         name_parts: list[str] = []
-        while self.pos < end:
+        while self.pos < args_end:
             tok = self.tokens[self.pos]
             if tok.kind in ("word", "bracket", "quoted"):
                 name_parts.append(tok.text)
                 self.pos += 1
-                if self.pos < end and self.tokens[self.pos].text == ".":
+                if self.pos < args_end and self.tokens[self.pos].text == ".":
                     self.pos += 1
                     continue
             break
         if not name_parts:
-            raise self.error("EXEC needs a procedure name", first)
+            found = self.peek() if self.pos < end else None
+            if found is not None and found.kind == "variable":
+                raise self.unsupported("EXEC of a procedure named by a variable", found)
+            raise self.incorrect(found)
         args: list[tuple[str | None, str, bool]] = []
-        for part in self.split_top_level(self.pos, end, ","):
-            if not part:
-                raise self.error("empty EXEC argument", first)
-            param = None
-            if len(part) > 2 and self.tokens[part[0]].kind == "variable" and self.tokens[part[1]].text == "=":
-                param = self.tokens[part[0]].text
-                part = part[2:]
-            output = False
-            if self.tokens[part[-1]].upper in ("OUTPUT", "OUT"):
-                output = True
-                part = part[:-1]
-            args.append((param, self.slice(part[0], part[-1] + 1), output))
+        for part in self.split_top_level(self.pos, args_end, ","):
+            param, value, output = self.exec_argument(part, first)
+            if value.upper() == "DEFAULT":
+                if param is None:  # which parameter it stands for is known only when the call runs
+                    raise self.unsupported("DEFAULT as a positional procedure argument (name the parameters "
+                                           "instead, or leave the argument out)", self.tokens[part[0]])
+                continue  # @p = DEFAULT: the parameter's default, as when it is left out
+            args.append((param, value, output))
         self.pos = end
         return Exec(first.line, "EXEC", ".".join(name_parts), args, result_variable)
 
+    def exec_argument(self, part: list[int], first: Token) -> tuple[str | None, str, bool]:
+        """`[@param =] value [OUTPUT]`, where a value is a constant, a variable, NULL, DEFAULT or a name
+        (which SQL Server passes as a string); an expression is a syntax error, as in SQL Server."""
+        if not part:
+            raise self.error("empty EXEC argument", first)
+        toks = [self.tokens[i] for i in part]
+        param = None
+        if len(toks) > 2 and toks[0].kind == "variable" and toks[1].text == "=":
+            param = toks[0].text
+            toks = toks[2:]
+        output = False
+        if len(toks) > 1 and toks[-1].upper in ("OUTPUT", "OUT"):
+            output = True
+            toks = toks[:-1]
+        size = 1
+        if toks[0].text in ("+", "-", "$") and len(toks) > 1 and toks[1].kind == "number":
+            size = 2
+        elif (toks[0].text == "0" and len(toks) > 1 and toks[1].kind == "word" and toks[1].start == toks[0].end
+              and toks[1].text[:1] in "xX"):
+            size = 2  # 0x1F: a binary constant
+        elif toks[0].kind not in ("number", "string", "variable", "word", "bracket", "quoted") or (
+                toks[0].kind == "word" and toks[0].upper in RESERVED - {"NULL", "DEFAULT"}):
+            raise self.incorrect(toks[0])
+        if len(toks) > size:
+            raise self.incorrect(toks[size])
+        value = self.text[toks[0].start : toks[size - 1].end]
+        if toks[0].kind in ("bracket", "quoted") or (toks[0].kind == "word" and toks[0].upper not in RESERVED):
+            value = "N'" + unquote(value).replace("'", "''") + "'"
+        return param, value, output
+
     def transaction(self, action: str) -> Transaction:
         first = self.take()
-        if self.peek_upper() in ("TRAN", "TRANSACTION", "WORK"):
+        name: Token | None = None
+        if self.peek_upper() in ("TRAN", "TRANSACTION"):
             self.take()
-            # an optional transaction name
+            # an optional name: SQL Server takes any identifier here, THROW too (`ROLLBACK TRAN THROW`)
             tok = self.peek()
-            if tok is not None and tok.kind in ("word", "variable") and tok.upper not in (
-                _CONTROL_STARTERS | _SQL_STARTERS | {"END", "ELSE", "COMMIT", "ROLLBACK", "EXEC", "EXECUTE"}
-            ):
-                self.take()
+            if tok is not None and (tok.kind in ("variable", "bracket", "quoted")
+                                    or (tok.kind == "word" and tok.upper not in RESERVED)):
+                name = self.take()
+        elif action in ("COMMIT", "ROLLBACK") and self.peek_upper() == "WORK":
+            self.take()
         elif action == "BEGIN":
             raise self.error("BEGIN TRAN expected", first)
+        if name is not None and action == "ROLLBACK":
+            hint = (" (SQL Server reads THROW here as a transaction name: end the ROLLBACK with ';')"
+                    if name.upper == "THROW" else "")
+            raise self.unsupported(f"ROLLBACK TRANSACTION {name.text}: named transactions and savepoints{hint}",
+                                   name)
         return Transaction(first.line, f"{action} TRANSACTION", action)
 
     def create_procedure(self, kind_at: int) -> CreateProcedure:
@@ -743,33 +1185,33 @@ def parse_batch(text: str, *, source: str = "<script>", line_offset: int = 0,
     """Parse one GO batch. `line_offset` is added to line numbers in errors (batch start line - 1).
 
     Outside the subset, parsing stops with UnsupportedConstruct; with a `collect` list, each such
-    statement is appended to it instead and stands in the tree as a `Skipped` statement.
+    statement is appended to it instead and stands in the tree as a `Skipped` statement. A syntax
+    error, and input nested beyond the documented limits (`LimitExceeded`), always stop it.
     """
+    make_recursion_room()  # for whoever walks the tree next: the engine, the subset check, effects
     parser = _Parser(text, source, line_offset, collect)
     statements = parser.parse_batch()
     for index, statement in enumerate(statements):
-        if index > 0 and _must_be_first(statement):
-            raise ScriptError(
-                f"syntax error: {_first_kind(statement)} must be the only statement in its batch "
-                "(put GO before it)",
-                source=source,
-                line=statement.line + line_offset,
-            )
+        kind = _first_only(statement)
+        if index > 0 and kind:
+            raise ScriptError(f"'{kind}' must be the first statement in a query batch.", source=source,
+                              line=statement.line + line_offset, number=111)
     return ParsedBatch(statements, text)
 
 
 _FIRST_ONLY = re.compile(r"^\s*(CREATE|ALTER)\s+(OR\s+ALTER\s+)?(VIEW|PROC|PROCEDURE)\b", re.IGNORECASE)
 
 
-def _must_be_first(statement: Statement) -> bool:
-    return isinstance(statement, CreateProcedure) or (
-        isinstance(statement, Sql) and bool(_FIRST_ONLY.match(statement.text))
-    )
-
-
-def _first_kind(statement: Statement) -> str:
-    m = _FIRST_ONLY.match(statement.text)
-    return f"CREATE {m.group(3).upper()}" if m else "CREATE PROCEDURE"
+def _first_only(statement: Statement) -> str:
+    """How SQL Server names a statement that must begin its batch (error 111); "" for the others."""
+    if isinstance(statement, CreateProcedure):
+        return "CREATE/ALTER PROCEDURE"
+    m = _FIRST_ONLY.match(statement.text) if isinstance(statement, Sql) else None
+    if m is None:
+        return ""
+    if m.group(3).upper() != "VIEW":
+        return "CREATE/ALTER PROCEDURE"
+    return "ALTER VIEW" if m.group(1).upper() == "ALTER" and not m.group(2) else "CREATE VIEW"
 
 
 def unquote(identifier: str) -> str:

@@ -13,19 +13,42 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import dialect
+from . import arithmetic, dialect
 
 Row = tuple[Any, ...]
 
 
 class Driver:
-    """A DB-API connection to SQLite, plus how to read its errors."""
+    """A DB-API connection to SQLite, plus how to read its errors.
+
+    On a sqlite3 connection it registers the runner's SQLite functions (arithmetic.register);
+    `functions` says whether it could. A function that fails leaves its error here, since sqlite3
+    reports only "user-defined function raised exception"; `clean_error` gives it back.
+    """
 
     def __init__(self, connection: Any, error_types: tuple[type[BaseException], ...],
                  clean_error: Callable[[BaseException], str] = str) -> None:
         self.connection = connection
         self.error_types = error_types
-        self.clean_error = clean_error
+        self._clean_error = clean_error
+        self._function_error: arithmetic.ServerError | arithmetic.Ambiguous | None = None
+        self.functions = hasattr(connection, "create_function")
+        if self.functions:
+            arithmetic.register(connection, self._keep_function_error)
+
+    def _keep_function_error(self, error: arithmetic.ServerError | arithmetic.Ambiguous) -> None:
+        self._function_error = error
+
+    def clean_error(self, error: BaseException) -> str:
+        """The database's words for an error; for a check of SQL Server's rules that failed, its
+        text: "Msg <number>: <message>" or "Not supported: <construct>" (see `server_error`)."""
+        text = self._clean_error(error)
+        raised, self._function_error = self._function_error, None
+        if raised is not None and "user-defined function raised exception" in text:
+            return raised.text
+        if text in arithmetic.OVERFLOWS:
+            return arithmetic.OVERFLOWS[text].text
+        return arithmetic.raised_text(text) or text
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> Any:
         cursor = self.connection.cursor()
@@ -98,14 +121,25 @@ _SERVER_MESSAGES = (
 )
 
 
+_RAISED = re.compile(r"^Msg (\d+): (.*)$", re.S)
+
+
 def server_error(sqlite_message: str) -> tuple[int, str]:
-    """An SQLite error message -> (SQL Server error number, message)."""
+    """An SQLite error message (as Driver.clean_error gives it) -> (SQL Server error number, message)."""
+    raised = _RAISED.match(sqlite_message)
+    if raised:  # a check of SQL Server's rules (arithmetic.py) failed with SQL Server's own error
+        return int(raised.group(1)), raised.group(2)
     number = next((n for text, n in _ERROR_NUMBERS if text in sqlite_message), 50000)
     for pattern, template in _SERVER_MESSAGES:
         m = pattern.match(sqlite_message)
         if m:
             return number, template.format(*m.groups())
     return number, sqlite_message
+
+
+def refused_construct(message: str) -> str | None:
+    """The construct a check refused ("Not supported: <construct>"), else None."""
+    return message[len(arithmetic.REFUSED):] if message.startswith(arithmetic.REFUSED) else None
 
 
 @dataclass
@@ -138,6 +172,19 @@ class Unsupported(TsqlError):
         super().__init__(0, f"{construct}: construct not supported by the embedded target",
                          line=line, procedure=procedure)
         self.construct = construct
+
+
+def converted(source_type: str | None, type_text: str, value: Any) -> Any:
+    """A value assigned to a variable of a numeric type, converted as SQL Server converts it (errors
+    220, 8115, 245, ...: arithmetic.convert); `source_type` is the assigned expression's type."""
+    if dialect.parse_type(type_text)[0] not in arithmetic.NUMBERS:
+        return value
+    try:
+        return arithmetic.convert(source_type, type_text, value)
+    except arithmetic.ServerError as error:
+        raise TsqlError(error.number, error.message) from None
+    except arithmetic.Ambiguous as refusal:
+        raise Unsupported(refusal.construct, None, None) from None
 
 
 def coerce(type_text: str, value: Any) -> Any:

@@ -7,7 +7,6 @@ indexes). Every change checks what SQL Server would check first and raises its e
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ from .ddl import (
     tsql_type,
     view_definition,
 )
-from .runtime import Frame, TsqlError, as_text, coerce
+from .runtime import Frame, TsqlError
 from .sqlite_schema import (
     ROUTINES_TABLE,
     ColumnModel,
@@ -36,6 +35,7 @@ from .sqlite_schema import (
     without_default,
 )
 from .translate import NotInSubset, rewrite
+from .writes import Source, conversion, insert_sql, literal_type, table_of
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -236,28 +236,20 @@ class SchemaChanges:
                             f"in table '{model.name}'.")
         if col.identity or col.pk_name is not None:
             raise NotInSubset("ALTER COLUMN on a key column")
-        self.check_existing_values(model, col, action.new_type, action.not_null)
+        if action.not_null and self.driver.query(
+                f"SELECT 1 FROM {quote(model.name)} WHERE {quote(col.name)} IS NULL LIMIT 1"):
+            raise TsqlError(515, f"Cannot insert the value NULL into column '{col.name}', table '{model.name}'; "
+                            "column does not allow nulls. UPDATE fails.")
         base = dialect.parse_type(action.new_type)[0]
         changed = replace(col, storage_type=dialect.storage_type(action.new_type), tsql_type=action.new_type,
                           not_null=action.not_null, nocase=base in dialect.CHARACTER_TYPES - {"binary", "varbinary"})
-        self.rebuild(model, replace(model, columns=[changed if c is col else c for c in model.columns]))
+        new = replace(model, columns=[changed if c is col else c for c in model.columns])
+        # The rows are converted as SQL Server converts them: longer strings (2628), text that is not a
+        # number (245), values out of range, decimals rounded to the new scale (writes.conversion)
+        target = next(c for c in table_of(new).columns if c.name == col.name)
+        rule = conversion(quote(col.name), target, model.name, Source.of(col.tsql_type))
+        self.rebuild(model, new, extra={col.name: f"({rule})"} if rule else None)
         self.changed()
-
-    def check_existing_values(self, model: TableModel, col: ColumnModel, ttype: str, not_null: bool) -> None:
-        """The rows must fit the new definition, as SQL Server checks before it changes a column."""
-        table, column = quote(model.name), quote(col.name)
-        if not_null and self.driver.query(f"SELECT 1 FROM {table} WHERE {column} IS NULL LIMIT 1"):
-            raise TsqlError(515, f"Cannot insert the value NULL into column '{col.name}', table '{model.name}'; "
-                            "column does not allow nulls. UPDATE fails.")
-        name, length, _precision, _scale = dialect.parse_type(ttype)
-        if name in dialect.CHARACTER_TYPES and length not in (None, -1):
-            longer = self.driver.query(f"SELECT {column} FROM {table} WHERE length({column}) > ? LIMIT 1", [length])
-            if longer:
-                raise TsqlError(2628, f"String or binary data would be truncated in table '{model.name}', column "
-                                f"'{col.name}'. Truncated value: '{as_text(longer[0][0])[:length]}'.")
-        if name in dialect.INTEGER_TYPES | dialect.EXACT_NUMERIC_TYPES | {"float", "real", "money"}:
-            for (text,) in self.driver.query(f"SELECT DISTINCT {column} FROM {table} WHERE typeof({column}) = 'text'"):
-                coerce(ttype, text)  # raises error 245 for a value that is not a number
 
     def rebuild(self, old: TableModel, new: TableModel, extra: dict[str, str] | None = None) -> None:
         """Recreate a table with a new definition, keeping rows and indexes (SQLite's ALTER recipe).
@@ -316,9 +308,11 @@ class SchemaChanges:
             ddl = ddl.replace("CREATE TABLE", "CREATE TEMP TABLE", 1)
         self.driver.run(ddl)
         qualified = f"temp.{quote(target)}" if temporary else quote(target)
-        cursor = self.driver.run(
-            f"INSERT INTO {qualified} ({', '.join(quote(n) for n in names)}) {translated.sql}", params
-        )
+        # each value converted to its new column's type as SQL Server converts it (writes.py: a value of a
+        # type that fits is copied as it is)
+        sources = [Source.of(ttype) for ttype, _ in declared]
+        insert = insert_sql(table_of(TableModel(target, columns)), qualified, translated.sql, sources)
+        cursor = self.driver.run(insert, params)
         if not temporary:
             self.changed()
         return max(cursor.rowcount, 0)
@@ -375,18 +369,7 @@ def _dependents(table: Table, column: str) -> list[str]:
 
 
 def _literal_type(node: exp.Expression) -> str:
-    """The type SQL Server gives a literal: 'abc' varchar(3), N'abc' nvarchar(3), 12 int, 1.50 decimal(3,2)."""
-    if isinstance(node, exp.National):
-        return f"nvarchar({max(len(node.this), 1)})"
-    if isinstance(node, exp.Literal) and node.is_string:
-        return f"varchar({max(len(node.this), 1)})"
-    if isinstance(node, exp.Literal):
-        digits = node.this.lstrip("-")
-        if digits.isdigit():
-            return "int" if abs(int(digits)) < 2**31 else f"decimal({len(digits)},0)"
-        if re.fullmatch(r"\d*\.\d+|\d+\.\d*", digits):
-            whole, frac = digits.split(".")
-            return f"decimal({max(len(whole) + len(frac), 1)},{len(frac)})"
+    """The type SQL Server gives a literal (writes.literal_type; NULL is int); nvarchar(max) for others."""
     if isinstance(node, exp.Null):
         return "int"
-    return _UNKNOWN_TYPE
+    return literal_type(node) or _UNKNOWN_TYPE

@@ -22,8 +22,9 @@ _SET_OPTION = re.compile(r"^\s*SET\s+(?P<name>\w+)\b(?P<rest>.*?)\s*;?\s*$", re.
 #: session options a script may set; they change nothing the sandbox models
 HARMLESS_OPTIONS = {"NOCOUNT", "XACT_ABORT", "ANSI_NULLS", "QUOTED_IDENTIFIER", "ANSI_PADDING",
                     "ANSI_WARNINGS", "ARITHABORT", "CONCAT_NULL_YIELDS_NULL", "NUMERIC_ROUNDABORT"}
-#: SET IDENTITY_INSERT table ON|OFF: SQLite takes explicit values for an INTEGER PRIMARY KEY anyway
-_IDENTITY_INSERT = re.compile(r"^\s+(\[[^\]]+\]|\w+)(\.(\[[^\]]+\]|\w+))?\s+(ON|OFF)$", re.IGNORECASE)
+#: SET IDENTITY_INSERT [schema.]table ON|OFF: a setting of the session, kept by the engine
+_IDENTITY_INSERT = re.compile(r"^\s+(?P<table>(\[[^\]]+\]|\w+)(\.(\[[^\]]+\]|\w+))?)\s+(?P<state>ON|OFF)$",
+                              re.IGNORECASE)
 _DROP_INDEX = re.compile(
     r"^\s*DROP\s+INDEX\s+(?P<exists>IF\s+EXISTS\s+)?(?P<index>\[[^\]]+\]|\w+)\s+ON\s+(?P<table>[\w\[\]. ]+?)\s*;?\s*$",
     re.IGNORECASE,
@@ -40,16 +41,17 @@ _DML = exp.Select | exp.SetOperation | exp.Insert | exp.Update | exp.Delete
 class SqlStatement:
     """One SQL statement, classified.
 
-    kind: option | drop-index | truncate | create-table | create-view | create-index | alter-table |
-          drop | select-into | dml
+    kind: option | identity-insert | drop-index | truncate | create-table | create-view | create-index |
+          alter-table | drop | select-into | dml
     """
 
     kind: str
     tree: exp.Expression | None = None  # sqlglot's tree, for every kind but option/drop-index/truncate
-    name: str = ""  # drop-index: the index; truncate: the table
+    name: str = ""  # drop-index: the index; truncate, identity-insert: the table
     table: str = ""  # drop-index: the table as written
     if_exists: bool = False  # drop-index
     view_mode: str = ""  # create-view: CREATE | ALTER | CREATE OR ALTER
+    on: bool = False  # identity-insert: ON (True) or OFF
 
 
 def classify(text: str, parse: Callable[[str], exp.Expression] = parse_statement) -> SqlStatement:
@@ -57,8 +59,12 @@ def classify(text: str, parse: Callable[[str], exp.Expression] = parse_statement
     option = _SET_OPTION.match(text)  # SET @variable is a statement of its own (parser.SetVariable)
     if option:
         name = option.group("name").upper()
-        if name == "IDENTITY_INSERT" and _IDENTITY_INSERT.match(option.group("rest")):
-            return SqlStatement("option")
+        identity_insert = _IDENTITY_INSERT.match(option.group("rest"))
+        if name == "IDENTITY_INSERT" and identity_insert:
+            schema, table = split_name(identity_insert.group("table"))
+            if schema.lower() != "dbo":
+                raise NotInSubset(f"schema {schema} (the sandbox has only dbo)")
+            return SqlStatement("identity-insert", name=table, on=identity_insert.group("state").upper() == "ON")
         if name not in HARMLESS_OPTIONS or option.group("rest").strip().upper() not in ("ON", "OFF"):
             raise NotInSubset(f"SET {name}")
         return SqlStatement("option")

@@ -44,7 +44,8 @@ def check_subset(text: str, source: str) -> list[UnsupportedConstruct]:
     """Every construct of the script outside the embedded runner's subset, in line order.
 
     Raises ScriptError when the script cannot be split into batches or parsed at all (a GO line
-    with junk, a BEGIN without END): that is a syntax error, not a matter of the subset.
+    with junk, a BEGIN without END, a typo such as `SELEC`): that is a syntax error, not a matter of
+    the subset. Input nested beyond the parser's documented limits raises `parser.LimitExceeded`.
     """
     found: list[UnsupportedConstruct] = []
     for batch in split_batches(text, source=source):
@@ -75,6 +76,9 @@ class _Checker:
                                                    source=self.source, line=line))
         except UnsupportedConstruct as problem:
             self.found.append(UnsupportedConstruct(problem.construct, source=self.source, line=line))
+        except RecursionError:  # the parser's nesting limits keep within Python's; this is the backstop
+            self.found.append(UnsupportedConstruct("a statement nested too deeply for the sandbox",
+                                                   source=self.source, line=line))
 
     def statement(self, statement: Statement) -> None:
         with self.reporting(statement):

@@ -2,8 +2,9 @@
 
 The adjustments are the places where sqlglot's T-SQL to SQLite transpile is not enough for the
 sandbox: variables become bound parameters, `dbo.` is dropped (SQLite has one schema), catalog views
-become snapshot tables, catalog functions are answered by the runner, and functions outside the
-subset are refused by name.
+become snapshot tables, catalog functions are answered by the runner, functions outside the subset
+are refused by name, and arithmetic and CAST/CONVERT go through SQL Server's rules (arithmetic.py)
+wherever SQLite's own could give another answer.
 """
 
 from __future__ import annotations
@@ -18,8 +19,16 @@ from sqlglot import exp
 from sqlglot.dialects.sqlite import SQLite
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
-from . import dialect
-from .expression_types import COMPARISONS, collate_strings, concatenates, is_variable, variable_name
+from . import arithmetic, dialect
+from .expression_types import (
+    COMPARISONS,
+    collate_strings,
+    concatenates,
+    is_variable,
+    tsql_type,
+    value_bounds,
+    variable_name,
+)
 
 _MARKER = re.compile(r":opusv_(\w+)")
 
@@ -78,6 +87,13 @@ class Translated:
     catalog_views: set[str] = field(default_factory=set)
     assignments: list[str] = field(default_factory=list)  # SELECT @a = ..., @b = ... targets
     runtime_values: list[str] = field(default_factory=list)  # @@NAME and catalog functions the runner answered
+    #: arithmetic and CASTs left to SQLite unchecked: translated without answers, of operands whose
+    #: type only the running statement shows (a view refuses them: SQLite stores its SQL)
+    unchecked: list[str] = field(default_factory=list)
+    #: arithmetic and CASTs written with SQL Server's checks (arithmetic.py)
+    checked: list[str] = field(default_factory=list)
+    #: the T-SQL type of each value a SELECT assigns (the variable converts it: engine.dml)
+    assignment_types: list[str | None] = field(default_factory=list)
 
 
 @dataclass
@@ -92,6 +108,11 @@ class Answers:
     column_type: Callable[[str], str | None] = lambda name: None
     #: a table name -> (column, SQLite expression) of its columns whose default is the time
     time_defaults: Callable[[str], list[tuple[str, str]]] = lambda table: []
+    #: a table name -> {lower-case column name: base type}; None when the catalog has no such table
+    table_columns: Callable[[str], dict[str, str] | None] = lambda table: None
+    #: whether the connection has the runner's SQLite functions (arithmetic.register); without them
+    #: the checks are written in plain SQLite, for operands of known types only
+    functions: bool = False
 
 
 def table_name(table: exp.Table) -> tuple[str | None, str]:
@@ -107,11 +128,15 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
     catalog_views: set[str] = set()
     assignments: list[str] = []
     runtime_values: list[str] = []
+    unchecked: list[str] = []
+    checked: list[str] = []
+    assignment_types: list[str | None] = []
 
     if isinstance(tree, exp.Select):
         for i, projection in enumerate(tree.expressions):
             if isinstance(projection, exp.EQ) and is_variable(projection.this):
                 assignments.append(variable_name(projection.this))
+                assignment_types.append(tsql_type(projection.expression, answers))
                 tree.expressions[i] = projection.expression
         if assignments and len(assignments) != len(tree.expressions):
             raise SyntaxProblem("a SELECT that assigns variables cannot also return columns")
@@ -122,6 +147,11 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
             left = node.this.transform(visit, copy=False)
             right = node.expression.transform(visit, copy=False)
             return exp.DPipe(this=left, expression=right, safe=False)
+        operator = _OPERATORS.get(type(node))
+        if operator is not None:
+            return _arithmetic(operator, node, visit, answers, unchecked, checked)
+        if isinstance(node, exp.Sum | exp.Avg) and not isinstance(node.parent, exp.Window):
+            return _aggregate(node, visit, answers)
         if isinstance(node, exp.Concat):
             # CONCAT treats NULL as an empty string (and SQLite before 3.44 has no concat())
             parts = [exp.Coalesce(this=e.transform(visit, copy=False), expressions=[exp.Literal.string("")])
@@ -202,11 +232,11 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
         if isinstance(node, exp.TryCast) or (isinstance(node, exp.Cast | exp.Convert) and node.args.get("safe")):
             raise NotInSubset("TRY_CAST/TRY_CONVERT (SQLite's CAST never fails, so the result would differ)")
         if isinstance(node, exp.Cast):
-            return _cast(node.this.transform(visit, copy=False), node.to)
+            return _cast(node.this, node.to, visit, answers, unchecked, checked)
         if isinstance(node, exp.Convert):  # CONVERT(type, value): a CAST, unless it has a style
             if node.args.get("style") is not None:
                 raise NotInSubset("CONVERT with a style argument (use CAST, or format the text yourself)")
-            return _cast(node.expression.transform(visit, copy=False), node.this)
+            return _cast(node.expression, node.this, visit, answers, unchecked, checked)
         if isinstance(node, exp.CurrentUser):  # SUSER_SNAME(), SUSER_NAME()
             return exp.Literal.string("sandbox")
         if isinstance(node, exp.StrPosition) and node.args.get("position") is not None:
@@ -247,7 +277,8 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
         return "?"
 
     sql = _MARKER.sub(marker, sql)
-    return Translated(sql, variables, catalog_views, assignments, runtime_values)
+    return Translated(sql, variables, catalog_views, assignments, runtime_values, unchecked, checked,
+                      assignment_types)
 
 
 def _literal_text(node: exp.Expression | None) -> str:
@@ -311,9 +342,75 @@ def _tsql_name(node: exp.Expression) -> str:
     return node.sql(dialect="tsql").split("(", 1)[0].strip().upper() or type(node).__name__
 
 
-def _cast(value: exp.Expression, to: exp.DataType) -> exp.Expression:
-    """CAST to a T-SQL type, in SQLite terms: storage class, plus truncation for char(n)/varchar(n)."""
-    name, length, _precision, _scale = dialect.parse_type(to.sql(dialect="tsql").replace(" ", ""))
+_OPERATORS: dict[type[exp.Expression], str] = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}
+
+
+def _arithmetic(operator: str, node: exp.Expression, visit: Callable[[exp.Expression], exp.Expression],
+                answers: Answers | None, unchecked: list[str], checked: list[str]) -> exp.Expression:
+    """`a op b` with SQL Server's result and errors: SQLite's own operator where it cannot differ (+ - *
+    on decimals and floats), else the runner's SQLite function, or its plain-SQL form without one."""
+    left_type, right_type = tsql_type(node.this, answers), tsql_type(node.expression, answers)
+    try:
+        needed = arithmetic.needs_check(operator, left_type, right_type, value_bounds(node.this),
+                                        value_bounds(node.expression))
+    except arithmetic.Ambiguous as refusal:
+        raise NotInSubset(refusal.construct) from None
+    left = node.this.transform(visit, copy=False)
+    right = node.expression.transform(visit, copy=False)
+    construct = f"arithmetic ({operator})"
+    if needed and answers is not None and answers.functions:
+        checked.append(construct)
+        return arithmetic.function_operation(operator, left_type, right_type, left, right)
+    if needed and (answers is not None or (_known(left_type) and _known(right_type))):
+        try:
+            plain = arithmetic.plain_operation(operator, left_type, right_type, left, right)
+        except arithmetic.Ambiguous as refusal:
+            raise NotInSubset(refusal.construct) from None
+        checked.append(construct)
+        return plain
+    if needed:  # translated without answers (a static check, a view): the types show only when it runs
+        unchecked.append(construct)
+    node.set("this", left)
+    node.set("expression", right)
+    return node
+
+
+def _aggregate(node: exp.Sum | exp.Avg, visit: Callable[[exp.Expression], exp.Expression],
+               answers: Answers | None) -> exp.Expression:
+    """SUM and AVG of integers as SQL Server computes them: an int total out of range is error 8115,
+    and AVG of integers is an integer (SQLite's AVG is always a float)."""
+    argument = tsql_type(node.this, answers)
+    node.set("this", node.this.transform(visit, copy=False))
+    if argument not in arithmetic.INTEGERS:
+        return node
+    if isinstance(node, exp.Avg):
+        return exp.Cast(this=node, to=exp.DataType.build("INTEGER"))
+    return arithmetic.plain_sum(node, "bigint" if argument == "bigint" else "int")
+
+
+def _known(type_name: str | None) -> bool:
+    return type_name is not None and type_name != arithmetic.BY_VALUE
+
+
+def _cast(value: exp.Expression, to: exp.DataType, visit: Callable[[exp.Expression], exp.Expression],
+          answers: Answers | None, unchecked: list[str], checked: list[str]) -> exp.Expression:
+    """CAST to a T-SQL type: SQL Server's conversion (arithmetic.py) where SQLite's CAST could give
+    another answer; else SQLite's storage class, plus truncation for char(n)/varchar(n)."""
+    target = to.sql(dialect="tsql").replace(" ", "")
+    name, length, _precision, _scale = dialect.parse_type(target)
+    source = tsql_type(value, answers)
+    value = value.transform(visit, copy=False)
+    if name in dialect.SUPPORTED_TYPES and arithmetic.conversion_needs_check(source, target):
+        if answers is not None or _known(source):
+            checked.append(f"CAST to {target}")
+        if answers is not None and answers.functions:
+            return arithmetic.function_convert(source, target, value)
+        if answers is not None or _known(source):
+            try:
+                return arithmetic.plain_convert(source, target, value)
+            except arithmetic.Ambiguous as refusal:
+                raise NotInSubset(refusal.construct) from None
+        unchecked.append(f"CAST to {target}")
     if name in dialect.INTEGER_TYPES:
         target = "INTEGER"
     elif name in dialect.EXACT_NUMERIC_TYPES or name == "money":

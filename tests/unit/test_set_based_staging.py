@@ -51,6 +51,13 @@ def sandbox(deployed_file: Path, open_copy: OpenCopy) -> Iterator[SandboxTarget]
 
 
 
+def stored_as_given(target: SandboxTarget, table: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """Rows written straight into SQLite, past the runner's conversions: values SQLite keeps but SQL
+    Server would refuse, as a sandbox file written by another tool (or an older runner) can hold."""
+    names = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    target.driver.run_many(f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" for _ in columns)})', rows)
+
+
 @pytest.fixture(scope="module")
 def ops(sandbox: SandboxTarget, board: BoardMetadata) -> UpdateOperations:
     return UpdateOperations(sandbox, board, user_id="set-based")
@@ -252,11 +259,8 @@ def test_set_based_and_streamed_staging_agree(rows: list[dict[str, Any]], stray:
         column, row, which = stray
         rows[row % len(rows)][column] = STRAYS[column][which % len(STRAYS[column])]
     run = next(RUNS)
-    sandbox.executemany(
-        "INSERT INTO dbo.SRC_Updates (run, item_id, " + ", ".join(f"[{c}]" for c in COLUMNS) + ") "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [[run, next(ITEM_IDS), *(row[c] for c in COLUMNS)] for row in rows],
-    )
+    stored_as_given(sandbox, "SRC_Updates", ["run", "item_id", *COLUMNS],
+                    [[run, next(ITEM_IDS), *(row[c] for c in COLUMNS)] for row in rows])
     fast = ops.stage_updates_from_query(QUERY, "update_items", source_table="dbo.SRC_Updates", params=[run])
     if stray is None:
         assert (fast.method, fast.streamed_because) == (SET_BASED, "")
@@ -468,7 +472,7 @@ def test_the_sandbox_gives_no_type_to_a_column_holding_values_its_type_does_not_
                 (3, Decimal("1.255"), "abc", "2024-02-29", 3), (4, Decimal("1.25"), "abcd", "2024-02-29", 4),
                 (5, Decimal("1.25"), "abc", "2023-02-29", 5), (6, Decimal("1.25"), "\U0001F600\U0001F600", None, 6),
                 (7, -(2**63), "abc", "2024-02-29", 7)]  # SQLite's abs() of -2^63 would be an error
-        sandbox.executemany("INSERT INTO dbo.T VALUES (?, ?, ?, ?, ?)", rows)
+        stored_as_given(sandbox, "T", ["n", "d", "t", "day", "ok"], [list(r) for r in rows])
 
         def untyped(where: str) -> dict[str, str]:
             sql = f"SELECT n, d, t, day, ok FROM dbo.T WHERE ok {where}"

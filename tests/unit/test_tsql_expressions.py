@@ -301,7 +301,7 @@ def test_insert_select_gives_every_row_the_statements_time_for_time_defaults() -
     target.execute("INSERT INTO dbo.T (a) SELECT x FROM dbo.S")
     assert target.execute("SELECT COUNT(*), COUNT(DISTINCT made), COUNT(DISTINCT utc), MIN(n) FROM dbo.T") == [
         (2000, 1, 1, 0)]
-    translated, _ = target.engine.translate_dml("INSERT INTO dbo.T (a, made) SELECT ? AS x")
+    translated, _ = target.engine.translate_dml("INSERT INTO dbo.T (a, made) SELECT ? AS x, NULL AS m")
     assert "`utc`" in translated and translated.count("STRFTIME") == 1  # a column given is left alone
     target.execute("INSERT INTO dbo.T (a, made) SELECT x, NULL FROM dbo.S WHERE x < 3")
     assert target.execute("SELECT COUNT(*) FROM dbo.T WHERE made IS NULL AND utc IS NOT NULL") == [(3,)]

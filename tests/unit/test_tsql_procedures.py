@@ -126,7 +126,8 @@ def test_alter_of_a_missing_procedure_fails(sandbox: SandboxTarget) -> None:
 
 def test_procedure_must_be_first_in_its_batch(sandbox: SandboxTarget) -> None:
     error = failure(sandbox, "PRINT 1;\nCREATE PROCEDURE dbo.Late AS PRINT 2;")
-    assert error.line == 2 and "only statement in its batch" in error.message
+    assert error.line == 2 and error.number == 111
+    assert error.message == "'CREATE/ALTER PROCEDURE' must be the first statement in a query batch."
 
 
 def test_drop_procedure(sandbox: SandboxTarget) -> None:

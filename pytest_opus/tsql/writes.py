@@ -1,0 +1,697 @@
+"""What a value becomes when it is written to a column: SQL Server's conversion on write, as SQLite SQL.
+
+SQLite stores whatever it is given: an `int` column keeps 'abc' or 1.5, an `nvarchar(5)` column keeps
+sixty characters. SQL Server converts every value that INSERT, UPDATE or SELECT ... INTO writes to
+the column's type and refuses what does not fit: 2628 for a string that would be truncated, 220 or
+8115 for a number out of range, 245, 244, 248 or 8114 for text that is no number (or too big a one),
+8115 for a decimal with too many digits. It rounds a decimal to the column's scale, truncates a
+decimal written to an integer column, pads char(n) with blanks and drops trailing blanks beyond the
+length. `conversion` writes those rules as one SQLite expression per column; `plan_writes` puts every
+value of an INSERT or UPDATE through its column's (after the checks that need no data: IDENTITY and
+IDENTITY_INSERT, the number of values).
+
+The conversions are plain SQL, so they run alike over Python's sqlite3 and over an ODBC driver, where
+no Python function can be registered. They are part of the statement rather than of the schema: a
+trigger or CHECK constraint sees a value only after SQLite's column affinity has changed it (the text
+'1.5', which an int column must refuse, arrives as the number 1.5, which it must truncate to 1),
+cannot change the value it checks (rounding, padding), and a row trigger on the 99-column staging
+table more than doubled the time of its set-based INSERT ... SELECT (0.20 s to 0.41 s for 50,000
+rows, measured with the benchmark's statement). A type that always fits its column (a bigint column
+copied into a bigint column) is not converted at all.
+
+An error is raised from SQL the way arithmetic.py raises its own: SQLite's message for a malformed
+JSON path quotes the path, so a path "Msg <number>: <message>" becomes the statement's error, which
+the driver reads back (runtime.Driver.clean_error, server_error). SQLite aborts the statement, so
+none of its rows are written, as in SQL Server. Written by hand: no library models these rules.
+"""
+
+from __future__ import annotations
+
+import decimal
+import functools
+import re
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+from ..catalog import Column, Table
+from . import dialect
+from .expression_types import is_stringy, is_variable, variable_name
+from .runtime import TsqlError
+from .sqlite_schema import SCHEMA, TableModel, parse_table_sql
+from .translate import Answers
+
+#: the database SQL Server's messages name the sandbox's tables in ('sandbox.dbo.T'), as DB_NAME() does
+DATABASE = "sandbox"
+#: the type of a value bound by library code when the runner does not have the value to tell it
+PARAMETER = "parameter"
+
+#: SQL Server's messages (sys.messages) for what writing a value can raise; {value} is the value
+#: written, the other fields are words. docs/embedded-runner.md cites the pages.
+MESSAGES = {
+    213: "Column name or number of supplied values does not match table definition.",
+    220: "Arithmetic overflow error for data type {type}, value = {value}.",
+    232: "Arithmetic overflow error for type {type}, value = {value}.",
+    244: "The conversion of the {source} value '{value}' overflowed an {width} column. Use a larger integer column.",
+    245: "Conversion failed when converting the {source} value '{value}' to data type {type}.",
+    248: "The conversion of the {source} value '{value}' overflowed an int column.",
+    339: "DEFAULT or NULL are not allowed as explicit identity values.",
+    544: "Cannot insert explicit value for identity column in table '{table}' when IDENTITY_INSERT is set to OFF.",
+    545: "Explicit value must be specified for identity column in table '{table}' either when IDENTITY_INSERT "
+         "is set to ON or when a replication user is inserting into a NOT FOR REPLICATION identity column.",
+    2628: "String or binary data would be truncated in table '{table}', column '{column}'. "
+          "Truncated value: '{value}'.",
+    1088: 'Cannot find the object "{table}" because it does not exist or you do not have permissions.',
+    8101: "An explicit value for the identity column in table '{table}' can only be specified when a column list "
+          "is used and IDENTITY_INSERT is ON.",
+    8102: "Cannot update identity column '{column}'.",
+    8106: "Table '{table}' does not have the identity property. Cannot perform SET operation.",
+    8107: "IDENTITY_INSERT is already ON for table '{held}'. Cannot perform SET operation for table '{table}'.",
+    8114: "Error converting data type {source} to {type}.",
+    8115: "Arithmetic overflow error converting {source} to data type {type}.",
+}
+_NUMBERS_AS_TEXT = {"tinyint": "INT1", "smallint": "INT2"}  # error 244's names for the small integer types
+
+
+def sql_server_error(number: int, **words: str) -> TsqlError:
+    """SQL Server's error `number` with its message's fields filled in."""
+    return TsqlError(number, MESSAGES[number].format(**words))
+
+
+# -- errors raised from SQL ------------------------------------------------------------------------------
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def raise_sql(number: int, message: str) -> str:
+    """A SQLite expression that fails its statement with SQL Server error `number`; `message` is SQL
+    (the same channel as arithmetic.raise_sql: "Msg <number>: <message>")."""
+    return f"json_extract('{{}}', 'Msg {number}: ' || {message})"
+
+
+def _raise(number: int, **fields: str) -> str:
+    """`raise_sql` of MESSAGES[number]: fields given as `sql_<name>` are SQL expressions, the others words."""
+    pieces: list[str] = []
+    for text, name, _spec, _conversion in string.Formatter().parse(MESSAGES[number]):
+        if text:
+            pieces.append(literal(text))
+        if name is not None:
+            pieces.append(f"({fields['sql_' + name]})" if "sql_" + name in fields else literal(fields[name]))
+    return raise_sql(number, " || ".join(pieces))
+
+
+# -- one value, one column ---------------------------------------------------------------------------------
+
+
+def utf16_units(value: str) -> str:
+    """SQL for the length of a text in UTF-16 code units, as SQL Server counts (n)varchar lengths: a
+    character outside the BMP counts two. SQLite's length() counts characters; those outside the BMP
+    are the ones whose UTF-8 form starts with a byte F0 to F4, counted by removing those bytes."""
+    blob = f"CAST({value} AS BLOB)"
+    stripped = blob
+    for lead in ("F0", "F1", "F2", "F3", "F4"):
+        stripped = f"replace({stripped}, x'{lead}', x'')"
+    return f"(length({value}) + length({blob}) - length(CAST({stripped} AS BLOB)))"
+
+
+def _fits(value: str, n: int) -> str:
+    """SQL: the text has at most n UTF-16 units (UTF-8 bytes are never fewer, so short text is quick)."""
+    return f"(length(CAST({value} AS BLOB)) <= {n} OR {utf16_units(value)} <= {n})"
+
+
+def _blanks(value: str, n: int) -> str:
+    """SQL: the text padded with blanks to n UTF-16 units (char(n), nchar(n))."""
+    return f"({value} || substr(printf('%{n}s', ''), 1, max({n} - {utf16_units(value)}, 0)))"
+
+
+#: how a refusal is raised from SQL: arithmetic.py's channel, which the engine turns into UnsupportedConstruct
+REFUSED = "Not supported: "
+_LINE_BREAKS = "char(9, 10, 11, 12, 13)"
+
+
+def _refuse(construct: str) -> str:
+    return f"json_extract('{{}}', {literal(REFUSED + construct + ' (not documented)')})"
+
+
+def _with_text(value: str, body: str, target: str) -> str:
+    """`body` evaluated with opus_t, the text without blanks around it (SQL Server ignores them in a
+    number written as text), and opus_u, opus_t without its sign. Text with tabs or line breaks, or a
+    lone sign, is refused: SQL Server does not document what it makes of them (as arithmetic.py)."""
+    refused = _refuse(f"text with tabs, line breaks or only a sign written to a {target} column")
+    return (f"(SELECT CASE WHEN opus_t GLOB '*[' || {_LINE_BREAKS} || ']*' OR opus_t IN ('+', '-') THEN {refused} "
+            f"ELSE {body} END FROM (SELECT opus_t, CASE WHEN substr(opus_t, 1, 1) IN ('+', '-') "
+            f"THEN substr(opus_t, 2) ELSE opus_t END AS opus_u FROM (SELECT trim({value}, ' ') AS opus_t)))")
+
+
+_INTEGER_TEXT = "opus_u <> '' AND opus_u NOT GLOB '*[^0-9]*'"
+_DECIMAL_TEXT = "opus_u <> '' AND opus_u <> '.' AND opus_u NOT GLOB '*[^0-9.]*' AND opus_u NOT GLOB '*.*.*'"
+
+
+def _string_kind(source: str | None) -> str:
+    """The type SQL Server names in a message about a string value: varchar or nvarchar."""
+    return "nvarchar" if source in ("nchar", "nvarchar", "ntext", PARAMETER) else "varchar"
+
+
+def _number_kind(value: str, source: str | None) -> str:
+    """SQL: the type SQL Server names when a number does not fit a decimal ('int', 'numeric', 'float')."""
+    if source in dialect.INTEGER_TYPES or source in ("float", "real", "money"):
+        return literal(source or "")
+    if source in dialect.EXACT_NUMERIC_TYPES:
+        return "'numeric'"
+    low, high = dialect.INTEGER_RANGES["int"]  # not known: an integer literal is int when it fits int
+    return f"CASE WHEN typeof({value}) = 'integer' AND {value} BETWEEN {low} AND {high} THEN 'int' ELSE 'numeric' END"
+
+
+def _integer(value: str, name: str, source: str | None) -> str:
+    low, high = dialect.INTEGER_RANGES[name]
+    overflow = _raise(8115, source="expression", type=name)
+    if name in _NUMBERS_AS_TEXT and source not in dialect.EXACT_NUMERIC_TYPES | {"float", "real", "money"}:
+        too_big = _raise(220, type=name, sql_value=value)  # an integer made smaller names the value
+    else:
+        too_big = overflow
+    kind = _string_kind(source)
+    if name == "bigint":  # beyond 2^53 a REAL cannot tell the bounds apart: compare the digits
+        digits = "ltrim(opus_u, '0')"
+        limit = "CASE WHEN substr(opus_t, 1, 1) = '-' THEN '9223372036854775808' ELSE '9223372036854775807' END"
+        in_range = f"(length({digits}) < 19 OR (length({digits}) = 19 AND {digits} <= {limit}))"
+        text_too_big = overflow
+        no_number = _raise(8114, source=kind, type=name)  # (bigint words it as 8114, the others as 245)
+    else:
+        in_range = f"CAST(opus_t AS REAL) BETWEEN {low} AND {high}"
+        text_too_big = (_raise(248, source=kind, sql_value=value) if name == "int"
+                        else _raise(244, source=kind, sql_value=value, width=_NUMBERS_AS_TEXT[name]))
+        no_number = _raise(245, source=kind, sql_value=value, type=name)
+    from_text = _with_text(value, f"CASE WHEN {_INTEGER_TEXT} THEN CASE WHEN {in_range} THEN CAST(opus_t AS INTEGER) "
+                                  f"ELSE {text_too_big} END WHEN opus_t = '' THEN 0 ELSE {no_number} END", name)
+    # a number with decimals is truncated toward zero (numeric and float to int truncate); a float out
+    # of range names its value (232), a decimal does not (8115)
+    real_too_big = (_raise(232, type=name, sql_value=f"printf('%f', {value})") if source in ("float", "real")
+                    else overflow)
+    return (f"CASE WHEN typeof({value}) = 'integer' THEN CASE WHEN {value} BETWEEN {low} AND {high} THEN {value} "
+            f"ELSE {too_big} END "
+            f"WHEN typeof({value}) = 'real' THEN CASE WHEN {value} > {low - 1} AND {value} < {high + 1} "
+            f"THEN CAST({value} AS INTEGER) ELSE {real_too_big} END "
+            f"WHEN typeof({value}) = 'text' THEN {from_text} ELSE {value} END")
+
+
+def _bit(value: str, source: str | None) -> str:
+    no_bit = _raise(245, source=_string_kind(source), sql_value=value, type="bit")
+    from_text = _with_text(value, "CASE WHEN lower(opus_t) = 'true' THEN 1 WHEN lower(opus_t) = 'false' THEN 0 "
+                                  f"WHEN {_INTEGER_TEXT} THEN CAST(opus_t AS INTEGER) <> 0 "
+                                  f"WHEN opus_t = '' THEN 0 ELSE {no_bit} END", "bit")
+    return (f"CASE WHEN typeof({value}) IN ('integer', 'real') THEN {value} <> 0 "
+            f"WHEN typeof({value}) = 'text' THEN {from_text} ELSE {value} END")
+
+
+def _decimal(value: str, precision: int, scale: int, source: str | None) -> str:
+    whole = precision - scale  # after rounding to the scale, |value| < 10^whole
+    inside = f"opus_r > -1e{whole} AND opus_r < 1e{whole}"
+    rounded = f"round({value}, {scale})"  # (repeated in place: cheaper than a subquery for every row)
+    overflow = _raise(8115, sql_source=_number_kind(value, source), type="numeric")
+    kind = _string_kind(source)
+    scientific = "opus_u GLOB '*[eE]*' AND opus_u NOT GLOB '*[^0-9.eE+-]*'"  # refused, as arithmetic.py does
+    refused = _refuse("text in scientific notation written to a decimal column")
+    from_text = _with_text(value, f"CASE WHEN {scientific} THEN {refused} "
+                                  f"WHEN {_DECIMAL_TEXT} THEN (SELECT CASE WHEN {inside} THEN opus_r "
+                                  f"ELSE {_raise(8115, source=kind, type='numeric')} END "
+                                  f"FROM (SELECT round(CAST(opus_t AS REAL), {scale}) AS opus_r)) "
+                                  f"ELSE {_raise(8114, source=kind, type='numeric')} END", "decimal")
+    return (f"CASE WHEN typeof({value}) = 'integer' THEN CASE WHEN {value} > -1e{whole} AND {value} < 1e{whole} "
+            f"THEN {value} ELSE {overflow} END "
+            f"WHEN typeof({value}) = 'real' THEN CASE WHEN {inside.replace('opus_r', rounded)} THEN {rounded} "
+            f"ELSE {overflow} END "
+            f"WHEN typeof({value}) = 'text' THEN {from_text} ELSE {value} END")
+
+
+def _float(value: str, name: str, source: str | None) -> str:
+    """Text written to a float or real column must be a number: digits, one point, an exponent."""
+    e = "instr(lower(opus_u), 'e')"
+    mantissa = f"(CASE WHEN {e} > 0 THEN substr(opus_u, 1, {e} - 1) ELSE opus_u END)"
+    exponent = f"(CASE WHEN {e} > 0 THEN ltrim(substr(opus_u, {e} + 1), '+-') ELSE '0' END)"
+    valid = (f"{mantissa} NOT IN ('', '.') AND {mantissa} NOT GLOB '*[^0-9.]*' AND {mantissa} NOT GLOB '*.*.*' "
+             f"AND {exponent} <> '' AND {exponent} NOT GLOB '*[^0-9]*'")
+    no_number = _raise(8114, source=_string_kind(source), type=name)
+    from_text = _with_text(value, f"CASE WHEN {valid} THEN CAST(opus_t AS REAL) ELSE {no_number} END", name)
+    return f"CASE WHEN typeof({value}) = 'text' THEN {from_text} ELSE {value} END"
+
+
+def qualified(table: str) -> str:
+    """A table as SQL Server's messages name it: 'sandbox.dbo.T'; a #temp table lives in tempdb (where
+    SQL Server also pads its name with underscores and a number of its own)."""
+    return f"tempdb.dbo.{table}" if table.startswith("#") else f"{DATABASE}.dbo.{table}"
+
+
+def _character(value: str, name: str, length: int, table: str, column: str) -> str:
+    def stored(text: str) -> str:
+        return _blanks(text, length) if name in ("char", "nchar") else text
+
+    trimmed = f"rtrim({value}, ' ')"
+    truncated = _raise(2628, table=qualified(table), column=column, sql_value=f"substr({value}, 1, {length})")
+    # blanks beyond the length go without an error ("Trailing blanks are ignored for character columns",
+    # SET ANSI_WARNINGS); the value keeps the blanks that fit
+    from_text = (f"CASE WHEN {_fits(value, length)} THEN {stored(value)} "
+                 f"WHEN {_fits(trimmed, length)} THEN {_blanks(trimmed, length)} ELSE {truncated} END")
+    # a number too long: an integer becomes '*' in char and varchar, the rest is an error (CAST and CONVERT)
+    number = f"CAST({value} AS TEXT)"
+    number_kind = f"CASE WHEN typeof({value}) = 'integer' THEN 'expression' ELSE 'numeric' END"
+    too_long = _raise(8115, sql_source=number_kind, type="nvarchar" if name in ("nchar", "nvarchar") else "varchar")
+    if name in ("char", "varchar"):
+        too_long = f"CASE WHEN typeof({value}) = 'integer' THEN {stored(literal('*'))} ELSE {too_long} END"
+    from_number = f"CASE WHEN length({number}) <= {length} THEN {stored(number)} ELSE {too_long} END"
+    return (f"CASE WHEN typeof({value}) = 'text' THEN {from_text} "
+            f"WHEN typeof({value}) IN ('integer', 'real') THEN {from_number} ELSE {value} END")
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the runner knows of a written expression's type: its base name ('nvarchar', 'int', or
+    PARAMETER), and its full type ('nvarchar(50)') when it knows that too."""
+
+    base: str
+    full: str | None = None
+
+    @classmethod
+    def of(cls, type_text: str | None) -> Source | None:
+        return None if type_text is None else cls(dialect.parse_type(type_text)[0], type_text)
+
+    def fits(self, column: Column) -> bool:
+        """Whether every value of this type is stored unchanged in `column` (nothing to convert)."""
+        if self.full is None:
+            return False
+        name, length, precision, scale = dialect.parse_type(self.full)
+        target = column.data_type
+        if target in dialect.INTEGER_RANGES and name in dialect.INTEGER_RANGES:
+            (low, high), (target_low, target_high) = dialect.INTEGER_RANGES[name], dialect.INTEGER_RANGES[target]
+            return target_low <= low and high <= target_high
+        if target in dialect.EXACT_NUMERIC_TYPES and name in dialect.EXACT_NUMERIC_TYPES:
+            p, s = column.precision or 18, column.scale or 0
+            return (precision or 18) - (scale or 0) <= p - s and (scale or 0) <= s
+        if target in ("varchar", "nvarchar") and name in ("varchar", "nvarchar"):  # (char pads, text has no length)
+            return column.max_length == -1 or (length not in (None, -1) and length <= (column.max_length or 1))
+        return target == name and target in ("bit", "float")
+
+
+def conversion(value: str, column: Column, table: str, written: Source | None) -> str | None:
+    """SQL for `value` (SQL) converted to `column`'s type as SQL Server converts a value it writes, raising
+    SQL Server's error where it would; None where every value is stored as it is.
+
+    `written` is the type of the written expression when the runner knows it: a type that always fits
+    needs no conversion, and its name chooses the words of some messages. Whether a value is text or a
+    number is read from the value itself, before SQLite's column affinity changes it.
+    """
+    name = column.data_type
+    source = written.base if written is not None else None
+    if column.identity:  # an explicit value (IDENTITY_INSERT ON): in the column's range, not NULL
+        rule = _integer(value, name, source) if name in dialect.INTEGER_RANGES else value
+        return f"CASE WHEN {value} IS NULL THEN {_raise(339)} ELSE {rule} END"
+    if written is not None and written.fits(column):
+        return None
+    if name in dialect.INTEGER_RANGES:
+        return _integer(value, name, source)
+    if name == "bit":
+        return _bit(value, source)
+    if name in dialect.EXACT_NUMERIC_TYPES:
+        return _decimal(value, column.precision or 18, column.scale or 0, source)
+    if name in ("float", "real"):
+        return _float(value, name, source)
+    if name in ("char", "varchar", "nchar", "nvarchar") and column.max_length not in (None, -1):
+        return _character(value, name, column.max_length or 1, table, column.name)
+    return None
+
+
+# -- the tables written --------------------------------------------------------------------------------------
+
+
+def table_of(model: TableModel) -> Table:
+    """A stored table's columns as the catalog reports them (for #temp tables, which it does not list)."""
+    columns = []
+    for ordinal, c in enumerate(model.columns, start=1):
+        data_type, length, precision, scale = dialect.parse_type(c.tsql_type)
+        columns.append(Column(c.name, ordinal, data_type, length, precision, scale, nullable=not c.not_null,
+                              identity=c.identity))
+    return Table(SCHEMA, model.name, tuple(columns))
+
+
+@functools.lru_cache(maxsize=64)
+def temp_table(create_sql: str) -> Table:
+    """A #temp table from its stored CREATE TABLE text."""
+    return table_of(parse_table_sql(create_sql))
+
+
+#: a table name as a statement writes it (#temp tables with their #) -> the table, or None
+TableLookup = Callable[[str], Table | None]
+
+_CTE = "__opus_w"  # the derived tables values are read through
+#: where a conversion template takes the SQL of its value
+VALUE = "\x00value\x00"
+_PLACEHOLDER = re.compile(r":opusw_(\d+)\b")
+_INLINE = re.compile(r"COALESCE\(:opusw_open_(\d+), (.*?), :opusw_close_\1\)", re.S)
+#: what keeps an expression from being repeated in place (see _repeatable)
+_NOT_REPEATED = (exp.Parameter, exp.Placeholder, exp.Subquery, exp.Select, exp.Uuid, exp.Rand, exp.Add, exp.Sub,
+                 exp.Mul, exp.Div, exp.Mod, exp.Neg, exp.Cast, exp.Convert, exp.Anonymous)
+
+
+def _ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _sqlite_column(table: str, column: str) -> str:
+    return f"{_ident(table)}.{_ident(column)}"
+
+
+@dataclass
+class WritePlan:
+    """The conversions of one statement. Its tree holds placeholders (`:opusw_0`, ...), since the
+    conversions are SQLite SQL that the T-SQL rewrite would refuse; `finish` puts them in place in the
+    rendered statement."""
+
+    templates: list[str] = field(default_factory=list)  # conversion SQL, VALUE where the value goes
+
+    def at(self, template: str, value_sql: str) -> exp.Expression:
+        """The conversion of a value the SQL names `value_sql` (a column of a derived table)."""
+        self.templates.append(template.replace(VALUE, value_sql))
+        return exp.Placeholder(this=f"opusw_{len(self.templates) - 1}")
+
+    def around(self, node: exp.Expression, template: str) -> exp.Expression:
+        """The conversion of the expression `node`, computed once for each row it is written to."""
+        if _repeatable(node):  # repeated in place (its SQL is known once rendered): cheaper than a subquery
+            self.templates.append(template)
+            k = len(self.templates) - 1
+            return exp.Coalesce(this=exp.Placeholder(this=f"opusw_open_{k}"),
+                                expressions=[node, exp.Placeholder(this=f"opusw_close_{k}")])
+        # computed once in a derived table that the conversion reads: a parameter or constant once for
+        # the statement, an expression of the row once per row
+        alias = f"{_CTE}{len(self.templates)}"
+        inner = exp.Subquery(this=exp.select(exp.alias_(node, "w0", quoted=True)),
+                             alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+        return exp.Subquery(this=exp.select(self.at(template, _sqlite_column(alias, "w0"))).from_(inner))
+
+    def finish(self, sql: str) -> str:
+        """The rendered statement with each placeholder replaced by its conversion."""
+        sql = _INLINE.sub(lambda m: f"({self.templates[int(m.group(1))].replace(VALUE, f'({m.group(2)})')})", sql)
+        return _PLACEHOLDER.sub(lambda m: f"({self.templates[int(m.group(1))]})", sql)
+
+
+def _repeatable(node: exp.Expression) -> bool:
+    """Whether an expression can be written several times with the same meaning and little cost: columns,
+    literals, CASE and string functions of them. Not variables (their `?` markers are numbered in order),
+    subqueries or random values, nor arithmetic and CAST (the runner computes those by SQL Server's
+    rules, arithmetic.py, at more cost than a column)."""
+    size = 0
+    for sub in node.walk():
+        size += 1
+        if isinstance(sub, _NOT_REPEATED):
+            return False
+    return size <= 40
+
+
+def _whole(select: exp.Select) -> bool:
+    """A SELECT whose list SQLite computes for rows it then drops or merges (TOP, ORDER BY, DISTINCT,
+    GROUP BY, aggregates): its values are converted after it, from outside, so that only the rows it
+    returns are (SQL Server converts the rows it writes)."""
+    if any(select.args.get(k) for k in ("group", "having", "distinct", "order", "limit", "offset", "fetch")):
+        return True
+    return any(p.find(exp.AggFunc, exp.Window) is not None for p in select.expressions)
+
+
+def plan_writes(tree: exp.Expression, lookup: TableLookup, identity_insert: str | None,
+                answers: Answers | None) -> WritePlan | None:
+    """Put every value an INSERT or UPDATE writes through its column's conversion (changing `tree`),
+    after the checks SQL Server makes before it writes anything: IDENTITY, the number of values, the
+    column names. None for other statements and for a table the runner does not know (SQLite names it)."""
+    if isinstance(tree, exp.Insert):
+        return _insert(tree, lookup, identity_insert, answers)
+    if isinstance(tree, exp.Update):
+        return _update(tree, lookup, answers)
+    return None
+
+
+def _target_name(table: exp.Expression) -> str | None:
+    if not isinstance(table, exp.Table):
+        return None
+    if isinstance(table.this, exp.Identifier) and table.this.args.get("temporary"):
+        return "#" + table.name
+    return table.name
+
+
+def _insert(insert: exp.Insert, lookup: TableLookup, identity_insert: str | None,
+            answers: Answers | None) -> WritePlan | None:
+    schema = insert.this
+    table_node = schema.this if isinstance(schema, exp.Schema) else schema
+    name = _target_name(table_node)
+    table = lookup(name) if name else None
+    query = insert.expression
+    if table is None or query is None:  # not a table the runner knows, or DEFAULT VALUES
+        return None
+    identity = next((c for c in table.columns if c.identity), None)
+    switched_on = identity_insert is not None and identity_insert.lower() == table.name.lower()
+    width = _width(query)
+    columns: list[Column] = []
+    if isinstance(schema, exp.Schema) and schema.expressions:
+        for identifier in schema.expressions:
+            found = table.column(identifier.name)
+            if found is None:
+                raise TsqlError(207, f"Invalid column name '{identifier.name}'.")
+            columns.append(found)
+        explicit = any(c.identity for c in columns)
+        if explicit and not switched_on:
+            raise sql_server_error(544, table=table.name)
+        if identity is not None and switched_on and not explicit:
+            raise sql_server_error(545, table=table.name)
+        if width is not None and width != len(columns):
+            raise _count_error(query, width > len(columns))
+    else:
+        # Without a column list the values fill the columns in order, the IDENTITY column left out;
+        # a value for it too needs a column list and IDENTITY_INSERT ON
+        columns = [c for c in table.columns if not c.identity]
+        if identity is not None and width == len(table.columns):
+            raise sql_server_error(8101, table=table.name)
+        if width is not None and width != len(columns):
+            raise sql_server_error(213)
+        if identity is not None and switched_on:
+            raise sql_server_error(545, table=table.name)
+        insert.set("this", exp.Schema(this=table_node, expressions=[exp.to_identifier(c.name) for c in columns]))
+    if any(v.name.upper() == "DEFAULT" for v in query.find_all(exp.Var)):
+        return None  # DEFAULT in VALUES: SQLite has none (a syntax error there)
+    sources = _source_types(query, lookup, answers)
+    rules = [conversion(VALUE, column, table.name, sources[i] if i < len(sources) else None)
+             for i, column in enumerate(columns)]
+    if not any(rules):
+        return None
+    plan = WritePlan()
+    if isinstance(query, exp.Select) and width is not None and not _whole(query):
+        for projection, rule in zip(query.expressions, rules, strict=True):  # each value converted where it is
+            if rule is not None:
+                node = projection.this if isinstance(projection, exp.Alias) else projection
+                node.replace(plan.around(node.copy(), rule))
+        return plan
+    # INSERT INTO t (cols) SELECT <conversions> FROM (WITH ..., w(w0, ...) AS (<query>) SELECT * FROM w) AS w:
+    # the CTE names the values by position (VALUES, UNION, *, GROUP BY); inside a subquery, so that the
+    # statement still starts with INSERT (Python's sqlite3 counts the rows of a statement only then)
+    outputs = [plan.at(rule, _sqlite_column(_CTE, f"w{i}")) if rule else exp.column(f"w{i}", _CTE, quoted=True)
+               for i, rule in enumerate(rules)]
+    cte = exp.CTE(this=query, alias=exp.TableAlias(this=exp.to_identifier(_CTE),
+                                                   columns=[exp.to_identifier(f"w{i}") for i in range(len(rules))]))
+    key = "with_" if "with_" in exp.Insert.arg_types else "with"
+    existing = insert.args.get(key)
+    insert.set(key, None)
+    rows = exp.select(exp.Star()).from_(exp.to_table(_CTE, quoted=True))
+    rows.set(key, exp.With(expressions=[*(existing.expressions if existing else []), cte]))
+    source = exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier(_CTE, quoted=True)))
+    insert.set("expression", exp.select(*outputs).from_(source))
+    return plan
+
+
+def _update(update: exp.Update, lookup: TableLookup, answers: Answers | None) -> WritePlan | None:
+    target = update.this
+    if not isinstance(target, exp.Table):
+        return None
+    # UPDATE a SET ... FROM T AS a JOIN ...: the table written is the one the FROM calls a
+    key = "from_" if "from_" in update.arg_types else "from"
+    source = update.args.get(key)
+    named: list[exp.Table] = []
+    if source is not None and isinstance(source.this, exp.Table):
+        named = [source.this, *(j.this for j in source.this.args.get("joins") or [] if isinstance(j.this, exp.Table))]
+    written = next((t for t in named if t.alias_or_name.lower() == target.name.lower()), target)
+    name = _target_name(written)
+    table = lookup(name) if name else None
+    if table is None:
+        return None
+    scope = _scope(update, lookup)
+    plan = WritePlan()
+    for assignment in update.expressions:
+        if not (isinstance(assignment, exp.EQ) and isinstance(assignment.this, exp.Column)):
+            continue
+        column = table.column(assignment.this.name)
+        if column is None:
+            continue  # SQLite names it (an invalid column)
+        if column.identity:
+            raise sql_server_error(8102, column=column.name)
+        value = assignment.expression
+        if isinstance(value, exp.Var) and value.name.upper() == "DEFAULT":
+            continue
+        rule = conversion(VALUE, column, table.name, static_type(value, scope, answers))
+        if rule is not None:
+            assignment.set("expression", plan.around(value.copy(), rule))
+    return plan if plan.templates else None
+
+
+def insert_sql(table: Table, target_sql: str, query_sql: str, sources: list[Source | None]) -> str:
+    """`INSERT INTO target (every column of table) query`, each value converted to its column's type:
+    how SELECT ... INTO fills its new table (SQLite SQL in, SQLite SQL out)."""
+    names = ", ".join(_ident(c.name) for c in table.columns)
+    refs = [_sqlite_column(_CTE, f"w{i}") for i in range(len(table.columns))]
+    rules = [conversion(ref, column, table.name, sources[i] if i < len(sources) else None)
+             for i, (ref, column) in enumerate(zip(refs, table.columns, strict=True))]
+    if not any(rules):
+        return f"INSERT INTO {target_sql} ({names}) {query_sql}"
+    values = ", ".join(f"({rule})" if rule else ref for rule, ref in zip(rules, refs, strict=True))
+    columns = ", ".join(f"`w{i}`" for i in range(len(table.columns)))
+    return (f"INSERT INTO {target_sql} ({names}) SELECT {values} FROM "
+            f"(WITH `{_CTE}`({columns}) AS ({query_sql}) SELECT * FROM `{_CTE}`) AS `{_CTE}`")
+
+
+def _width(query: exp.Expression) -> int | None:
+    """How many values each row of an INSERT's source has, when it can be told without running it."""
+    if isinstance(query, exp.Values):
+        first = query.expressions[0] if query.expressions else None
+        return len(first.expressions) if isinstance(first, exp.Tuple) else None
+    while isinstance(query, exp.SetOperation):
+        query = query.this
+    if isinstance(query, exp.Subquery):
+        return _width(query.this)
+    if isinstance(query, exp.Select):
+        if any(isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
+               for p in query.expressions):
+            return None
+        return len(query.expressions)
+    return None
+
+
+def _count_error(query: exp.Expression, more: bool) -> TsqlError:
+    """Errors 109/110 (VALUES) and 120/121 (SELECT): the source's values do not match the column list."""
+    if isinstance(query, exp.Values):
+        words = ("fewer", "more") if more else ("more", "fewer")
+        return TsqlError(110 if more else 109, f"There are {words[0]} columns in the INSERT statement than values "
+                         "specified in the VALUES clause. The number of values in the VALUES clause must match the "
+                         "number of columns specified in the INSERT statement.")
+    return TsqlError(121 if more else 120, f"The select list for the INSERT statement contains "
+                     f"{'more' if more else 'fewer'} items than the insert list. The number of SELECT values must "
+                     "match the number of INSERT columns.")
+
+
+# -- what type a written expression has -------------------------------------------------------------------
+
+
+def _scope(tree: exp.Expression, lookup: TableLookup) -> dict[str, Table]:
+    """The tables a statement reads, by lower alias and lower name."""
+    found: dict[str, Table] = {}
+    for node in tree.find_all(exp.Table):
+        name = _target_name(node)
+        table = lookup(name) if name else None
+        if table is not None:
+            found.setdefault(node.alias_or_name.lower(), table)
+            found.setdefault(node.name.lower(), table)
+    return found
+
+
+def _source_types(query: exp.Expression, lookup: TableLookup, answers: Answers | None) -> list[Source | None]:
+    """The type of each value an INSERT's source gives (its first row, or its first SELECT)."""
+    scope = _scope(query, lookup)
+    if isinstance(query, exp.Values):
+        first = query.expressions[0] if query.expressions else None
+        values = list(first.expressions) if isinstance(first, exp.Tuple) else []
+        return [static_type(v, scope, answers) for v in values]
+    while isinstance(query, exp.SetOperation):
+        query = query.this
+    if isinstance(query, exp.Subquery):
+        query = query.this
+    if not isinstance(query, exp.Select):
+        return []
+    return [static_type(p.this if isinstance(p, exp.Alias) else p, scope, answers) for p in query.expressions]
+
+
+def static_type(node: exp.Expression, scope: dict[str, Table], answers: Answers | None) -> Source | None:
+    """The T-SQL type of an expression when the runner can tell it without running it: a literal, a
+    variable (a parameter by its value), a column of a table in `scope`, a CAST, a CASE of those."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if literal_type(node) is not None:
+        return Source.of(literal_type(node))
+    if isinstance(node, exp.Cast | exp.Convert):
+        to = node.to if isinstance(node, exp.Cast) else node.this
+        return Source.of(to.sql(dialect="tsql").replace(" ", "").lower()) if isinstance(to, exp.DataType) else None
+    if is_variable(node):
+        if answers is None:
+            return None
+        declared = answers.variable_type(variable_name(node))
+        if declared.lower() != "sql_variant":
+            return Source.of(declared.lower())
+        try:
+            value = answers.variable_value(variable_name(node))
+        except TsqlError:  # a marker of a statement translated once for many parameter rows: no value yet
+            return Source(PARAMETER)
+        return Source.of(type_by_value(value)) or Source(PARAMETER)
+    if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier):
+        owners = [scope[node.table.lower()]] if node.table.lower() in scope else list(dict.fromkeys(scope.values()))
+        found = [c for t in owners if (c := t.column(node.name)) is not None]
+        if found:
+            return Source.of(found[0].type_text)
+        base = answers.column_type(node.name) if answers is not None else None
+        return Source(base) if base else None
+    if isinstance(node, exp.Case):  # the branches' type, when they agree (NULL takes any type)
+        branches = [i.args.get("true") for i in node.args.get("ifs") or []] + [node.args.get("default")]
+        types = {static_type(b, scope, answers) for b in branches if b is not None and not isinstance(b, exp.Null)}
+        return types.pop() if len(types) == 1 else None
+    if isinstance(node, exp.Coalesce):
+        return static_type(node.this, scope, answers)
+    if is_stringy(node, answers):
+        return Source("varchar")
+    return None
+
+
+def type_by_value(value: Any) -> str | None:
+    """The type a value bound from Python has on SQL Server (pyodbc: str is nvarchar, int is int or bigint,
+    Decimal is decimal); None for NULL or an unknown kind."""
+    if isinstance(value, bool):
+        return "bit"
+    if isinstance(value, int):
+        low, high = dialect.INTEGER_RANGES["int"]
+        return "int" if low <= value <= high else "bigint"
+    if isinstance(value, decimal.Decimal) and value.is_finite():
+        digits, exponent = value.as_tuple().digits, int(value.as_tuple().exponent)
+        scale = max(-exponent, 0)
+        return f"decimal({max(len(digits) + max(exponent, 0), scale, 1)},{scale})"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return f"nvarchar({max(len(value.encode('utf-16-le')) // 2, 1)})"
+    return None
+
+
+def literal_type(node: exp.Expression) -> str | None:
+    """The type SQL Server gives a literal: 'abc' varchar(3), N'abc' nvarchar(3), 12 int, 1.50 decimal(3,2),
+    3000000000 decimal(10,0), 1e5 float; None for anything else."""
+    if isinstance(node, exp.Neg):
+        node = node.this
+    if isinstance(node, exp.National):
+        return f"nvarchar({max(len(node.this.encode('utf-16-le')) // 2, 1)})"
+    if not isinstance(node, exp.Literal):
+        return None
+    if node.is_string:
+        return f"varchar({max(len(node.this), 1)})"
+    text = str(node.this)
+    if "e" in text.lower():
+        return "float"
+    if re.fullmatch(r"\d*\.\d+|\d+\.\d*", text):
+        whole, fraction = text.split(".")
+        return f"decimal({max(len(whole.lstrip('0')) + len(fraction), 1)},{len(fraction)})"
+    if not text.isdigit():
+        return None
+    low, high = dialect.INTEGER_RANGES["int"]
+    return "int" if low <= int(text) <= high else f"decimal({len(text.lstrip('0')) or 1},0)"
