@@ -138,9 +138,9 @@ def sign_off(run: OpusRun, root: Path, html_report: str | None) -> dict[str, Any
     # every non-PRINT message is shown; warnings (not informational notes) fail the checkpoint
     warnings = {phase: sum(1 for m in msgs if ": warning: " in m) for phase, msgs in run.server_messages.items()}
     # The rollback depends on the scenario (never in "partial"), which does not depend on the rollback.
-    preliminary = criteria.evaluate(run.ledger, run.evidence, _thresholds(run), warnings, "(pending)")
-    rollback = rollback_after_failure(run, preliminary.scenario)
     thresholds = _thresholds(run)
+    preliminary = criteria.evaluate(run.ledger, run.evidence, thresholds, warnings, "(pending)")
+    rollback = rollback_after_failure(run, preliminary.scenario)
     is_sign_off = preliminary.scenario != "incomplete"
     html_path = run.config.report if is_sign_off else run_report_path(run.config.report)
     json_path = html_path.with_suffix(".json")

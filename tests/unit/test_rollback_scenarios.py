@@ -8,7 +8,6 @@ docs/dba.md's table of rollback scenarios points at these tests by name.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_odbc_sqlite import _require_sqlite_odbc
 
 from pytest_opus.catalog import Catalog
 from pytest_opus.effects import LEDGER_KEYS
@@ -83,26 +83,12 @@ def printed(recorded: RecordedRun) -> str:
 # -- the two targets -----------------------------------------------------------------------------
 
 
-def _sqlite_odbc_missing() -> str | None:
-    try:
-        import pyodbc
-    except ImportError as exc:
-        return f"pyodbc is not usable ({exc}): pip install pyodbc; apt-get install unixodbc"
-    if "SQLite3" not in pyodbc.drivers():
-        return "the SQLite3 ODBC driver is not installed: apt-get install libsqliteodbc"
-    return None
-
-
 @pytest.fixture(params=["sandbox", "odbc-sqlite"])
 def opener(request: pytest.FixtureRequest) -> Callable[[Path], Target]:
     """Opens a database file as the sandbox, or through unixODBC and the SQLite ODBC driver."""
     if request.param == "sandbox":
         return SandboxTarget
-    missing = _sqlite_odbc_missing()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"{missing} (CI must run the ODBC tests)")
-        pytest.skip(missing)
+    _require_sqlite_odbc()
     from pytest_opus.targets.odbc_sqlite import OdbcSqliteTarget
 
     return lambda path: OdbcSqliteTarget(f"Driver=SQLite3;Database={path}")

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_odbc_sqlite import _require_sqlite_odbc
 
 from pytest_opus.errors import ScriptError, UnsupportedConstruct
 from pytest_opus.targets.embedded import EmbeddedTarget
@@ -201,21 +202,6 @@ PROBES = [
     Probe("NOT NULL", "CREATE TABLE dbo.U (k INT NOT NULL); INSERT INTO dbo.U (k) VALUES (NULL);",
           (515, ""), ERRORS_0_999),
 ]
-
-
-def _require_sqlite_odbc() -> None:
-    """Skip when pyodbc or the SQLite3 ODBC driver is missing; in CI that is a failure instead."""
-    try:
-        import pyodbc
-    except ImportError as exc:
-        missing = f"pyodbc is not usable ({exc}): pip install pyodbc; apt-get install unixodbc"
-    else:
-        if "SQLite3" in pyodbc.drivers():
-            return
-        missing = "the SQLite3 ODBC driver is not installed: apt-get install libsqliteodbc"
-    if IN_CI:
-        pytest.fail(f"{missing} (CI must run the ODBC tests)")
-    pytest.skip(missing)
 
 
 def open_target(kind: str, path: Path) -> EmbeddedTarget:
