@@ -39,17 +39,28 @@ class ScriptError(OpusError):
         return f"{where}: {self.message}"
 
 
+#: what every refusal ends with: where the script can run instead (opus-sql spells the option --dsn)
+RUN_ON_SQL_SERVER = "run it against SQL Server (--opus-dsn)"
+
+
 class UnsupportedConstruct(ScriptError):
-    """T-SQL outside the subset the embedded runner implements."""
+    """T-SQL outside the subset the embedded runner implements, refused before it runs.
+
+    Described as "not supported by the sandbox: <construct> at file:line, run it against SQL Server
+    (--opus-dsn)": the place stands inside the sentence, so `describe` builds it from the source, line
+    and batch as they are when it is shown (the runner sets the batch after the error is raised)."""
 
     def __init__(self, construct: str, *, source: str = "<script>", line: int | None = None) -> None:
-        super().__init__(
-            f"{construct}: construct not supported by the embedded target "
-            "(run this script against a SQL Server target: --dsn / --opus-dsn)",
-            source=source,
-            line=line,
-        )
         self.construct = construct
+        super().__init__(f"not supported by the sandbox: {construct}, {RUN_ON_SQL_SERVER}", source=source, line=line)
+
+    def describe(self) -> str:
+        where = self.source
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.batch is not None:
+            where += f" (batch {self.batch})"
+        return f"not supported by the sandbox: {self.construct} at {where}, {RUN_ON_SQL_SERVER}"
 
 
 class DeploymentLockError(OpusError):

@@ -26,7 +26,7 @@ import math
 import re
 import struct
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from functools import lru_cache
 from typing import Any
 
@@ -480,8 +480,108 @@ def register(connection: Any, sink: Callable[[ServerError | Ambiguous], None]) -
             sink(error)
             raise
 
+    def guarded(compute: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            try:
+                return compute(*args)
+            except (ServerError, Ambiguous) as error:
+                sink(error)
+                raise
+        return call
+
     connection.create_function("tsql_arith", 5, arith, deterministic=True)
+    connection.create_function("tsql_round", 4, guarded(round_value), deterministic=True)
+    connection.create_function("tsql_decimal_divide", 4, guarded(divide_decimal), deterministic=True)
     connection.create_function("tsql_convert", 3, cast, deterministic=True)
+
+
+def _round_half_up(number: Decimal, scale: int, truncate: bool) -> Decimal:
+    step = Decimal(1).scaleb(-scale)
+    return number.quantize(step, ROUND_DOWN if truncate else ROUND_HALF_UP)
+
+
+#: the precision of an integer type's values read as decimals
+INTEGER_DIGITS = {"tinyint": 3, "smallint": 5, "int": 10, "bigint": 19}
+
+
+def round_value(type_name: str, value: Any, length: Any, function: Any) -> Any:
+    """ROUND(value, length[, function]) as SQL Server computes it: the result keeps the argument's type
+    (decimal(5,2) stays decimal(5,2): ROUND(748.58, -3) is 1000.00, which does not fit: error 8115);
+    a negative length rounds left of the point; a function other than 0 truncates."""
+    if value is None or length is None:
+        return None
+    with localcontext() as context:
+        context.prec = 80  # decimal(38) values and their quotients, whole
+        return _round_value(type_name, value, length, function)
+
+
+def _round_value(type_name: str, value: Any, length: Any, function: Any) -> Any:
+    name, _length, precision, scale = dialect.parse_type(type_name)
+    precision, scale = precision or 38, scale or 0
+    places = int(length)
+    number = _number_decimal(value)
+    result = _round_half_up(number, places, bool(function)) if places >= 0 or number == 0 else (
+        _round_half_up(number.scaleb(places), 0, bool(function)).scaleb(-places))
+    if name in INTEGERS:
+        whole = int(result)
+        low, high = RANGES[name]
+        if not low <= whole <= high:
+            raise overflow("expression", name)
+        return whole
+    if name in ("decimal", "numeric"):
+        if abs(result) >= Decimal(10) ** (precision - scale):
+            raise overflow("expression", "decimal")
+        return float(result) if scale else int(result)
+    return float(result)
+
+
+def division_type(left: str, right: str) -> tuple[int, int]:
+    """The precision and scale of decimal e1 / e2 ("Precision, scale, and length"): precision
+    p1 - s1 + s2 + max(6, s1 + p2 + 1), scale max(6, s1 + p2 + 1); beyond 38 digits the scale gives way
+    to the integral part, down to 6."""
+    p1, s1 = _decimal_digits(left)
+    p2, s2 = _decimal_digits(right)
+    scale = max(6, s1 + p2 + 1)
+    precision = p1 - s1 + s2 + scale
+    if precision > 38:
+        integral = precision - scale
+        if integral < 32:
+            scale = min(scale, 38 - integral)
+        elif scale > 6:
+            scale = 6
+        precision = 38
+    return precision, scale
+
+
+def _decimal_digits(type_name: str) -> tuple[int, int]:
+    name, _length, precision, scale = dialect.parse_type(type_name)
+    if name in INTEGER_DIGITS:
+        return INTEGER_DIGITS[name], 0
+    return precision or 18, scale or 0
+
+
+def divide_decimal(left_type: str, right_type: str, left: Any, right: Any) -> Any:
+    """A decimal quotient to its result type's scale. SQL Server's documentation does not say whether the
+    last digit is rounded or truncated: where the two differ the statement is refused."""
+    if left is None or right is None:
+        return None
+    if right == 0:
+        raise ServerError(*DIVIDE_BY_ZERO)
+    with localcontext() as context:
+        context.prec = 80
+        return _divide_decimal(left_type, right_type, left, right)
+
+
+def _divide_decimal(left_type: str, right_type: str, left: Any, right: Any) -> Any:
+    precision, scale = division_type(left_type, right_type)
+    exact = _number_decimal(left) / _number_decimal(right)
+    rounded, truncated = _round_half_up(exact, scale, False), _round_half_up(exact, scale, True)
+    if rounded != truncated:
+        raise Ambiguous(f"decimal division whose quotient has more digits than its scale of {scale} ("
+                        "rounded or truncated: SQL Server's documentation does not say)")
+    if abs(rounded) >= Decimal(10) ** (precision - scale):
+        raise overflow("expression", "decimal")
+    return float(rounded)
 
 
 def function_operation(op: str, left_type: str | None, right_type: str | None,
@@ -600,6 +700,10 @@ def plain_convert(source_type: str | None, target: str, value: exp.Expression) -
             return _plain_text_to_integer(source_type, name, value)
         if name == "decimal":
             return _plain_text_to_decimal(source_type, precision or 18, scale or 0, value)
+        if name == "bit":
+            return _plain_text_to_bit(source_type, value)
+        if name in APPROXIMATE:
+            return _plain_text_to_float(source_type, name, value)
         raise Ambiguous(f"CAST from {source_type} to {target} without the sandbox's SQLite functions")
     if source_type not in NUMBERS:
         raise Ambiguous(f"CAST from {source_type} to {target}")
@@ -714,3 +818,45 @@ def _plain_text_to_decimal(source: str, precision: int, scale: int, value: exp.E
         refuse_round=refuse_round,
     )
 
+
+
+def _plain_text_to_bit(source: str, value: exp.Expression) -> exp.Expression:
+    """Text to bit as _from_text: 'TRUE'/'false', '' is 0, an integer is 1 unless 0; else error 245."""
+    _copies(value, times=40)
+    parts = _plain_text_parts(value)
+    quoted = _sql("replace(CAST({v} AS TEXT), '''', '''''')", v=value)
+    invalid = raise_sql(_concat(f"Msg 245: Conversion failed when converting the {source} value '", quoted,
+                                "' to data type bit."))
+    refuse_blanks = raise_sql(Ambiguous("CAST to bit of a string with tabs or line breaks (not documented)").text)
+    refuse_sign = raise_sql(Ambiguous("CAST to bit of a lone sign (not documented)").text)
+    refuse_other = raise_sql(Ambiguous("CAST to bit of a string with a decimal point or over 18 digits "
+                                       "(not documented)").text)
+    return _sql(
+        "CASE WHEN {v} IS NULL THEN NULL WHEN {t} = '' THEN 0 WHEN {blanks} THEN {refuse_blanks} "
+        "WHEN lower({t}) = 'true' THEN 1 WHEN lower({t}) = 'false' THEN 0 WHEN {u} = '' THEN {refuse_sign} "
+        "WHEN {u} NOT GLOB '*[^0-9]*' AND length({u}) <= 18 THEN CAST({u} AS INTEGER) <> 0 "
+        "WHEN {u} NOT GLOB '*[^0-9.]*' OR {u} NOT GLOB '*[^0-9]*' THEN {refuse_other} ELSE {invalid} END",
+        **parts, refuse_blanks=refuse_blanks, refuse_sign=refuse_sign, refuse_other=refuse_other, invalid=invalid,
+    )
+
+
+def _plain_text_to_float(source: str, name: str, value: exp.Expression) -> exp.Expression:
+    """Text to float/real as _from_text: digits, one point, an exponent; else error 8114. Refused: an empty
+    string, tabs or line breaks, a number out of the type's range (not documented)."""
+    _copies(value, times=40)
+    parts = _plain_text_parts(value)
+    e = "instr(lower({u}), 'e')"
+    mantissa = f"(CASE WHEN {e} > 0 THEN substr({{u}}, 1, {e} - 1) ELSE {{u}} END)"
+    exponent = f"(CASE WHEN {e} > 0 THEN ltrim(substr({{u}}, {e} + 1), '+-') ELSE '0' END)"
+    valid = (f"{mantissa} NOT IN ('', '.') AND {mantissa} NOT GLOB '*[^0-9.]*' AND {mantissa} NOT GLOB '*.*.*' "
+             f"AND {exponent} <> '' AND {exponent} NOT GLOB '*[^0-9]*'")
+    invalid = raise_sql(error_converting(source, name).text)
+    refuse_blanks = raise_sql(Ambiguous(f"CAST to {name} of a string with tabs or line breaks (not documented)").text)
+    refuse_empty = raise_sql(Ambiguous(f"CAST to {name} of an empty string (not documented)").text)
+    refuse_range = raise_sql(Ambiguous(f"CAST to {name} of a string out of its range").text)
+    return _sql(
+        "CASE WHEN {v} IS NULL THEN NULL WHEN {t} = '' THEN {refuse_empty} WHEN {blanks} THEN {refuse_blanks} "
+        f"WHEN NOT ({valid}) THEN {{invalid}} WHEN abs(CAST({{t}} AS REAL)) > 1.7976931348623157e308 "
+        "THEN {refuse_range} ELSE CAST({t} AS REAL) END",
+        **parts, refuse_blanks=refuse_blanks, refuse_empty=refuse_empty, refuse_range=refuse_range, invalid=invalid,
+    )

@@ -53,6 +53,8 @@ def parse_type(text: str) -> tuple[str, int | None, int | None, int | None]:
         return text.strip().lower(), None, None, None
     name = _TYPE_ALIASES.get(m.group(1).lower(), m.group(1).lower())
     first, second = m.group(2), m.group(3)
+    if name == "sysname" and first is None:  # SQL Server's type for names: nvarchar(128)
+        return "nvarchar", 128, None, None
     if name in CHARACTER_TYPES:
         if first is None:
             length = -1 if name in ("text", "ntext") else 1
@@ -222,6 +224,15 @@ CATALOG_VIEWS: dict[str, tuple[str, ...]] = {
         "is_system_named", "type",
     ),
     "sys.check_constraints": ("object_id", "name", "parent_object_id", "definition", "type"),
+    # SQL Server's compatibility views, read as `sysobjects` / `dbo.sysobjects` / `sys.sysobjects`
+    "sys.sysobjects": ("name", "id", "xtype", "uid", "parent_obj", "type"),
+    "sys.syscolumns": ("name", "id", "colid", "length", "prec", "scale", "isnullable"),
+}
+#: each compatibility view's rows are a catalog view's: (that view, its column for each of theirs)
+COMPATIBILITY_VIEWS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "sys.sysobjects": ("sys.objects", ("name", "object_id", "type", "schema_id", "parent_object_id", "type")),
+    "sys.syscolumns": ("sys.columns", ("name", "object_id", "column_id", "max_length", "precision", "scale",
+                                       "is_nullable")),
 }
 
 #: The types SQL Server gives the catalog views' columns (so that arithmetic and CAST on them follow
@@ -248,6 +259,9 @@ CATALOG_VIEW_TYPES: dict[str, dict[str, str]] = {
     "sys.default_constraints": {**_IDS, "parent_object_id": "int", "parent_column_id": "int",
                                 "is_system_named": "bit"},
     "sys.check_constraints": {"object_id": "int", "parent_object_id": "int", "type": "char"},
+    "sys.sysobjects": {"id": "int", "xtype": "char", "uid": "smallint", "parent_obj": "int", "type": "char"},
+    "sys.syscolumns": {"id": "int", "colid": "smallint", "length": "smallint", "prec": "smallint", "scale": "int",
+                       "isnullable": "int"},
 }
 
 

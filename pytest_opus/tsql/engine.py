@@ -19,15 +19,17 @@ from typing import Any
 
 from sqlglot import exp
 
-from ..catalog import Table, split_name
+from ..catalog import Index, Table, split_name
 from ..errors import ScriptError, UnsupportedConstruct
-from . import dialect
-from .ddl import alter_table, declared_type, drop_plan
+from . import collation, dialect
+from .compile_checks import CompileError, Refused, check_batch, use_refusal
+from .ddl import declared_type, drop_plan
 from .expression_types import tsql_type
 from .parser import (
     Block,
     CreateProcedure,
     Declare,
+    DeclareTable,
     Exec,
     ExecDynamic,
     If,
@@ -40,8 +42,10 @@ from .parser import (
     Throw,
     Transaction,
     TryCatch,
+    Use,
     While,
     parse_batch,
+    unquote,
 )
 from .runtime import Driver as Driver  # re-exported: the targets build engines from drivers
 from .runtime import (
@@ -71,8 +75,35 @@ from .sqlite_schema import (
     type_text,
 )
 from .statements import classify, procedure_call
-from .translate import Answers, NotInSubset, SyntaxProblem, parse_expression, parse_statement, rewrite
-from .writes import WritePlan, plan_writes, qualified, sql_server_error, temp_table
+from .subset import batch_refusals
+from .translate import (
+    Answers,
+    NotInSubset,
+    SyntaxProblem,
+    parse_expression,
+    parse_statement,
+    rewrite,
+    table_variables,
+)
+from .writes import (
+    DATABASE,
+    VALUE,
+    WritePlan,
+    assignment,
+    plan_writes,
+    qualified,
+    sql_server_error,
+    temp_table,
+)
+
+#: SQLite's message for a violated constraint: its kind, then the columns ("T.a, T.b") or the CHECK's name
+_CONSTRAINT_FAILED = re.compile(r"^(NOT NULL|UNIQUE|CHECK) constraint failed: (.*)$", re.S)
+_WRITE_VERB = re.compile(r"\b(INSERT|UPDATE|MERGE)\b", re.I)
+
+#: datetime2(n), time(n), datetimeoffset(n) with n below 7: the sandbox stores the type without n (seven decimals)
+SCALED_TIME = re.compile(r"\b(?:datetime2|time|datetimeoffset)\s*\(\s*[0-6]\s*\)", re.IGNORECASE)
+SCALED_TIME_CONSTRUCT = ("datetime2(n), time(n) or datetimeoffset(n) with n below 7 (the sandbox keeps seven "
+                         "decimals, SQL Server rounds to n: declare datetime2 or time)")
 
 #: A WHILE loop is stopped (refused, see docs/embedded-runner.md "Limits") after this many iterations,
 #: or after LOOP_SECONDS of wall time, whichever comes first; Engine.loop_iterations/loop_seconds.
@@ -118,9 +149,19 @@ class Engine:
         self.fail_at: Callable[[int], bool] | None = None
         #: the table SET IDENTITY_INSERT is ON for (one per session, as in SQL Server), or None
         self.identity_insert: str | None = None
+        #: SQL Server's collations on this connection (collation.py); None over ODBC, which keeps NOCASE
+        self.collations = collation.register(driver.connection) if driver.functions else None
         #: The budget of one WHILE loop (each time it runs): iterations and seconds of wall time.
         self.loop_iterations = MAX_LOOP
         self.loop_seconds = LOOP_SECONDS
+        #: the database the sandbox is: `USE` of this name is accepted, of any other refused
+        self.database = DATABASE
+        self._table_variables = 0  # table variables declared so far (each gets its own #temp table)
+        self._savepoints = 0  # savepoints taken around writes to a unique key with a nullable column
+        #: True while a target runs a script inside its own transaction (the outermost @@TRANCOUNT level)
+        self.script_transaction = False
+        #: the #temp tables of table variables written inside the open transaction (see `rollback`)
+        self._table_variables_in_transaction: dict[str, str] = {}
 
     # -- public API ----------------------------------------------------------------------------------
     def run_batch(self, text: str, *, source: str, start_line: int) -> None:
@@ -128,18 +169,32 @@ class Engine:
         self.source = source
         self.batch_offset = start_line - 1
         parsed = parse_batch(text, source=source, line_offset=start_line - 1)
+        try:  # SQL Server compiles the whole batch before its first statement runs (compile_checks.py)
+            check_batch(parsed.statements, self.table_columns, self._shared_statement, self._shared_expression,
+                        database=self.database)
+        except CompileError as error:
+            raise ScriptError(error.message, source=source, line=error.line + start_line - 1,
+                              number=error.number) from None
+        except Refused as refusal:
+            raise UnsupportedConstruct(refusal.construct, source=source, line=refusal.line + start_line - 1) from None
+        refused = batch_refusals(text, parsed.statements, source, start_line - 1, database=self.database)
+        if refused:  # outside the subset: refused before anything of the batch runs
+            raise refused[0]
         frame = Frame(line_offset=start_line - 1)
-        for statement in parsed.statements:
-            try:
-                self.execute_statement(statement, frame)
-            except _ReturnSignal:
-                return
-            except TsqlError as error:
-                self.last_error = error.number
-                raise self.script_error(error) from None
-            except RecursionError:  # the parser's nesting limits keep within Python's; this is the backstop
-                raise UnsupportedConstruct("a statement nested too deeply for the sandbox", source=source,
-                                           line=self.script_line) from None
+        try:
+            for statement in parsed.statements:
+                try:
+                    self.execute_statement(statement, frame)
+                except _ReturnSignal:
+                    return
+                except TsqlError as error:
+                    self.last_error = error.number
+                    raise self.script_error(error) from None
+                except RecursionError:  # the parser's nesting limits keep within Python's; this is the backstop
+                    raise UnsupportedConstruct("a statement nested too deeply for the sandbox", source=source,
+                                               line=self.script_line) from None
+        finally:
+            self.end_frame(frame)
 
     def script_error(self, error: TsqlError) -> ScriptError:
         """The error as the script runner reports it: at its own line, or at the calling statement's."""
@@ -219,12 +274,14 @@ class Engine:
             raise TsqlError(3902, "The COMMIT TRANSACTION request has no corresponding BEGIN TRANSACTION.")
         if self.trancount == 1:
             self.driver.run("COMMIT")
+            self._table_variables_in_transaction.clear()
         self.trancount -= 1
 
     def rollback(self) -> None:
         if self.trancount == 0:
             raise TsqlError(3903, "The ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION.")
         self.driver.run("ROLLBACK")
+        self._table_variables_in_transaction.clear()
         self.trancount = 0
         self.changed()  # the catalog may be back to what it was
         self._filled.clear()
@@ -240,7 +297,10 @@ class Engine:
         try:
             if self.fail_at is not None and self.fail_at(line):
                 raise TsqlError(50000, "injected failure")
+            if self.collations is not None:
+                self.collations.take()  # what an earlier statement left is not this one's
             self._dispatch(statement, frame)
+            self.check_collation()
         except _ReturnSignal:
             raise
         except TsqlError as error:
@@ -263,7 +323,101 @@ class Engine:
             if refused is not None:  # the value showed an answer the sandbox cannot give (arithmetic.py)
                 raise Unsupported(refused, line, frame.procedure) from None
             number, message = server_error(text)
+            number, message = self.constraint_error(text, statement) or (number, message)
+            if number == 208 and isinstance(statement, Sql):
+                message = _name_as_written(message, statement.text)
             raise TsqlError(number, message, line=line, procedure=frame.procedure) from None
+
+    def constraint_error(self, text: str, statement: Statement) -> tuple[int, str] | None:
+        """SQLite's words for a violated NOT NULL, key, unique index or CHECK -> SQL Server's number and
+        text (515, 2627, 2601, 547), naming the constraint or index from the catalog; None for the rest."""
+        found = _CONSTRAINT_FAILED.match(text)
+        if found is None:
+            return None
+        kind, detail = found.group(1), found.group(2).strip()
+        verb_match = _WRITE_VERB.search(getattr(statement, "text", "") or "")
+        verb = verb_match.group(1).upper() if verb_match else "INSERT"
+        tables = {t.name.lower(): t for t in self.catalog().catalog.tables.values()}
+        if kind == "NOT NULL":
+            table_name, _, column = detail.partition(".")
+            table = tables.get(table_name.lower())
+            shown = table.name if table is not None else table_name
+            database = "tempdb" if shown.startswith("#") else self.database
+            return 515, (f"Cannot insert the value NULL into column '{column}', table '{database}.dbo.{shown}'; "
+                         f"column does not allow nulls. {verb} fails.")
+        if kind == "CHECK":
+            for table in tables.values():
+                for check in table.checks:
+                    if check.name.lower() == detail.lower() or check.definition == detail:
+                        model = self.catalog().models.get(table.name.lower())
+                        column = next((c.name for c in (model.columns if model else [])
+                                       if any((n or "") == check.name or e == check.definition for n, e in c.checks)),
+                                      None)
+                        where = f", column '{column}'" if column else ""
+                        return 547, (f'The {verb} statement conflicted with the CHECK constraint "{check.name}". '
+                                     f'The conflict occurred in database "{self.database}", table '
+                                     f'"dbo.{table.name}"{where}.')
+            return None  # an unnamed CHECK, or a #temp table's: SQL Server's number, SQLite's text
+        columns = [part.strip().partition(".") for part in detail.split(",")]
+        table = tables.get(columns[0][0].lower()) if columns and columns[0][1] else None
+        if table is None:
+            return None
+        key = tuple(c[2].lower() for c in columns)
+        index = next((i for i in table.indexes if i.unique and tuple(c.lower() for c in i.columns) == key), None)
+        if index is None:
+            return None
+        return self.duplicate_key(table, index)
+
+    def duplicate_key(self, table: Table, index: Index, value: str = "") -> tuple[int, str]:
+        """Error 2627 (a PRIMARY KEY or UNIQUE constraint) or 2601 (a unique index) for a duplicate in
+        `index` of `table`; `value` is SQL Server's "The duplicate key value is (...)." when known."""
+        key = tuple(c.lower() for c in index.columns)
+        model = self.catalog().models.get(table.name.lower())
+        constraint = index.primary_key or (model is not None and (
+            any(tuple(c.lower() for c in cols) == key for _, cols in model.uniques)
+            or (len(key) == 1 and any(c.unique and c.name.lower() == key[0] for c in model.columns))))
+        shown = f" The duplicate key value is ({value})." if value else ""
+        if not constraint:
+            return 2601, (f"Cannot insert duplicate key row in object 'dbo.{table.name}' with unique index "
+                          f"'{index.name}'.{shown}")
+        which = "PRIMARY KEY" if index.primary_key else "UNIQUE KEY"
+        return 2627, (f"Violation of {which} constraint '{index.name}'. Cannot insert duplicate key in object "
+                      f"'dbo.{table.name}'.{shown}")
+
+    def nullable_keys(self, tree: exp.Expression) -> tuple[Table, list[Index]] | None:
+        """The table an INSERT or UPDATE writes and its unique keys with a nullable column: SQL Server lets
+        such a key hold NULL once, SQLite any number of times, so `dml` checks them itself."""
+        if not isinstance(tree, exp.Insert | exp.Update):
+            return None
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        if not isinstance(target, exp.Table) or not target.name or target.name.startswith(("#", "@")):
+            return None
+        table = self.catalog().catalog.table(target.name)
+        if table is None:
+            return None
+        nullable = {c.name.lower() for c in table.columns if c.nullable}
+        keys = [i for i in table.indexes if i.unique and any(c.lower() in nullable for c in i.columns)]
+        return (table, keys) if keys else None
+
+    def check_nullable_keys(self, table: Table, keys: list[Index]) -> None:
+        """Error 2627/2601 when a unique key now holds a key with a NULL twice (SQL Server's NULL is one value
+        for uniqueness); the caller undoes the statement."""
+        for index in keys:
+            cols = ", ".join(quote(c) for c in index.columns)
+            nulls = " OR ".join(f"{quote(c)} IS NULL" for c in index.columns)
+            rows = self.driver.query(f"SELECT {cols} FROM {quote(table.name)} WHERE {nulls} GROUP BY {cols} "
+                                     "HAVING COUNT(*) > 1 LIMIT 1")
+            if rows:
+                value = ", ".join("<NULL>" if v is None else as_text(v) for v in rows[0])
+                raise TsqlError(*self.duplicate_key(table, index, value))
+
+    def check_collation(self) -> None:
+        """Refuse what the statement compared where SQL Server's collation could answer otherwise
+        than the sandbox's model of it (collation.py): the refusal is raised after the statement ran,
+        and the script's transaction undoes it."""
+        refusal = self.collations.take() if self.collations is not None else None
+        if refusal is not None:
+            raise NotInSubset(refusal)
 
     def _dispatch(self, statement: Statement, frame: Frame) -> None:
         if isinstance(statement, Sql):
@@ -283,7 +437,11 @@ class Engine:
             for name, type_text, expression in statement.items:
                 declared_type(type_text)
                 value = self.evaluate(expression, frame, type_text) if expression is not None else None
-                frame.variables[name.lower()] = Variable(type_text, coerce(type_text, value))
+                frame.variables[name.lower()] = Variable(type_text, self.assigned(type_text, value))
+        elif isinstance(statement, DeclareTable):
+            self.declare_table(statement, frame)
+        elif isinstance(statement, Use):
+            self.use(statement.database, frame)
         elif isinstance(statement, SetVariable):
             self.set_variable(statement, frame)
         elif isinstance(statement, Print):
@@ -302,6 +460,16 @@ class Engine:
             value = self.evaluate(statement.expression, frame) if statement.expression else 0
             raise _ReturnSignal(value)
         elif isinstance(statement, Transaction):
+            if statement.action == "ROLLBACK" and self.trancount and self._table_variables_in_transaction:
+                name = next(iter(self._table_variables_in_transaction.values()))
+                raise NotInSubset(f"ROLLBACK after writing to the table variable {name} in the transaction (SQL "
+                                  "Server keeps a table variable's rows through a rollback; the sandbox cannot)")
+            if statement.action == "ROLLBACK" and self.script_transaction and self.trancount >= 2:
+                raise NotInSubset(
+                    "ROLLBACK of a transaction the script began (the script runs inside a transaction of the "
+                    "runner's own, and ROLLBACK undoes every open transaction: on SQL Server it would undo the "
+                    "whole script so far and the runner would stop after this batch; use COMMIT, or let an "
+                    "error end the script, which rolls it all back)")
             {"BEGIN": self.begin, "COMMIT": self.commit, "ROLLBACK": self.rollback}[statement.action]()
             self.rowcount = 0
         elif isinstance(statement, CreateProcedure):
@@ -345,13 +513,68 @@ class Engine:
             finally:
                 self._errors.pop()
 
+    def declare_table(self, statement: DeclareTable, frame: Frame) -> None:
+        """DECLARE @t TABLE (...): a #temp table of its own, dropped when the batch, procedure or dynamic
+        SQL that declared it ends. Run again (in a loop) it keeps its rows, as in SQL Server, where a
+        declaration is not a statement that runs."""
+        key = statement.name.lower()
+        if key in frame.variables:
+            if frame.variables[key].type == "table":
+                return
+            raise TsqlError(134, f"The variable name '{statement.name}' has already been declared. Variable "
+                            "names must be unique within a query batch or stored procedure.")
+        self._table_variables += 1
+        held = f"#tv{self._table_variables}_{re.sub(r'[^A-Za-z0-9_]', '_', statement.name[1:])}"
+        created = classify(f"CREATE TABLE {held} {statement.definition}", self._parsed_statement)
+        if created.kind != "create-table" or not isinstance(created.tree, exp.Create):
+            raise NotInSubset(f"table variable {statement.name} ({created.kind})")
+        self.schema.create_table(created.tree, created.indexes)
+        frame.variables[key] = Variable("table", held)
+        frame.tables.append(held)
+        if self.trancount:
+            self._table_variables_in_transaction[held] = statement.name
+
+    def table_variable(self, name: str, frame: Frame) -> str:
+        """The #temp table holding the table variable @name; error 1087 when the batch declares none."""
+        found = frame.variables.get("@" + name.lower())
+        if found is None or found.type != "table":
+            raise TsqlError(1087, f'Must declare the table variable "@{name}".')
+        return str(found.value)
+
+    def end_frame(self, frame: Frame) -> None:
+        """A batch, procedure call or dynamic SQL ended: its table variables go with it."""
+        for held in frame.tables:
+            self._table_variables_in_transaction.pop(held, None)
+            try:
+                self.driver.run(f"DROP TABLE IF EXISTS temp.{quote(held)}")
+            except self.driver.error_types:  # a failed transaction may have taken it already
+                pass
+        frame.tables.clear()
+
+    def use(self, database: str, frame: Frame) -> None:
+        """USE of the database the sandbox is changes nothing; any other database is refused by name."""
+        refusal = use_refusal(database, self.database)  # compile_checks refused it before the batch ran
+        if refusal is not None:
+            raise NotInSubset(refusal)
+        self.rowcount = 0
+
     def set_variable(self, statement: SetVariable, frame: Frame) -> None:
         variable = self.variable(statement.name, frame)
         expression = statement.expression
         if statement.operator != "=":  # SET @a += x is SET @a = @a + (x), with T-SQL's meaning of +
             expression = f"{statement.name} {statement.operator[0]} ({expression})"
-        variable.value = coerce(variable.type, self.evaluate(expression, frame, variable.type))
+        variable.value = self.assigned(variable.type, self.evaluate(expression, frame, variable.type))
         self.rowcount = 1
+
+    def assigned(self, type_text: str, value: Any) -> Any:
+        """A value assigned to a variable of `type_text`, as SQL Server converts it: runtime.coerce, then
+        what writes.assignment adds (varchar's code page, dates rounded, errors 241 and 8169)."""
+        value = coerce(type_text, value)
+        rule = assignment(type_text) if isinstance(value, str) else None
+        if rule is None:
+            return value
+        rows = self.driver.query(f"SELECT {rule.replace(VALUE, '`v`.`x`')} FROM (SELECT ? AS x) AS `v`", [value])
+        return rows[0][0]
 
     def bound(self, names: list[str], frame: Frame) -> list[Any]:
         """The values of variables as SQLite parameters. A DECIMAL goes in as a number: bound as text
@@ -361,7 +584,7 @@ class Engine:
 
     def variable(self, name: str, frame: Frame) -> Variable:
         found = frame.variables.get(name.lower())
-        if found is None:
+        if found is None or found.type == "table":
             raise TsqlError(137, f'Must declare the scalar variable "{name}".')
         return found
 
@@ -385,9 +608,16 @@ class Engine:
         if isinstance(template, int):
             raise NotInSubset("RAISERROR with a message number (use a message text)")
         message = _printf(as_text(template), values[3:])
-        severity = int(severity or 0)
+        severity = min(max(int(severity or 0), 0), 25)  # SQL Server reads below 0 as 0, above 25 as 25
+        if severity > 18:
+            if "LOG" not in statement.options:
+                raise TsqlError(2754, "Error severity levels greater than 18 can only be specified by members of the "
+                                "sysadmin role, using the WITH LOG option.")
+            raise NotInSubset(f"RAISERROR with severity {severity} WITH LOG (a sysadmin's error; from 20 on SQL "
+                              "Server ends the connection)")
         if severity <= 10:
             self.message("info", message, statement.line + frame.line_offset)
+            self.last_error = number if "SETERROR" in statement.options else 0
             return
         raise TsqlError(number, message, severity=severity, state=int(state or 1),
                         line=statement.line + frame.line_offset, procedure=frame.procedure)
@@ -397,7 +627,8 @@ class Engine:
         return Answers(self.system_variable, self.runner_function,
                        lambda name: self.variable("@" + name, frame).value,
                        lambda name: self._variable_type("@" + name, frame),
-                       self.column_type, self.time_defaults, self.table_columns, self.driver.functions)
+                       self.column_type, self.time_defaults, self.table_columns, self.driver.functions,
+                       lambda name: self.table_variable(name, frame), self.table_column_types)
 
     def _for_schema(self, key: str, build: Callable[[], Any]) -> Any:
         """What `build` derives from the catalog, kept until the next DDL statement."""
@@ -436,6 +667,16 @@ class Engine:
 
         types: dict[str, str] = self._for_schema("column_types", build)
         return types.get(name.lower())
+
+    def table_column_types(self, table: str) -> dict[str, str] | None:
+        """{lower-case column name: full type ('decimal(18,4)')} of a catalog table; None when there is none."""
+
+        def build() -> dict[str, dict[str, str]]:
+            return {t.name.lower(): {c.name.lower(): c.type_text for c in t.columns}
+                    for t in self.catalog().catalog.tables.values()}
+
+        tables: dict[str, dict[str, str]] = self._for_schema("table_column_types", build)
+        return tables.get(table.lower())
 
     def table_columns(self, table: str) -> dict[str, str] | None:
         """{lower-case column name: base type} of a catalog table; None when there is no such table."""
@@ -477,12 +718,16 @@ class Engine:
         return bool(rows and rows[0][0])
 
     def _parsed_expression(self, text: str) -> exp.Expression:
+        return self._shared_expression(text).copy()
+
+    def _shared_expression(self, text: str) -> exp.Expression:
+        """The cached tree of an expression, not copied: for readers that never change it."""
         key = "expr:" + text
         cached = self._statement_cache.get(key)
         if cached is None:
             cached = parse_expression(text)
             self._statement_cache[key] = cached
-        return cached.copy()
+        return cached
 
     def system_variable(self, name: str) -> Any:
         return {
@@ -509,6 +754,10 @@ class Engine:
             return current.procedure if current else None
         if name == "XACT_STATE":
             return 1 if self.trancount else 0
+        if name == "DB_NAME":  # the database `USE` accepts (the sandbox file's name); another id: refused
+            if args and args[0] is not None:
+                raise NotInSubset("DB_NAME(database_id) (the sandbox holds one database and has no database ids)")
+            return self.database
         if name == "SCHEMA_ID":
             return 1 if not args or str(args[0]).lower() == "dbo" else None
         if name == "SCHEMA_NAME":
@@ -525,8 +774,15 @@ class Engine:
         if name is None:
             return None
         text = str(name)
-        if text.startswith("#") or ".." in text or text.count(".") > 1:
-            raise NotInSubset("temporary tables and cross-database names")
+        temp = re.match(r"^\s*\[?tempdb\]?\s*\.\s*(?:\[?dbo\]?\s*)?\.\s*\[?(#[^\]]*)\]?\s*$", text, re.IGNORECASE)
+        if temp is not None:  # OBJECT_ID('tempdb..#t'): a #temp table of this session
+            if object_type is not None and str(object_type).strip().upper() != "U":
+                return None
+            return -object_id(temp.group(1)) if self.schema.temp_exists(temp.group(1)) else None
+        if text.startswith("#"):  # "the database name must come before the temporary table name" (OBJECT_ID)
+            return None
+        if ".." in text or text.count(".") > 1:
+            raise NotInSubset("cross-database names (database.schema.object)")
         schema, bare = split_name(text)
         if schema.lower() != "dbo":
             return None
@@ -577,7 +833,12 @@ class Engine:
             cols = ", ".join(f"{quote(c)} COLLATE NOCASE" for c in columns)
             self.driver.run(f"CREATE TEMP TABLE IF NOT EXISTS {quote(table)} ({cols})")
             self.driver.run(f"DELETE FROM temp.{quote(table)}")
-            rows = catalog_view_rows(view, self.catalog())
+            if view in dialect.COMPATIBILITY_VIEWS:  # sysobjects, syscolumns: a catalog view's columns
+                source, taken = dialect.COMPATIBILITY_VIEWS[view]
+                positions = [dialect.CATALOG_VIEWS[source].index(c) for c in taken]
+                rows = [tuple(row[p] for p in positions) for row in catalog_view_rows(source, self.catalog())]
+            else:
+                rows = catalog_view_rows(view, self.catalog())
             if rows:
                 marks = ", ".join("?" for _ in columns)
                 self.driver.run_many(f"INSERT INTO temp.{quote(table)} VALUES ({marks})", rows)
@@ -585,15 +846,21 @@ class Engine:
 
     # -- SQL statements ------------------------------------------------------------------------------------
     def _parsed_statement(self, text: str) -> exp.Expression:
+        return self._shared_statement(text).copy()
+
+    def _shared_statement(self, text: str) -> exp.Expression:
+        """The cached tree of a statement, not copied: for readers that never change it."""
         cached = self._statement_cache.get(text)
         if cached is None:
             cached = parse_statement(text)
             self._statement_cache[text] = cached
-        return cached.copy()
+        return cached
 
     def exec_sql(self, text: str, frame: Frame) -> None:
         statement = classify(text, self._parsed_statement)
         kind, tree = statement.kind, statement.tree
+        if kind in ("create-table", "alter-table", "select-into") and SCALED_TIME.search(text):
+            raise NotInSubset(SCALED_TIME_CONSTRUCT)
         if kind == "dml":
             assert tree is not None
             self.dml(tree, frame)
@@ -604,7 +871,7 @@ class Engine:
             return
         if kind == "create-table":
             assert isinstance(tree, exp.Create)
-            self.schema.create_table(tree)
+            self.schema.create_table(tree, statement.indexes)
         elif kind == "create-view":
             assert isinstance(tree, exp.Create)
             self.schema.create_view(tree, statement.view_mode)
@@ -612,8 +879,8 @@ class Engine:
             assert isinstance(tree, exp.Create)
             self.schema.create_index(tree)
         elif kind == "alter-table":
-            assert isinstance(tree, exp.Alter)
-            self.schema.alter_table(alter_table(tree))
+            assert statement.plan is not None
+            self.schema.alter_table(statement.plan)
         elif kind == "drop":
             assert isinstance(tree, exp.Drop)
             self.schema.drop(drop_plan(tree))
@@ -623,32 +890,55 @@ class Engine:
             self.schema.truncate(statement.name)
         elif kind == "identity-insert":
             self.set_identity_insert(statement.name, statement.on)
-        if kind != "option":
-            self.rowcount = 0
+        self.rowcount = 0  # DDL, and SET options too (@@ROWCOUNT's page: SET <option> resets it to 0)
 
     def dml(self, tree: exp.Expression, frame: Frame) -> None:
         plan = self.write_plan(tree, frame)
         translated = rewrite(tree, self.answers(frame))
         self.fill_catalog_views(translated.catalog_views)
         params = self.bound(translated.variables, frame)
-        cursor = self.driver.run(plan.finish(translated.sql) if plan else translated.sql, params)
-        if cursor.description:
-            rows = [tuple(r) for r in cursor.fetchall()]
+        keys = self.nullable_keys(tree)
+        savepoint = None
+        if keys is not None:  # the statement is undone when it wrote a second NULL key (check_nullable_keys)
+            self._savepoints += 1
+            savepoint = f'"opus_keys_{self._savepoints}"'
+            self.driver.run(f"SAVEPOINT {savepoint}")
+        try:
+            cursor = self.driver.run(plan.finish(translated.sql) if plan else translated.sql, params)
+            description = cursor.description
+            rows = [tuple(r) for r in cursor.fetchall()] if description else []
+            written = max(cursor.rowcount, 0)
+            if keys is not None:
+                self.check_nullable_keys(*keys)
+        except BaseException:
+            if savepoint is not None:
+                self.driver.run(f"ROLLBACK TO {savepoint}")
+                self.driver.run(f"RELEASE {savepoint}")
+            raise
+        if savepoint is not None:
+            self.driver.run(f"RELEASE {savepoint}")
+        if description:
             if translated.assignments:
                 if rows:
                     for name, source, value in zip(translated.assignments, translated.assignment_types, rows[-1],
                                                    strict=True):
                         variable = self.variable("@" + name, frame)
-                        variable.value = coerce(variable.type, converted(source, variable.type, value))
+                        variable.value = self.assigned(variable.type, converted(source, variable.type, value))
             else:
-                columns = tuple(d[0] for d in cursor.description)
+                columns = tuple(d[0] for d in description)
                 self.output.result_sets.append((columns, rows))
             self.rowcount = len(rows)
         else:
-            self.rowcount = max(cursor.rowcount, 0)
+            self.rowcount = written
 
     def write_plan(self, tree: exp.Expression, frame: Frame) -> WritePlan | None:
         """Each value an INSERT or UPDATE writes, converted to its column's type (writes.py)."""
+        if self.trancount and isinstance(tree, exp.Insert | exp.Update | exp.Delete):
+            target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+            if isinstance(target, exp.Table) and isinstance(target.this, exp.Parameter):
+                name = target.this.name
+                self._table_variables_in_transaction[self.table_variable(name, frame)] = "@" + name
+        table_variables(tree, self.answers(frame))
         return plan_writes(tree, self.written_table, self.identity_insert, self.answers(frame))
 
     def written_table(self, name: str) -> Table | None:
@@ -700,10 +990,10 @@ class Engine:
         )
         self.changed()
 
-    def _procedure(self, bare: str) -> CreateProcedure:
+    def _procedure(self, bare: str, written: str | None = None) -> CreateProcedure:
         rows = self._query_plain(f"SELECT definition FROM {ROUTINES_TABLE} WHERE name = ?", [bare])
-        if not rows:
-            raise TsqlError(2812, f"Could not find stored procedure '{bare}'.")
+        if not rows:  # SQL Server names the procedure as the EXEC wrote it (with its schema, if any)
+            raise TsqlError(2812, f"Could not find stored procedure '{written or bare}'.")
         definition = rows[0][0]
         cached = self._procedure_cache.get(definition)
         if cached is None:
@@ -719,7 +1009,7 @@ class Engine:
         if call.dynamic:
             self.sp_executesql(statement, frame)
             return
-        procedure = self._procedure(call.name)
+        procedure = self._procedure(call.name, ".".join(unquote(p) for p in statement.procedure.split(".")))
         proc_name = split_name(procedure.name)[1]  # SQL Server names it without the schema
         bound: dict[str, Variable] = {}
         outputs: list[tuple[str, str]] = []
@@ -756,6 +1046,7 @@ class Engine:
             result = signal.value
         finally:
             self.identity_insert = session
+            self.end_frame(inner)
         for param, target_expr in outputs:
             if target_expr.startswith("@"):
                 self.variable(target_expr, frame).value = bound[param].value
@@ -782,6 +1073,14 @@ class Engine:
 
     def exec_dynamic(self, text: str, variables: dict[str, Variable], frame: Frame) -> None:
         parsed = parse_batch(text, source="dynamic SQL")
+        try:  # dynamic SQL is a batch of its own, compiled when it runs
+            check_batch(parsed.statements, self.table_columns, self._shared_statement, self._shared_expression,
+                        database=self.database)
+        except CompileError as error:
+            raise TsqlError(error.number, error.message, severity=16 if error.number == 207 else 15,
+                            line=error.line, procedure=frame.procedure or "dynamic SQL") from None
+        except Refused as refusal:
+            raise Unsupported(refusal.construct, refusal.line, frame.procedure or "dynamic SQL") from None
         inner = Frame(variables, procedure=frame.procedure or "dynamic SQL", line_offset=0)
         session = self.identity_insert  # as in a procedure, a SET in dynamic SQL ends with it
         try:
@@ -791,6 +1090,22 @@ class Engine:
             pass
         finally:
             self.identity_insert = session
+            self.end_frame(inner)
+
+
+def _name_as_written(message: str, sql: str) -> str:
+    """"Invalid object name 'T'." (SQLite drops the schema) -> the name as the statement wrote it,
+    `dbo.T` for `[dbo].[T]`, as SQL Server names it."""
+    found = re.fullmatch(r"Invalid object name '([^'.]+)'\.", message)
+    if found is None:
+        return message
+    bare = re.escape(found.group(1))
+    part = r"(?:\[[^\]]+\]|\w+)"
+    written = re.search(rf"(?<![\w.\]@#])((?:{part}\s*\.\s*){{1,3}})(?:\[{bare}\]|{bare}\b)", sql, re.IGNORECASE)
+    if written is None:
+        return message
+    prefix = [unquote(p.strip()) for p in written.group(1).split(".") if p.strip()]
+    return f"Invalid object name '{'.'.join([*prefix, found.group(1)])}'."
 
 
 def _normal_type(text: str) -> str:

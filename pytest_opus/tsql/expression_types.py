@@ -256,6 +256,9 @@ def _common_type(nodes: list[exp.Expression | None], answers: Answers | None) ->
     return found
 
 
+common_type = _common_type
+
+
 def _unalias(node: exp.Expression) -> exp.Expression:
     return node.this if isinstance(node, exp.Alias) else node
 
@@ -369,3 +372,108 @@ def _branches(query: exp.Expression) -> list[exp.Select]:
         left, right = _branches(query.this), _branches(query.expression)
         return [*left, *right] if left and right else []
     return []
+
+
+# -- full types: the length, precision and scale too ---------------------------------------------
+#: the length of char/varchar/nchar/nvarchar written without one in CAST and CONVERT
+CAST_LENGTH = 30
+
+
+def full_type(node: exp.Expression, answers: Answers | None) -> str | None:
+    """The full T-SQL type of an (untranslated) expression ('decimal(18,4)', 'varchar(5)') where the runner
+    knows it without running it: a CAST, a literal, a variable, a catalog table's column, ISNULL of one of
+    those; None otherwise."""
+    while isinstance(node, exp.Paren | exp.Neg):
+        node = node.this
+    if isinstance(node, exp.Cast | exp.Convert):
+        to = node.to if isinstance(node, exp.Cast) else node.this
+        return cast_type(to) if isinstance(to, exp.DataType) else None
+    if isinstance(node, exp.Literal):
+        return literal_full_type(node)
+    if isinstance(node, exp.National):
+        return f"nvarchar({max(len(node.this.encode('utf-16-le')) // 2, 1)})"
+    if isinstance(node, exp.Parameter) and not isinstance(node.this, exp.Parameter) and answers is not None:
+        declared = answers.variable_type(variable_name(node))
+        return None if declared == "sql_variant" else declared.replace(" ", "").lower()
+    if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier) and answers is not None:
+        return _column_full_type(node, answers)
+    if isinstance(node, exp.Coalesce) and node.args.get("is_null"):
+        return full_type(node.this, answers)
+    return None
+
+
+def cast_type(to: exp.DataType) -> str:
+    """The type a CAST names, in lower case: `VARCHAR` without a length is varchar(30), as in SQL Server."""
+    text = to.sql(dialect="tsql").replace(" ", "").lower()
+    name = dialect.parse_type(text)[0]
+    if name in ("char", "varchar", "nchar", "nvarchar") and "(" not in text:
+        return f"{name}({CAST_LENGTH})"
+    return text
+
+
+def literal_full_type(node: exp.Literal) -> str:
+    """'abc' varchar(3), 12 int, 1.50 decimal(3,2), 3000000000 decimal(10,0), 1e5 float."""
+    text = str(node.this)
+    if node.is_string:
+        return f"varchar({max(len(text), 1)})"
+    if "e" in text.lower():
+        return "float"
+    if "." in text:
+        whole, fraction = text.split(".", 1)
+        return f"decimal({max(len(whole.lstrip('0')) + len(fraction), 1)},{len(fraction)})"
+    low, high = dialect.INTEGER_RANGES["int"]
+    return "int" if low <= int(text) <= high else f"decimal({len(text.lstrip('0')) or 1},0)"
+
+
+def _column_full_type(column: exp.Column, answers: Answers) -> str | None:
+    """A column's full type, from the catalog table a query around it reads (by alias or name)."""
+    name = column.name.lower()
+    qualifier = column.table.lower() if column.table else None
+    scope = cast(exp.Expression | None, column.parent)
+    while scope is not None:
+        if isinstance(scope, exp.Select | exp.Update | exp.Delete):
+            tables = [t for t in scope.find_all(exp.Table) if t.parent_select is scope or t.parent is scope]
+            hits = []
+            for table in tables:
+                if qualifier is not None and table.alias_or_name.lower() != qualifier:
+                    continue
+                columns = answers.table_column_types(table.name)
+                if columns is not None and name in columns:
+                    hits.append(columns[name])
+            if len(hits) == 1:
+                return hits[0]
+            if hits:
+                return None
+        scope = cast(exp.Expression | None, scope.parent)
+    return None
+
+
+# -- the code page of varchar ---------------------------------------------------------------------
+#: the characters outside ASCII and Latin-1 that code page 1252 holds (0x80 to 0x9F), the code page of the
+#: default collation SQL_Latin1_General_CP1_CI_AS; varchar, char and text hold only its characters
+CP1252_EXTRA = "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"
+
+
+def in_code_page(text: str) -> bool:
+    """Whether varchar (code page 1252) holds every character of `text` unchanged."""
+    return all(ord(ch) < 0x80 or 0xA0 <= ord(ch) <= 0xFF or ch in CP1252_EXTRA for ch in text)
+
+
+_UNICODE_TYPES = {"nchar", "nvarchar", "ntext"}
+
+
+def is_unicode(nodes: list[exp.Expression | None], answers: Answers | None) -> bool | None:
+    """Whether text compared by LIKE is Unicode (by data type precedence, when any argument is nchar,
+    nvarchar or ntext), False when every argument is known to be another type, None when the runner
+    cannot tell (a parameter bound from Python, a computed expression)."""
+    unknown = False
+    for node in nodes:
+        while isinstance(node, exp.Paren | exp.Collate):
+            node = node.this
+        if node is None or isinstance(node, exp.Null):
+            continue
+        kind = tsql_type(node, answers)
+        if kind in _UNICODE_TYPES:
+            return True
+        unknown = unknown or kind is None or kind == arithmetic.BY_VALUE
+    return None if unknown else False

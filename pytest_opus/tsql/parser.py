@@ -62,8 +62,9 @@ class Token:
         return self.text.upper() if self.kind == "word" else self.text
 
 
-def tokenize(text: str) -> list[Token]:
-    """Lex a batch; comments and whitespace are dropped, positions and lines kept."""
+def tokenize(text: str, unclosed: list[int] | None = None) -> list[Token]:
+    """Lex a batch; comments and whitespace are dropped, positions and lines kept. A `/*` comment
+    without its `*/` runs to the end of the text; its line is appended to `unclosed` when given."""
     tokens: list[Token] = []
     pos = 0
     line = 1
@@ -75,6 +76,10 @@ def tokenize(text: str) -> list[Token]:
         end = m.end()
         if kind == "block_comment":
             end = _block_comment_end(text, pos)
+            if end < 0:
+                end = len(text)
+                if unclosed is not None:
+                    unclosed.append(line)
         elif kind not in ("ws", "line_comment"):
             tokens.append(Token(kind, text[pos:end], pos, end, line))
         line += text.count("\n", pos, end)
@@ -96,7 +101,7 @@ def _block_comment_end(text: str, pos: int) -> int:
                 return i
         else:
             i += 1
-    return len(text)
+    return -1  # no closing */
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,6 +149,21 @@ class Declare(Statement):
 
 
 @dataclass
+class DeclareTable(Statement):
+    """DECLARE @t TABLE (column definitions): a table variable, alive until its batch (or procedure) ends."""
+
+    name: str = ""
+    definition: str = ""  # the parenthesised column list, as written
+
+
+@dataclass
+class Use(Statement):
+    """USE database: accepted for the target's own database, refused by name for another."""
+
+    database: str = ""
+
+
+@dataclass
 class SetVariable(Statement):
     name: str = ""
     operator: str = "="
@@ -163,6 +183,7 @@ class Throw(Statement):
 @dataclass
 class Raiserror(Statement):
     arguments: list[str] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)  # WITH LOG | NOWAIT | SETERROR, upper case
 
 
 @dataclass
@@ -266,6 +287,17 @@ _MODULES = {"PROCEDURE", "PROC", "FUNCTION", "TRIGGER", "SCHEMA", "DEFAULT", "RU
 #: THEN 1 END, STRING_AGG(...) WITHIN GROUP (...), ROW_NUMBER() OVER (...))
 _AFTER_VALUE = {"AND", "OR", "NOT", "IS", "IN", "LIKE", "BETWEEN", "ESCAPE", "COLLATE", "WHEN", "THEN", "ELSE", "END",
                 "OVER", "AT", "WITHIN"}
+#: a statement cannot end with these: SQL Server's syntax error names the word (`SELECT * FROM` at the
+#: end of a batch, `SET @a = 1 +`). Not ON, which ends `SET NOCOUNT ON` and `ALTER DATABASE ... SET x ON`.
+_DANGLING = frozenset({
+    "+", "-", "/", "%", "=", "<", ">", "<=", ">=", "<>", "!=", ",", ".", "(", "&", "|", "^", "~",
+    "AND", "OR", "NOT", "IN", "IS", "LIKE", "BETWEEN", "FROM", "WHERE", "SELECT", "SET", "JOIN", "BY",
+    "VALUES", "INTO", "TABLE", "HAVING", "AS", "UNION", "EXCEPT", "INTERSECT", "ALL", "DISTINCT", "TOP",
+    "CASE", "WHEN", "THEN", "COLLATE", "EXISTS", "ORDER", "GROUP", "INNER", "OUTER", "LEFT", "RIGHT", "FULL",
+    "CROSS", "INSERT", "UPDATE", "DELETE", "CREATE", "ALTER", "DROP", "DECLARE", "PRINT", "EXEC", "EXECUTE",
+})
+#: (last word, the word before it) that do end a statement: INSERT ... DEFAULT VALUES, ENABLE TRIGGER ALL
+_ENDINGS = frozenset({("VALUES", "DEFAULT"), ("ALL", "TRIGGER")})
 #: the words of multi-word type names (DOUBLE PRECISION, NATIONAL CHARACTER VARYING)
 _TYPE_WORDS = {"PRECISION", "VARYING", "CHAR", "CHARACTER"}
 _UNSUPPORTED = {
@@ -277,7 +309,6 @@ _UNSUPPORTED = {
     "FETCH": "cursors",
     "CLOSE": "cursors",
     "DEALLOCATE": "cursors",
-    "USE": "USE (switching databases)",
     "BULK": "BULK INSERT",
     "SAVE": "SAVE TRANSACTION",
     "GRANT": "GRANT",
@@ -497,7 +528,11 @@ class _Parser:
     def __init__(self, text: str, source: str, line_offset: int,
                  collect: list[UnsupportedConstruct] | None = None) -> None:
         self.text = text
-        self.tokens = tokenize(text)
+        unclosed: list[int] = []
+        self.tokens = tokenize(text, unclosed)
+        if unclosed:  # SQL Server: Msg 113, at the line where the comment opens
+            raise ScriptError("Missing end comment mark '*/'.", source=source, line=unclosed[0] + line_offset,
+                              number=113)
         self.pos = 0
         self.source = source
         self.line_offset = line_offset
@@ -561,8 +596,12 @@ class _Parser:
         SQL Server's error 125; both before anything of the batch runs."""
         open_: list[str] = []  # "(" and "CASE", innermost last
         parens = cases = 0
+        before = ""
         for tok in self.tokens:
             up = tok.upper
+            if up == "," and before in (",", "("):  # `(a INT,, b INT)`: no T-SQL list has an empty item
+                raise self.incorrect(tok)
+            before = up
             if up == "(":
                 open_.append("(")
                 parens += 1
@@ -580,9 +619,13 @@ class _Parser:
                 while open_.pop() != "(":
                     cases -= 1  # a CASE left open inside the parentheses: sqlglot reports it
                 parens -= 1
+            elif up == ")":  # a `)` that closes nothing
+                raise self.incorrect(tok)
             elif up == "END" and open_ and open_[-1] == "CASE":
                 open_.pop()
                 cases -= 1
+        if parens:  # a `(` left open at the end of the batch: SQL Server names the last word
+            raise self.incorrect(self.tokens[-1])
 
     # -- statements ------------------------------------------------------------------------------
     def parse_batch(self) -> list[Statement]:
@@ -622,6 +665,11 @@ class _Parser:
             statement = Skipped(self.tokens[start].line, self.slice(start, end))
         finally:
             self.depth -= 1
+        if not isinstance(statement, Block | If | While | TryCatch | CreateProcedure | Skipped) and self.pos > start:
+            last = self.tokens[self.pos - 1]
+            before = self.tokens[self.pos - 2].upper if self.pos - 2 >= start else ""
+            if last.upper in _DANGLING and (last.upper, before) not in _ENDINGS:
+                raise self.incorrect(last)  # `SELECT * FROM`, `SET @a = 1 +`: the statement stops short
         if not isinstance(statement, Block | If | While | TryCatch) and self.peek_upper() != ";":
             self.unterminated.add(self.pos)
         return statement
@@ -648,6 +696,8 @@ class _Parser:
             return self.while_statement()
         if word == "DECLARE":
             return self.declare()
+        if word == "USE":
+            return self.use()
         if word == "SET" and self.peek(1) is not None and self.peek(1).kind == "variable":  # type: ignore[union-attr]
             return self.set_variable()
         if word == "PRINT":
@@ -858,13 +908,28 @@ class _Parser:
             if self.tokens[i].upper in ("ON", "OFF"):
                 raise self.incorrect(self.tokens[i + 1])
 
-    def declare(self) -> Declare:
+    def use(self) -> Use:
+        first = self.take()
+        name = self.peek()
+        if name is None or name.kind not in ("word", "bracket", "quoted") or (
+                name.kind == "word" and name.upper in RESERVED):
+            raise self.incorrect(name)
+        self.take()
+        end = self.statement_end(self.pos - 2)
+        if end > self.pos:
+            raise self.incorrect(self.tokens[self.pos])
+        return Use(first.line, f"USE {name.text}", unquote(name.text))
+
+    def declare(self) -> Declare | DeclareTable:
         first = self.take()
         end = self.statement_end(self.pos - 1)
         items: list[tuple[str, str, str | None]] = []
         parts = self.split_top_level(self.pos, end, ",")
         if not parts:
             raise self.incorrect(self.tokens[end] if end < len(self.tokens) else None)
+        table = self.declare_table(first, parts, end)
+        if table is not None:
+            return table
         for part in parts:
             if not part:
                 raise self.error("empty DECLARE item", first)
@@ -874,8 +939,6 @@ class _Parser:
             rest = part[1:]
             if rest and self.tokens[rest[0]].upper == "AS":
                 rest = rest[1:]
-            if rest and self.tokens[rest[0]].upper == "TABLE":
-                raise self.unsupported("table variables", name_tok)
             if rest and self.tokens[rest[0]].upper == "CURSOR":
                 raise self.unsupported("cursors", name_tok)
             eq = next((j for j, idx in enumerate(rest) if self.tokens[idx].text == "="), None)
@@ -894,6 +957,28 @@ class _Parser:
             items.append((name_tok.text, type_text, expr))
         self.pos = end
         return Declare(first.line, "DECLARE", items)
+
+    def declare_table(self, first: Token, parts: list[list[int]], end: int) -> DeclareTable | None:
+        """`DECLARE @t [AS] TABLE (columns)`, alone in its DECLARE; None for a DECLARE of scalar variables."""
+        for number, part in enumerate(parts):
+            rest = part[1:]
+            if rest and self.tokens[rest[0]].upper == "AS":
+                rest = rest[1:]
+            if not rest or self.tokens[rest[0]].upper != "TABLE":
+                continue
+            name_tok = self.tokens[part[0]]
+            if name_tok.kind != "variable" or name_tok.text.startswith("@@"):
+                raise self.incorrect(name_tok)
+            if len(parts) > 1:  # SQL Server does not take a table variable among other declarations
+                raise self.incorrect(self.tokens[parts[number - 1][-1] + 1] if number else self.tokens[part[-1] + 1])
+            if len(rest) < 3 or self.tokens[rest[1]].text != "(":
+                raise self.incorrect(self.tokens[rest[1]] if len(rest) > 1 else None)
+            close = self.matching_paren(rest[1])
+            if close + 1 < end:
+                raise self.incorrect(self.tokens[close + 1])
+            self.pos = end
+            return DeclareTable(first.line, "DECLARE", name_tok.text, self.slice(rest[1], close + 1))
+        return None
 
     def check_type(self, start: int, end: int) -> None:
         """A type name: `name[.name]` or DOUBLE PRECISION and the like, then at most one `(...)`;
@@ -972,10 +1057,18 @@ class _Parser:
         self.pos = saved
         if close + 1 < end and self.tokens[close + 1].upper != "WITH":
             raise self.incorrect(self.tokens[close + 1])
+        options: list[str] = []
+        if close + 1 < end:
+            for part in self.split_top_level(close + 2, end, ","):
+                if len(part) != 1 or self.tokens[part[0]].upper not in ("LOG", "NOWAIT", "SETERROR"):
+                    raise self.incorrect(self.tokens[part[0]] if part else self.tokens[close + 1])
+                options.append(self.tokens[part[0]].upper)
+            if not options:
+                raise self.incorrect(self.tokens[end] if end < len(self.tokens) else None)
         self.pos = end
         if len(args) < 3:
             raise self.error("RAISERROR takes at least message, severity, state", first)
-        return Raiserror(first.line, "RAISERROR", args)
+        return Raiserror(first.line, "RAISERROR", args, options)
 
     def matching_paren(self, open_index: int) -> int:
         depth = 0

@@ -112,12 +112,13 @@ class TsqlError(Exception):
 _ERROR_NUMBERS = (
     ("no such table", 208), ("no such column", 207), ("UNIQUE constraint failed", 2627),
     ("NOT NULL constraint failed", 515), ("CHECK constraint failed", 547),
-    ("already exists", 2714), ("syntax error", 102),
+    ("already exists", 2714), ("syntax error", 102), ("no tables specified", 263),
 )
 #: SQLite's wording -> SQL Server's, for the errors scripts meet most (the rest keep SQLite's text)
 _SERVER_MESSAGES = (
     (re.compile(r"^no such table: (?:temp\.|main\.)?(.+)$"), "Invalid object name '{0}'."),
     (re.compile(r"^no such column: (.+)$"), "Invalid column name '{0}'."),
+    (re.compile(r"^no tables specified$"), "Must specify table to select from."),
 )
 
 
@@ -155,6 +156,8 @@ class Frame:
     variables: dict[str, Variable] = field(default_factory=dict)
     procedure: str | None = None
     line_offset: int = 0
+    #: the #temp tables of the table variables declared here (dropped when the frame ends)
+    tables: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -169,7 +172,7 @@ class Unsupported(TsqlError):
     """Outside the subset; never caught by TRY/CATCH (it is a limit of the sandbox, not an error)."""
 
     def __init__(self, construct: str, line: int | None, procedure: str | None) -> None:
-        super().__init__(0, f"{construct}: construct not supported by the embedded target",
+        super().__init__(0, f"not supported by the sandbox: {construct}",
                          line=line, procedure=procedure)
         self.construct = construct
 

@@ -17,6 +17,8 @@ from . import dialect
 from .ddl import (
     AlterTable,
     DropPlan,
+    IndexSpec,
+    InlineIndex,
     TableAction,
     index_spec,
     object_name,
@@ -66,12 +68,21 @@ class SchemaChanges:
         self.engine.changed()
 
     # -- CREATE / DROP -----------------------------------------------------------------------------------
-    def create_table(self, tree: exp.Create) -> None:
+    def create_table(self, tree: exp.Create, indexes: list[InlineIndex] | None = None) -> None:
         model = table_model(tree)
+        for index in indexes or []:  # inline INDEX clauses: checked before anything is created
+            for col in index.columns:
+                if model.column(col) is None:
+                    raise TsqlError(1911, f"Column name '{col}' does not exist in the target table or view.")
         if model.name.startswith("#"):  # a #temp table lives in SQLite's temp schema until the script ends
             if self.temp_exists(model.name):
                 raise TsqlError(2714, f"There is already an object named '{model.name}' in the database.")
             self.driver.run(render_table(model).replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+            for index in indexes or []:  # SQLite's index names are per schema: made unique per table
+                cols = ", ".join(quote(c) for c in index.columns)
+                unique = "UNIQUE " if index.unique else ""
+                self.driver.run(f"CREATE {unique}INDEX temp.{quote(model.name + '.' + index.name)} "
+                                f"ON {quote(model.name)} ({cols})")
             return
         self.require_absent(model.name)
         for name in [c.default_name for c in model.columns] + [c.pk_name for c in model.columns]:
@@ -79,6 +90,8 @@ class SchemaChanges:
                 self.require_absent(name)
         self.driver.run(render_table(model))
         self.changed()
+        for index in indexes or []:
+            self.add_index(IndexSpec(index.name, model.name, index.columns, index.unique))
 
     def create_view(self, tree: exp.Create, mode: str) -> None:
         view = view_definition(tree)
@@ -101,7 +114,9 @@ class SchemaChanges:
             raise TsqlError(208, f"view {name}: {self.driver.clean_error(error)}") from None
 
     def create_index(self, tree: exp.Create) -> None:
-        spec = index_spec(tree)
+        self.add_index(index_spec(tree))
+
+    def add_index(self, spec: IndexSpec) -> None:
         table = self.engine.catalog().catalog.table(spec.table)
         if table is None:
             raise TsqlError(1088, f"Cannot find the object \"{spec.table}\" because it does not exist.")
@@ -151,6 +166,11 @@ class SchemaChanges:
             raise TsqlError(4701, f"Cannot find the object \"{table}\" because it does not exist or you do not "
                             "have permissions.")
         self.driver.run(f"DELETE FROM {quote(table)}")
+        # TRUNCATE TABLE resets an IDENTITY column to its seed (always 1 in the sandbox); SQLite's
+        # AUTOINCREMENT keeps its counter in sqlite_sequence, which exists once a table has used one
+        for schema in ("main", "temp"):
+            if self.driver.query(f"SELECT 1 FROM {schema}.sqlite_master WHERE name = 'sqlite_sequence'"):
+                self.driver.run(f"DELETE FROM {schema}.sqlite_sequence WHERE name = ?", [table])
 
     # -- ALTER TABLE -------------------------------------------------------------------------------------
     def alter_table(self, plan: AlterTable) -> None:
@@ -166,8 +186,75 @@ class SchemaChanges:
                 self.drop_column(model, action.name, action.if_exists)
             elif action.kind == "drop-constraint":
                 self.drop_constraint(model, action.name, action.if_exists)
+            elif action.kind in ("add-primary-key", "add-unique"):
+                self.add_key(model, action)
+            elif action.kind == "add-check":
+                self.add_check(model, action)
+            elif action.kind == "add-default":
+                self.add_default(model, action)
             else:
                 self.alter_column(model, action)
+
+    def add_key(self, model: TableModel, action: TableAction) -> None:
+        """ADD [CONSTRAINT name] PRIMARY KEY | UNIQUE (columns): SQL Server's checks, then a rebuild."""
+        primary = action.kind == "add-primary-key"
+        if primary and (model.primary_key is not None or any(c.pk_name is not None for c in model.columns)):
+            raise TsqlError(1779, f"Table '{model.name}' already has a primary key defined on it.")
+        if action.name:
+            self.require_absent(action.name)
+        columns = []
+        for name in action.columns:
+            col = model.column(name)
+            if col is None:
+                raise TsqlError(1911, f"Column name '{name}' does not exist in the target table or view.")
+            if primary and not col.not_null:
+                raise TsqlError(8111, f"Cannot define PRIMARY KEY constraint on nullable column in table "
+                                f"'{model.name}'.")
+            columns.append(col.name)
+        keys = ", ".join(quote(c) for c in columns)
+        rows = self.driver.query(f"SELECT {keys} FROM {quote(model.name)} GROUP BY {keys} HAVING COUNT(*) > 1 "
+                                 "LIMIT 1")
+        if rows:
+            shown = ", ".join("<NULL>" if v is None else str(v) for v in rows[0])
+            index = action.name or f"{'PK' if primary else 'UQ'}__{model.name}"
+            raise TsqlError(1505, f"The CREATE UNIQUE INDEX statement terminated because a duplicate key was found "
+                            f"for the object name 'dbo.{model.name}' and the index name '{index}'. The duplicate "
+                            f"key value is ({shown}).")
+        if primary:
+            new = replace(model, primary_key=(action.name or None, tuple(columns)))
+        else:
+            new = replace(model, uniques=[*model.uniques, (action.name or None, tuple(columns))])
+        self.rebuild(model, new)
+        self.changed()
+
+    def add_check(self, model: TableModel, action: TableAction) -> None:
+        """ADD [CONSTRAINT name] CHECK (condition): the existing rows must meet it (error 547)."""
+        if action.name:
+            self.require_absent(action.name)
+        if self.driver.query(f"SELECT 1 FROM {quote(model.name)} WHERE NOT ({action.expression}) LIMIT 1"):
+            raise TsqlError(547, f"The ALTER TABLE statement conflicted with the CHECK constraint "
+                            f"\"{action.name}\". The conflict occurred in database \"{self.engine.database}\", table "
+                            f"\"dbo.{model.name}\".")
+        new = replace(model, checks=[*model.checks, (action.name or None, action.expression)])
+        self.rebuild(model, new)
+        self.changed()
+
+    def add_default(self, model: TableModel, action: TableAction) -> None:
+        """ADD [CONSTRAINT name] DEFAULT expr FOR column: existing rows keep their values."""
+        col = model.column(action.name)
+        if col is None:
+            raise TsqlError(1752, f"Column '{action.name}' in table '{model.name}' is invalid for creating a "
+                            "default constraint.")
+        if col.default is not None:
+            raise TsqlError(1781, "Column already has a DEFAULT bound to it.")
+        if col.identity:
+            raise TsqlError(1754, "Defaults cannot be created on columns with an IDENTITY attribute. Table "
+                            f"'{model.name}', column '{col.name}'.")
+        if action.constraint:
+            self.require_absent(action.constraint)
+        changed = replace(col, default=action.expression, default_name=action.constraint)
+        self.rebuild(model, replace(model, columns=[changed if c is col else c for c in model.columns]))
+        self.changed()
 
     def add_column(self, model: TableModel, col: ColumnModel) -> None:
         if model.column(col.name) is not None:

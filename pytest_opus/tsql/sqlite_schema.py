@@ -49,6 +49,7 @@ class ColumnModel:
     nocase: bool = False
     checks: list[tuple[str | None, str]] = field(default_factory=list)
     unique: bool = False
+    unique_name: str | None = None  # only while a CREATE TABLE is read: a named key becomes a table constraint
 
 
 @dataclass

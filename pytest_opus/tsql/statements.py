@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlglot import exp
 
 from ..catalog import split_name
+from .ddl import AlterTable, InlineIndex, add_default, alter_table, storage_options
 from .parser import unquote
 from .translate import NotInSubset, parse_statement
 
@@ -31,6 +32,9 @@ _DROP_INDEX = re.compile(
 )
 _ALTER_VIEW = re.compile(r"^\s*ALTER\s+VIEW\b", re.IGNORECASE)
 _TRUNCATE = re.compile(r"^\s*TRUNCATE\s+TABLE\s+(?P<table>[\w\[\]. ]+?)\s*;?\s*$", re.IGNORECASE)
+#: statements that may carry storage options (filegroups, index options) and inline indexes
+_STORED = re.compile(r"^\s*(CREATE\s+TABLE|ALTER\s+TABLE|CREATE\s+(UNIQUE\s+)?(NON)?CLUSTERED\s+INDEX|"
+                     r"CREATE\s+(UNIQUE\s+)?INDEX)\b", re.IGNORECASE)
 
 #: the kinds of statement the engine runs, and how sqlglot's tree tells them apart
 _CREATE_KINDS = {"TABLE": "create-table", "VIEW": "create-view", "INDEX": "create-index"}
@@ -52,6 +56,8 @@ class SqlStatement:
     if_exists: bool = False  # drop-index
     view_mode: str = ""  # create-view: CREATE | ALTER | CREATE OR ALTER
     on: bool = False  # identity-insert: ON (True) or OFF
+    indexes: list[InlineIndex] = field(default_factory=list)  # create-table: its inline INDEX clauses
+    plan: AlterTable | None = None  # alter-table: what it does
 
 
 def classify(text: str, parse: Callable[[str], exp.Expression] = parse_statement) -> SqlStatement:
@@ -75,6 +81,12 @@ def classify(text: str, parse: Callable[[str], exp.Expression] = parse_statement
     truncate = _TRUNCATE.match(text)
     if truncate:
         return SqlStatement("truncate", name=split_name(truncate.group("table").strip())[1])
+    indexes: list[InlineIndex] = []
+    if _STORED.match(text):
+        text, indexes = storage_options(text)
+        default = add_default(text, parse)
+        if default is not None:
+            return SqlStatement("alter-table", plan=default)
     is_alter_view = bool(_ALTER_VIEW.match(text))
     if is_alter_view:
         text = _ALTER_VIEW.sub("CREATE VIEW", text, count=1)
@@ -84,9 +96,9 @@ def classify(text: str, parse: Callable[[str], exp.Expression] = parse_statement
         if kind not in _CREATE_KINDS:
             raise NotInSubset(f"CREATE {kind}")
         mode = "ALTER" if is_alter_view else "CREATE OR ALTER" if tree.args.get("replace") else "CREATE"
-        return SqlStatement(_CREATE_KINDS[kind], tree, view_mode=mode)
+        return SqlStatement(_CREATE_KINDS[kind], tree, view_mode=mode, indexes=indexes)
     if isinstance(tree, exp.Alter):
-        return SqlStatement("alter-table", tree)
+        return SqlStatement("alter-table", tree, plan=alter_table(tree))
     if isinstance(tree, exp.Drop):
         return SqlStatement("drop", tree)
     if isinstance(tree, exp.Select) and tree.args.get("into") is not None:

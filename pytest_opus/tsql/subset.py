@@ -16,12 +16,14 @@ from sqlglot import exp
 
 from ..batches import split_batches
 from ..catalog import split_name
-from ..errors import UnsupportedConstruct
-from .ddl import alter_table, declared_type, drop_plan, index_spec, object_name, table_model, view_definition
+from ..errors import ScriptError, UnsupportedConstruct
+from .compile_checks import CompileError, check_batch, use_refusal
+from .ddl import declared_type, drop_plan, index_spec, object_name, table_model, view_definition
 from .parser import (
     Block,
     CreateProcedure,
     Declare,
+    DeclareTable,
     Exec,
     ExecDynamic,
     If,
@@ -33,35 +35,68 @@ from .parser import (
     Statement,
     Throw,
     TryCatch,
+    Use,
     While,
     parse_batch,
 )
 from .statements import classify, procedure_call
 from .translate import NotInSubset, SyntaxProblem, parse_expression, rewrite
+from .writes import DATABASE
 
 
-def check_subset(text: str, source: str) -> list[UnsupportedConstruct]:
+def check_subset(text: str, source: str, *, database: str = DATABASE) -> list[UnsupportedConstruct]:
     """Every construct of the script outside the embedded runner's subset, in line order.
 
     Raises ScriptError when the script cannot be split into batches or parsed at all (a GO line
-    with junk, a BEGIN without END, a typo such as `SELEC`): that is a syntax error, not a matter of
-    the subset. Input nested beyond the parser's documented limits raises `parser.LimitExceeded`.
+    with junk, a BEGIN without END, a typo such as `SELEC`, `SELECT 1 > 0`): that is a syntax error,
+    not a matter of the subset. Input nested beyond the parser's documented limits raises
+    `parser.LimitExceeded`. `database`: the one database `USE` may name (the sandbox's).
     """
     found: list[UnsupportedConstruct] = []
     for batch in split_batches(text, source=source):
         offset = batch.start_line - 1
         parsed = parse_batch(batch.text, source=source, line_offset=offset, collect=found)
-        checker = _Checker(source, offset, found)
+        try:  # the syntax SQL Server finds when it compiles the batch (columns need the database)
+            check_batch(parsed.statements, None)
+        except CompileError as error:
+            raise ScriptError(error.message, source=source, line=error.line + offset, number=error.number) from None
+        checker = _Checker(source, offset, found, database)
         for statement in parsed.statements:
             checker.statement(statement)
     return sorted(found, key=lambda problem: problem.line or 0)
 
 
+#: batch text and database -> (line in the batch, construct) of each refusal: the check is a pure function
+#: of the text, and scripts run many times (every test that deploys) pay for it once
+_REFUSALS: dict[tuple[str, str], list[tuple[int, str]]] = {}
+_REFUSALS_KEPT = 512
+
+
+def batch_refusals(text: str, statements: list[Statement], source: str, offset: int, *,
+                   database: str = DATABASE) -> list[UnsupportedConstruct]:
+    """The constructs outside the subset in one parsed batch (`text`, parsed into `statements`; lines in
+    the file: `offset` is the batch's start line - 1): the engine refuses the first before any
+    statement of the batch runs."""
+    key = (text, database)
+    found = _REFUSALS.get(key)
+    if found is None:
+        problems: list[UnsupportedConstruct] = []
+        checker = _Checker("", 0, problems, database)
+        for statement in statements:
+            checker.statement(statement)
+        found = sorted((p.line or 0, p.construct) for p in problems)
+        if len(_REFUSALS) >= _REFUSALS_KEPT:
+            _REFUSALS.clear()
+        _REFUSALS[key] = found
+    return [UnsupportedConstruct(construct, source=source, line=line + offset) for line, construct in found]
+
+
 class _Checker:
-    def __init__(self, source: str, offset: int, found: list[UnsupportedConstruct]) -> None:
+    def __init__(self, source: str, offset: int, found: list[UnsupportedConstruct], database: str) -> None:
         self.source = source
         self.offset = offset
         self.found = found
+        self.database = database
 
     @contextmanager
     def reporting(self, statement: Statement) -> Iterator[None]:
@@ -94,6 +129,15 @@ class _Checker:
             for _name, type_text, expression in statement.items:
                 declared_type(type_text)
                 _expression(expression)
+        elif isinstance(statement, DeclareTable):
+            created = classify(f"CREATE TABLE #tv {statement.definition}")
+            if created.kind != "create-table":
+                raise NotInSubset(f"table variable {statement.name} ({created.kind})")
+            table_model(created.tree)  # type: ignore[arg-type]
+        elif isinstance(statement, Use):
+            refusal = use_refusal(statement.database, self.database)
+            if refusal is not None:
+                raise NotInSubset(refusal)
         elif isinstance(statement, SetVariable | Print | ExecDynamic):
             _expression(statement.expression)
         elif isinstance(statement, If | While):
@@ -105,6 +149,11 @@ class _Checker:
             template = parse_expression(statement.arguments[0])
             if isinstance(template, exp.Literal) and not template.is_string:
                 raise NotInSubset("RAISERROR with a message number (use a message text)")
+            severity = parse_expression(statement.arguments[1])
+            if ("LOG" in statement.options and isinstance(severity, exp.Literal) and not severity.is_string
+                    and int(float(severity.this)) > 18):
+                raise NotInSubset(f"RAISERROR with severity {min(int(float(severity.this)), 25)} WITH LOG (a "
+                                  "sysadmin's error; from 20 on SQL Server ends the connection)")
             for argument in statement.arguments:
                 _expression(argument)
         elif isinstance(statement, Exec):
@@ -151,7 +200,6 @@ _CHECKS: dict[str, Callable[[Any], object]] = {
     "create-table": table_model,
     "create-view": view_definition,
     "create-index": index_spec,
-    "alter-table": alter_table,
     "drop": drop_plan,
     "select-into": _select_into,
     "dml": lambda tree: rewrite(tree, None),
@@ -162,6 +210,6 @@ def _sql(text: str) -> None:
     """One SQL statement, through the checks the engine makes before it runs it."""
     statement = classify(text)
     check = _CHECKS.get(statement.kind)
-    if check is not None:
+    if check is not None and statement.tree is not None:
         assert statement.tree is not None
         check(statement.tree)

@@ -19,16 +19,25 @@ from sqlglot import exp
 from sqlglot.dialects.sqlite import SQLite
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
-from . import arithmetic, dialect
+from . import arithmetic, collation, dialect
 from .expression_types import (
+    CHARACTER_TYPES,
     COMPARISONS,
+    cast_type,
     collate_strings,
+    common_type,
     concatenates,
+    full_type,
+    in_code_page,
+    is_numeric,
+    is_stringy,
+    is_unicode,
     is_variable,
     tsql_type,
     value_bounds,
     variable_name,
 )
+from .runtime import TsqlError
 
 _MARKER = re.compile(r":opusv_(\w+)")
 
@@ -113,6 +122,10 @@ class Answers:
     #: whether the connection has the runner's SQLite functions (arithmetic.register); without them
     #: the checks are written in plain SQLite, for operands of known types only
     functions: bool = False
+    #: a table variable's name (without @) -> the #temp table that holds it (error 1087 when undeclared)
+    table_variable: Callable[[str], str] = lambda name: "#tv_" + name
+    #: a table name -> {lower-case column name: full type, 'decimal(18,4)'}; None when there is no such table
+    table_column_types: Callable[[str], dict[str, str] | None] = lambda table: None
 
 
 def table_name(table: exp.Table) -> tuple[str | None, str]:
@@ -120,11 +133,23 @@ def table_name(table: exp.Table) -> tuple[str | None, str]:
     return (schema.name if schema is not None else None), table.name
 
 
+def table_variables(tree: exp.Expression, answers: Answers | None) -> exp.Expression:
+    """Each table variable (`FROM @t`, `INSERT INTO @t`) replaced, in place, by the #temp table that holds
+    it (engine.declare_table), so that the rest of the runner treats it as a #temp table."""
+    for table in list(tree.find_all(exp.Table)):
+        if isinstance(table.this, exp.Parameter) and not isinstance(table.this.this, exp.Parameter):
+            name = variable_name(table.this)
+            held = (answers or Answers(lambda n: None, lambda n, a: None, lambda n: None)).table_variable(name)
+            table.set("this", exp.Identifier(this=held.lstrip("#"), temporary=True))
+    return tree
+
+
 def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
     """Rewrite a parsed T-SQL statement or expression in place and render it for SQLite.
 
     With `answers` None (static checking), catalog functions are left as placeholders.
     """
+    tree = table_variables(tree, answers)
     catalog_views: set[str] = set()
     assignments: list[str] = []
     runtime_values: list[str] = []
@@ -152,6 +177,22 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
             return _arithmetic(operator, node, visit, answers, unchecked, checked)
         if isinstance(node, exp.Sum | exp.Avg) and not isinstance(node.parent, exp.Window):
             return _aggregate(node, visit, answers)
+        if isinstance(node, exp.Coalesce) and node.args.get("is_null") and answers is not None:
+            _isnull_typed(node, answers)  # changed in place, so its operands are still visited
+            return node
+        if isinstance(node, exp.ConcatWs):
+            return _concat_ws(node, visit)
+        if isinstance(node, exp.Coalesce) and not node.args.get("is_null") and answers is not None:
+            _coalesce_typed(node, answers)  # changed in place, so its operands are still visited
+            return node
+        if isinstance(node, exp.GroupConcat) and isinstance(node.this, exp.Order):
+            return _string_agg_ordered(node, visit, answers)
+        if isinstance(node, exp.Round):
+            return _round(node, visit, answers)
+        if isinstance(node, exp.Abs) and tsql_type(node.this, answers) in arithmetic.INTEGERS:
+            return _abs(node, visit, answers, unchecked, checked)
+        if _functions(answers) and isinstance(node, _COLLATED_FUNCTIONS):
+            return _collated_function(node, visit)
         if isinstance(node, exp.Concat):
             # CONCAT treats NULL as an empty string (and SQLite before 3.44 has no concat())
             parts = [exp.Coalesce(this=e.transform(visit, copy=False), expressions=[exp.Literal.string("")])
@@ -161,17 +202,30 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
                 joined = exp.DPipe(this=joined, expression=part, safe=False)
             return exp.Paren(this=joined)
         if isinstance(node, COMPARISONS | exp.In | exp.Between) or (isinstance(node, exp.Case) and node.this):
-            collate_strings(node, answers)
+            _collate_comparison(node, answers)
             return node  # changed in place, so its operands are still visited
-        if isinstance(node, exp.Like) and "[" in _literal_text(node.expression):
-            raise NotInSubset("LIKE with a [...] character class (SQLite's LIKE has none)")
+        if isinstance(node, exp.Escape) and isinstance(node.this, exp.Like):
+            return _like(node.this, node.expression, visit, answers)
+        if isinstance(node, exp.Like):
+            return _like(node, None, visit, answers)
+        if isinstance(node, exp.Ordered | exp.Min | exp.Max) and _functions(answers):
+            _collate_order(node, answers)
+            return node
+        if isinstance(node, exp.Group):  # computed text groups under the default collation too
+            for i, term in enumerate(node.expressions):
+                if not isinstance(term, exp.Column | exp.Collate) and is_stringy(term, answers):
+                    node.expressions[i] = exp.Collate(this=term, expression=exp.var(collation.DEFAULT))
+            return node
         if isinstance(node, exp.Lateral):
             raise NotInSubset("CROSS APPLY / OUTER APPLY")
         if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and node.this.args.get("for_"):
-            return _json_object(node.this, lambda e: e.transform(visit, copy=False))
-        if isinstance(node, exp.Collate) and _BINARY_COLLATION.search(node.expression.name):
-            # A binary collation compares code points: SQLite's BINARY does the same.
-            return exp.Collate(this=node.this.transform(visit, copy=False), expression=exp.var("BINARY"))
+            return _json_object(node.this, lambda e: e.transform(visit, copy=False), answers)
+        if isinstance(node, exp.Collate) and node.expression.name.upper() not in _SQLITE_COLLATIONS:
+            try:
+                name = collation.sqlite_collation(node.expression.name, answers is None or answers.functions)
+            except LookupError as refusal:
+                raise NotInSubset(str(refusal)) from None
+            return exp.Collate(this=node.this.transform(visit, copy=False), expression=exp.var(name))
         if isinstance(node, exp.Left):  # SQLite has no LEFT()/RIGHT() (LEFT is a join keyword there)
             return exp.Substring(this=node.this.transform(visit, copy=False), start=exp.Literal.number(1),
                                  length=node.expression.transform(visit, copy=False))
@@ -181,6 +235,9 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
                                  length=count)
         if isinstance(node, exp.CurrentSchema):  # SCHEMA_NAME()
             return exp.Literal.string("dbo")
+        if isinstance(node, exp.Literal) and node.is_string and not in_code_page(node.this):
+            raise NotInSubset("a '...' literal with characters outside code page 1252 (SQL Server reads it as "
+                              "varchar: a best-fit character or '?' for each; write N'...')")
         if isinstance(node, exp.National):  # SQLite has no N'...' literals; its strings are Unicode
             return exp.Literal.string(node.this)
         if isinstance(node, exp.Parameter):
@@ -206,10 +263,11 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
             schema, name = table_name(node)
             if node.args.get("catalog") is not None:
                 raise NotInSubset("three-part names (database.schema.object)")
-            if schema is None or schema.lower() == "dbo":
+            compatibility = f"sys.{name.lower()}" in dialect.COMPATIBILITY_VIEWS  # sysobjects, syscolumns
+            if (schema is None or schema.lower() == "dbo") and not compatibility:
                 node.set("db", None)
                 return node
-            qualified = f"{schema.lower()}.{name.lower()}"
+            qualified = f"{(schema or 'sys').lower() if not compatibility else 'sys'}.{name.lower()}"
             if qualified in dialect.CATALOG_VIEWS:
                 catalog_views.add(qualified)
                 new = exp.Table(this=exp.to_identifier(snapshot_table(qualified), quoted=True),
@@ -244,7 +302,7 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
         if isinstance(node, exp.Anonymous):
             fname = str(node.this).upper()
             args = list(node.expressions)
-            if fname in dialect.RUNNER_FUNCTIONS:
+            if fname in dialect.RUNNER_FUNCTIONS or fname == "DB_NAME":  # DB_NAME(): the target's own name
                 runtime_values.append(f"{fname}()")
                 return _runner_call(fname, args, answers)
             if fname in dialect.FUNCTION_REWRITES:
@@ -279,6 +337,88 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
     sql = _MARKER.sub(marker, sql)
     return Translated(sql, variables, catalog_views, assignments, runtime_values, unchecked, checked,
                       assignment_types)
+
+
+#: string functions whose answer follows the collation or Unicode: the sandbox's own (collation.py)
+_COLLATED_FUNCTIONS = (exp.Upper, exp.Lower, exp.StrPosition, exp.Replace)
+
+
+def _string_agg_ordered(node: exp.GroupConcat, visit: Callable[[exp.Expression], exp.Expression],
+                        answers: Answers | None) -> exp.Expression:
+    """STRING_AGG(v, sep) WITHIN GROUP (ORDER BY k [DESC], ...): the sandbox's aggregate
+    (collation.ordered_aggregate), text keys in SQL Server's order. Refused where it cannot run."""
+    order = node.this
+    keys = [o if isinstance(o, exp.Ordered) else exp.Ordered(this=o) for o in order.expressions]
+    if answers is None:  # a static check: decided when it runs
+        return node
+    if not _functions(answers) or any(isinstance(k.this, exp.Collate) for k in keys) or node.args.get("distinct"):
+        raise NotInSubset("STRING_AGG ... WITHIN GROUP (ORDER BY ...) on the ODBC SQLite target or with a "
+                          "COLLATE in its ORDER BY (SQLite's aggregates cannot order there)")
+    directions = "".join("d" if k.args.get("desc") else "a" for k in keys)
+    separator = node.args.get("separator")
+    return exp.Anonymous(this="tsql_string_agg_ordered", expressions=[
+        order.this.transform(visit, copy=False),
+        separator.transform(visit, copy=False) if separator is not None else exp.Literal.string(","),
+        exp.Literal.string(directions), *(k.this.transform(visit, copy=False) for k in keys)])
+
+
+def _case_sensitive(node: exp.Expression) -> bool:
+    """Whether the operand has a COLLATE of a binary or case-sensitive collation (T-SQL's name or ours)."""
+    return isinstance(node, exp.Collate) and node.expression.name.lower().endswith(
+        ("_bin", "_bin2", "_cs_as", "rtrim", "tsql_cs_as", "tsql_bin"))
+
+
+def _collated_function(node: exp.Expression, visit: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
+    """UPPER/LOWER over all of Unicode, CHARINDEX and REPLACE under the collation (case-insensitive by
+    default; case-sensitive when an argument has a binary or _CS_ COLLATE). SQLite's are ASCII-only or
+    case-sensitive."""
+    def arg(name: str) -> exp.Expression:
+        return node.args[name].transform(visit, copy=False)
+
+    if isinstance(node, exp.Upper | exp.Lower):
+        return exp.Anonymous(this="tsql_case", expressions=[arg("this"), exp.Literal.number(
+            int(isinstance(node, exp.Upper)))])
+    names = ("substr", "this") if isinstance(node, exp.StrPosition) else ("this", "expression", "replacement")
+    sensitive = any(_case_sensitive(node.args[n]) for n in names)
+    flag = exp.Literal.number(int(sensitive))
+    if isinstance(node, exp.StrPosition):
+        return exp.Anonymous(this="tsql_charindex", expressions=[arg("substr"), arg("this"), flag])
+    return exp.Anonymous(this="tsql_replace", expressions=[arg("this"), arg("expression"), arg("replacement"), flag])
+
+
+def _concat_ws(node: exp.ConcatWs, visit: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
+    """CONCAT_WS(sep, a, b, ...): the separator between the arguments that are not NULL, '' when all are.
+    Each present argument is written with the separator before it, and the first separator cut off."""
+    separator, *values = (e.transform(visit, copy=False) for e in node.expressions)
+    separator = exp.Coalesce(this=separator, expressions=[exp.Literal.string("")])
+    joined: exp.Expression | None = None
+    for value in values:
+        part = exp.Coalesce(this=exp.DPipe(this=separator.copy(), expression=value, safe=False),
+                            expressions=[exp.Literal.string("")])
+        joined = part if joined is None else exp.DPipe(this=joined, expression=part, safe=False)
+    if joined is None:
+        return exp.Literal.string("")
+    start = exp.Add(this=exp.Length(this=separator.copy()), expression=exp.Literal.number(1))
+    return exp.Substring(this=exp.Paren(this=joined), start=start)
+
+
+def _coalesce_typed(node: exp.Coalesce, answers: Answers) -> None:
+    """COALESCE's result has the type of highest precedence among its arguments (as CASE): a text
+    argument is converted to a numeric result type, with SQL Server's error 245 for one that is not a
+    number. A decimal result needs its precision and scale, which the runner does not derive: refused."""
+    arguments = [node.this, *node.expressions]
+    common = common_type(arguments, answers)
+    if common is None or common in CHARACTER_TYPES or common not in (*arithmetic.INTEGERS, "float", "real", "decimal",
+                                                                   "money"):
+        return
+    texts = [a for a in arguments if tsql_type(a, answers) in CHARACTER_TYPES]
+    if not texts:
+        return
+    if common not in (*arithmetic.INTEGERS, "float"):
+        raise NotInSubset(f"COALESCE of text and {common} arguments (the {common} result's precision and scale)")
+    converted = [exp.Cast(this=a, to=exp.DataType.build(common)) if a in texts else a for a in arguments]
+    node.set("this", converted[0])
+    node.set("expressions", converted[1:])
 
 
 def _literal_text(node: exp.Expression | None) -> str:
@@ -350,6 +490,14 @@ def _arithmetic(operator: str, node: exp.Expression, visit: Callable[[exp.Expres
     """`a op b` with SQL Server's result and errors: SQLite's own operator where it cannot differ (+ - *
     on decimals and floats), else the runner's SQLite function, or its plain-SQL form without one."""
     left_type, right_type = tsql_type(node.this, answers), tsql_type(node.expression, answers)
+    if operator == "/" and _functions(answers) and "decimal" in (left_type, right_type) \
+            and {left_type, right_type} <= {"decimal", *arithmetic.INTEGERS}:
+        left_full, right_full = _decimal_operand(node.this, answers), _decimal_operand(node.expression, answers)
+        if left_full and right_full:  # to the quotient's scale (else SQLite's division: a known difference)
+            checked.append("arithmetic (/)")
+            return exp.Anonymous(this="tsql_decimal_divide", expressions=[
+                exp.Literal.string(left_full), exp.Literal.string(right_full),
+                node.this.transform(visit, copy=False), node.expression.transform(visit, copy=False)])
     try:
         needed = arithmetic.needs_check(operator, left_type, right_type, value_bounds(node.this),
                                         value_bounds(node.expression))
@@ -375,6 +523,49 @@ def _arithmetic(operator: str, node: exp.Expression, visit: Callable[[exp.Expres
     return node
 
 
+def _decimal_operand(node: exp.Expression, answers: Answers | None) -> str | None:
+    """The full type an operand of decimal division has there: an integer constant counts by its digits
+    (SQL Server's 1.0 / 3 divides by a decimal(1,0)), other integers by their type's precision."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Literal) and not node.is_string and str(node.this).isdigit():
+        return f"decimal({len(str(node.this).lstrip('0')) or 1},0)"
+    return full_type(node, answers)
+
+
+def _round(node: exp.Round, visit: Callable[[exp.Expression], exp.Expression],
+           answers: Answers | None) -> exp.Expression:
+    """ROUND in the argument's own type (the runner's tsql_round: negative lengths, the truncating third
+    argument, error 8115 when the rounded value does not fit); SQLite's round() where it agrees: a
+    length that is a literal of 0 or more, no third argument."""
+    value, length, function = node.this, node.args.get("decimals"), node.args.get("truncate")
+    type_name = full_type(value, answers)
+    if type_name is not None and dialect.parse_type(type_name)[0] not in (*arithmetic.NUMBERS, "numeric"):
+        type_name = None
+    if _functions(answers) and type_name is not None and length is not None:
+        return exp.Anonymous(this="tsql_round", expressions=[
+            exp.Literal.string(type_name), value.transform(visit, copy=False), length.transform(visit, copy=False),
+            function.transform(visit, copy=False) if function is not None else exp.Literal.number(0)])
+    simple = isinstance(length, exp.Literal) and not length.is_string and str(length.this).isdigit()
+    if answers is not None and (function is not None or not simple):  # (a static check: decided when it runs)
+        raise NotInSubset("ROUND with a negative or computed length or a third argument, of a value whose type "
+                          "the runner cannot tell or on the ODBC SQLite target (CAST the value to its type)")
+    node.set("this", value.transform(visit, copy=False))
+    return node
+
+
+def _abs(node: exp.Abs, visit: Callable[[exp.Expression], exp.Expression], answers: Answers | None,
+         unchecked: list[str], checked: list[str]) -> exp.Expression:
+    """ABS of an integer in its own type: of the type's smallest value, error 8115 (written as 0 - x in
+    that type, which the runner checks as any subtraction)."""
+    kind = tsql_type(node.this, answers)
+    zero = exp.Cast(this=exp.Literal.number(0), to=exp.DataType.build(str(kind)))
+    negated = _arithmetic("-", exp.Sub(this=zero, expression=node.this.copy()), visit, answers, unchecked, checked)
+    value = node.this.copy().transform(visit, copy=False)
+    return exp.Case(ifs=[exp.If(this=exp.LT(this=value.copy(), expression=exp.Literal.number(0)), true=negated)],
+                    default=value)
+
+
 def _aggregate(node: exp.Sum | exp.Avg, visit: Callable[[exp.Expression], exp.Expression],
                answers: Answers | None) -> exp.Expression:
     """SUM and AVG of integers as SQL Server computes them: an int total out of range is error 8115,
@@ -396,10 +587,18 @@ def _cast(value: exp.Expression, to: exp.DataType, visit: Callable[[exp.Expressi
           answers: Answers | None, unchecked: list[str], checked: list[str]) -> exp.Expression:
     """CAST to a T-SQL type: SQL Server's conversion (arithmetic.py) where SQLite's CAST could give
     another answer; else SQLite's storage class, plus truncation for char(n)/varchar(n)."""
-    target = to.sql(dialect="tsql").replace(" ", "")
+    target = cast_type(to)  # (VARCHAR without a length is varchar(30))
     name, length, _precision, _scale = dialect.parse_type(target)
     source = tsql_type(value, answers)
+    source_full = full_type(value, answers)
     value = value.transform(visit, copy=False)
+    if name in arithmetic.STRINGS and source in (*arithmetic.EXACT, "numeric"):
+        return _decimal_text(value, source, source_full, name, length, answers)
+    if name in ("date", "time", "datetime", "datetime2", "smalldatetime"):
+        from .writes import VALUE, date_time  # (writes.py imports this module)
+
+        template = date_time(VALUE, name, source)
+        return exp.Var(this="(" + template.replace(VALUE, value.sql(dialect=SandboxSQLite, identify=True)) + ")")
     if name in dialect.SUPPORTED_TYPES and arithmetic.conversion_needs_check(source, target):
         if answers is not None or _known(source):
             checked.append(f"CAST to {target}")
@@ -421,24 +620,243 @@ def _cast(value: exp.Expression, to: exp.DataType, visit: Callable[[exp.Expressi
         target = "TEXT"
     else:
         raise NotInSubset(f"CAST to {to.sql(dialect='tsql')}")
-    cast = exp.Cast(this=value, to=exp.DataType.build(target, dialect="sqlite"))
+    cast: exp.Expression = exp.Cast(this=value, to=exp.DataType.build(target, dialect="sqlite"))
+    if name in ("char", "nchar") and length not in (None, -1):  # char(n) pads with blanks to n
+        cast = exp.DPipe(this=cast, expression=exp.Literal.string(" " * length), safe=False)
     if name in ("char", "varchar", "nchar", "nvarchar") and length not in (None, -1):
         return exp.Anonymous(this="SUBSTR", expressions=[cast, exp.Literal.number(1), exp.Literal.number(length)])
     return cast
 
 
-#: T-SQL binary collations (Latin1_General_BIN2, SQL_Latin1_General_CP437_BIN, ...)
-_BINARY_COLLATION = re.compile(r"_BIN2?$", re.IGNORECASE)
+def _isnull_typed(node: exp.Coalesce, answers: Answers) -> None:
+    """ISNULL(a, b) has a's type: b is converted to it (ISNULL(@varchar5, 'longer text') is 'longe', as in
+    SQL Server), through the CAST rules. Where the runner cannot tell a's full type, b is left as it is."""
+    first = full_type(node.this, answers)
+    replacements = node.expressions
+    if first is None or len(replacements) != 1 or isinstance(replacements[0], exp.Null):
+        return
+    if dialect.parse_type(first)[0] not in dialect.SUPPORTED_TYPES or full_type(replacements[0], answers) == first:
+        return
+    node.set("expressions", [exp.Cast(this=replacements[0], to=exp.DataType.build(first, dialect="tsql"))])
+
+
+def _decimal_text(value: exp.Expression, source: str, source_full: str | None, name: str,
+                  length: int | None, answers: Answers | None) -> exp.Expression:
+    """A decimal converted to text as SQL Server writes it: every digit of its scale (CAST(2.50 AS
+    VARCHAR) is '2.50'), error 8115 when the text is longer than the type. Refused for money (two
+    decimals, rounded) and for a decimal whose scale the runner cannot tell."""
+    scale = dialect.parse_type(source_full)[3] if source_full and "(" in source_full else None
+    if source in ("decimal", "numeric") and scale is None and source_full is None and answers is None:
+        return value  # a static check: the scale shows when the statement runs (checked then)
+    if source not in ("decimal", "numeric") or scale is None:
+        what = source if source not in ("decimal", "numeric") else "a decimal whose scale the sandbox cannot tell"
+        raise NotInSubset(f"CAST of {what} to {name} (SQL Server writes the digits of its scale: CAST the value "
+                          "to decimal(p,s) first)")
+    sql = value.sql(dialect=SandboxSQLite, identify=True)
+    text = f"printf('%.{scale}f', {sql})"
+    if length not in (None, -1):
+        too_long = arithmetic.raise_sql(arithmetic.overflow("numeric", name).text).sql(dialect=SandboxSQLite)
+        text = f"CASE WHEN length({text}) > {length} THEN {too_long} ELSE {text} END"
+    return exp.Var(this=f"(CASE WHEN ({sql}) IS NULL THEN NULL ELSE {text} END)")  # (SQL as it is)
+
+
+# -- collation: comparisons, ORDER BY, LIKE (collation.py) ---------------------------------------
+#: the SQLite collations the translator itself writes (a COLLATE of these is left as it is)
+_SQLITE_COLLATIONS = {collation.DEFAULT, collation.ORDER, collation.CASE_SENSITIVE, collation.BINARY,
+                      collation.BINARY_FIRST}
+_ORDERING = exp.GT | exp.GTE | exp.LT | exp.LTE | exp.Between
+_ODBC_TEXT = ("comparison of text with {what} on the ODBC SQLite target (an ODBC connection has only "
+              "SQLite's NOCASE, which folds ASCII letters only and counts trailing blanks; run it on the "
+              "sandbox or SQL Server)")
+
+
+def _functions(answers: Answers | None) -> bool:
+    """Whether the statement runs on a connection with the runner's collations and functions."""
+    return answers is not None and answers.functions
+
+
+def _collate_comparison(node: exp.Expression, answers: Answers | None) -> None:
+    """Strings compare under SQL Server's default collation (NOCASE, replaced on the sandbox by
+    collation.py); `<`, `>`, `BETWEEN` of strings by its order (TSQL_ORDER). On the ODBC target a
+    literal or variable that NOCASE would compare otherwise than SQL Server is refused."""
+    operands = [node.args.get("this"), node.args.get("expression"), node.args.get("low"), node.args.get("high"),
+                *(node.expressions if isinstance(node, exp.In) else [])]
+    present = [o for o in operands if o is not None]
+    explicit = any(isinstance(o, exp.Collate) for o in present)  # a COLLATE decides (SQLite: the left one first)
+    if isinstance(node, _ORDERING) and _functions(answers) and not explicit \
+            and any(is_stringy(o, answers) for o in present) and not any(_not_text(o, answers) for o in present):
+        node.set("this", exp.Collate(this=node.this, expression=exp.var(collation.ORDER)))
+    elif not explicit:
+        collate_strings(node, answers)
+    if answers is not None and not answers.functions and not _binary(present):
+        for operand in present:
+            _odbc_text_check(_constant_text(operand, answers))
+
+
+def _sqlite_like_agrees(pattern: str, escape: str, sensitive: bool) -> bool:
+    """Whether SQLite's own LIKE (faster: no Python call per row) gives SQL Server's answer for this
+    literal pattern: no class, a final % (the value's trailing blanks then never matter), and ASCII
+    letters only under the default collation (SQLite folds those) or no letters under a binary one."""
+    if escape:
+        pattern = re.sub(re.escape(escape) + ".", "x", pattern, flags=re.S)  # an escaped character is literal
+    if "[" in pattern or not pattern.endswith("%"):
+        return False
+    if sensitive:
+        return not any(c.isalpha() for c in pattern)
+    return pattern.isascii() and pattern.isprintable()
+
+
+def _as_glob(pattern: str, escape: str) -> tuple[str, str] | None:
+    """A LIKE pattern as SQLite's GLOB pattern (binary, case-sensitive, built into every SQLite) and how
+    it ends: "open" (an unescaped %: the value's trailing blanks never matter), "char" (a character other
+    than a blank), "other" (_ or a blank). None when it has a [...] class."""
+    out: list[str] = []
+    i = 0
+    end = "other"
+    while i < len(pattern):
+        ch = pattern[i]
+        if escape and ch == escape and i + 1 < len(pattern):
+            literal = pattern[i + 1]
+            out.append(f"[{literal}]" if literal in "*?[" else literal)
+            end = "other" if literal == " " else "char"
+            i += 2
+            continue
+        if ch == "[":
+            return None
+        out.append({"%": "*", "_": "?", "*": "[*]", "?": "[?]"}.get(ch, ch))
+        end = "open" if ch == "%" else "other" if ch in "_ " else "char"
+        i += 1
+    return "".join(out), end
+
+
+def _glob_like(value: exp.Expression, glob: str, end: str, unicode: bool | None) -> exp.Expression | None:
+    """`value GLOB glob` with SQL Server's rule for the value's trailing blanks (significant for
+    Unicode text, ignored otherwise); None where GLOB cannot give that answer."""
+    if end == "open" or unicode:
+        return exp.Glob(this=value, expression=exp.Literal.string(glob))
+    if end == "char" and unicode is False:  # the match ends on a non-blank: the blanks after it are the value's
+        trimmed = exp.Anonymous(this="RTRIM", expressions=[value, exp.Literal.string(" ")])
+        return exp.Glob(this=trimmed, expression=exp.Literal.string(glob))
+    return None
+
+
+def _not_text(node: exp.Expression, answers: Answers | None) -> bool:
+    """Known to be of a type other than text (a date or a number converts the string it meets)."""
+    known = tsql_type(node, answers)
+    return is_numeric(node, answers) or (known is not None and known not in CHARACTER_TYPES)
+
+
+def _binary(operands: list[exp.Expression]) -> bool:
+    names = [o.expression.name for o in operands if isinstance(o, exp.Collate)]
+    return any(n.upper() in (collation.BINARY, "BINARY") or n.lower().endswith("_bin2") for n in names)
+
+
+def _constant_text(node: exp.Expression, answers: Answers) -> str | None:
+    """The text of a string literal or a string variable, else None."""
+    while isinstance(node, exp.Paren | exp.Collate):
+        node = node.this
+    if isinstance(node, exp.Literal | exp.National) and isinstance(node.this, str) and (
+            isinstance(node, exp.National) or node.is_string):
+        return node.this
+    if is_variable(node) or (isinstance(node, exp.Placeholder) and str(node.this).startswith("opusv_")):
+        name = variable_name(node) if is_variable(node) else str(node.this)[len("opusv_"):]
+        try:
+            value = answers.variable_value(name)
+        except TsqlError:  # a parameter of library code, bound row by row: not known here
+            return None
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _odbc_text_check(text: str | None) -> None:
+    if text is None:
+        return
+    if text.endswith(" "):
+        raise NotInSubset(_ODBC_TEXT.format(what="trailing blanks"))
+    if not (text.isascii() and text.isprintable()):
+        raise NotInSubset(_ODBC_TEXT.format(what="characters beyond printable ASCII"))
+
+
+def _collate_order(node: exp.Ordered | exp.Min | exp.Max, answers: Answers | None) -> None:
+    """ORDER BY, MIN and MAX of text in SQL Server's order (collation.ORDER) unless a COLLATE decides."""
+    target = node.this
+    if isinstance(target, exp.Collate) or is_numeric(target, answers) or (
+            isinstance(target, exp.Literal) and not target.is_string):
+        return
+    node.set("this", exp.Collate(this=target, expression=exp.var(collation.ORDER)))
+
+
+def _like(node: exp.Like, escape: exp.Expression | None, visit: Callable[[exp.Expression], exp.Expression],
+          answers: Answers | None) -> exp.Expression:
+    """T-SQL's LIKE: on the sandbox collation.py's tsql_like (classes, ranges, Unicode case, trailing
+    blanks of the value significant for Unicode text only); SQLite's LIKE or GLOB where it gives the
+    same answer (the ODBC target has nothing else)."""
+    value, pattern = node.this, node.expression
+    sensitive = _case_sensitive(value) or _case_sensitive(pattern)
+    if isinstance(value, exp.Collate):
+        value = value.this
+    if isinstance(pattern, exp.Collate):
+        pattern = pattern.this
+    unicode = is_unicode([value, pattern, escape], answers)
+    value = value.transform(visit, copy=False)
+    pattern = pattern.transform(visit, copy=False)
+    escape = escape.transform(visit, copy=False) if escape is not None else None
+    literal = _literal_text(node.expression) if isinstance(node.expression, exp.Literal | exp.National) else None
+    escape_char = _literal_text(escape) if escape is not None else ""
+    simple_escape = len(escape_char) == int(escape is not None)
+    negate = bool(node.args.get("negate"))
+    if answers is not None and literal is not None and sensitive and simple_escape:
+        globbed = _as_glob(literal, escape_char)
+        matched = _glob_like(value, *globbed, unicode) if globbed is not None else None
+        if matched is not None:
+            return exp.Not(this=matched) if negate else matched
+    if _functions(answers) and not (literal is not None and simple_escape
+                                    and _sqlite_like_agrees(literal, escape_char, sensitive)):
+        flags = (collation.LIKE_SENSITIVE if sensitive else 0) | (collation.LIKE_UNICODE if unicode else 0) | (
+            collation.LIKE_TYPES_UNKNOWN if unicode is None else 0)
+        call: exp.Expression = exp.Anonymous(this="tsql_like", expressions=[
+            value, pattern, escape if escape is not None else exp.Null(), exp.Literal.number(flags)])
+        return exp.Not(this=call) if negate else call
+    if answers is None or _functions(answers):  # a static check, a view (stored as SQLite text), or agreeing
+        plain: exp.Expression = exp.Like(this=value, expression=pattern)
+        if escape is not None:
+            plain = exp.Escape(this=plain, expression=escape)
+        return exp.Not(this=plain) if negate else plain
+    text = _constant_text(node.expression, answers)
+    if text is None:  # computed from columns: SQLite's LIKE (documented as a difference of the ODBC target)
+        text = "%"
+    if "[" in text:
+        raise NotInSubset("LIKE with a [...] character class on the ODBC SQLite target (SQLite's LIKE has none)")
+    if sensitive and any(c.isalpha() for c in text):
+        raise NotInSubset("case-sensitive LIKE of letters with a pattern that is not a literal on the ODBC "
+                          "SQLite target (write the pattern as a literal: it then runs as SQLite's GLOB)")
+    if text.endswith(" ") or not (text.isascii() and text.isprintable()):
+        raise NotInSubset("LIKE with a pattern of trailing blanks or characters beyond printable ASCII on the "
+                          "ODBC SQLite target")
+    if not text.endswith("%") and not unicode:  # SQL Server ignores the trailing blanks of a varchar value
+        if unicode is None or text.endswith("_"):
+            raise NotInSubset("LIKE whose pattern does not end in % over text the ODBC SQLite target cannot tell "
+                              "is Unicode (nvarchar: the value's trailing blanks count) or not (varchar: they are "
+                              "ignored), or ending in _ over varchar; CAST the value or write the pattern as N'...'")
+        value = exp.Anonymous(this="RTRIM", expressions=[value, exp.Literal.string(" ")])
+    like: exp.Expression = exp.Like(this=value, expression=pattern)
+    if escape is not None:
+        like = exp.Escape(this=like, expression=escape)
+    return exp.Not(this=like) if negate else like
+
+
 _FOR_JSON_OPTIONS = {"PATH", "WITHOUT_ARRAY_WRAPPER", "INCLUDE_NULL_VALUES"}
 _JSON_OBJECT_KEYS = 63  # SQLite's default limit of 127 function arguments, in key/value pairs
 
 
-def _json_object(select: exp.Select, visit: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
+def _json_object(select: exp.Select, visit: Callable[[exp.Expression], exp.Expression],
+                 answers: Answers | None, nested: bool = False) -> exp.Expression:
     """`(SELECT a AS [k], ... FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)` -> `json_object('k', a, ...)`.
 
     One object per outer row, NULLs kept, no FROM: the one form of FOR JSON whose meaning SQLite's
-    json_object has exactly (keys in order, text as JSON strings, numbers as numbers). SQL Server
-    writes a bit as true/false, the sandbox as 0/1 (it stores bits as integers).
+    json_object has exactly (keys in order, text as JSON strings, numbers as numbers). Each value is
+    written as SQL Server writes its type (_json_value): a bit as true/false, a decimal with all the
+    digits of its scale; a slash is escaped with a backslash in the whole text, as SQL Server escapes it.
     """
     clause = select.args["for_"]
     if str(clause.args.get("kind", "")).upper() != "JSON":
@@ -455,7 +873,11 @@ def _json_object(select: exp.Select, visit: Callable[[exp.Expression], exp.Expre
         if not key or "." in key or not isinstance(projection, exp.Alias | exp.Column):
             raise NotInSubset("FOR JSON PATH keys must be plain names (AS [key]); dotted keys nest objects")
         value = projection.this if isinstance(projection, exp.Alias) else projection
-        arguments += [exp.Literal.string(key), visit(value)]
+        if isinstance(value, exp.Subquery) and isinstance(value.this, exp.Select) and value.this.args.get("for_"):
+            # a FOR JSON in a value is an object in the object (json_object keeps it one); escaped once, below
+            arguments += [exp.Literal.string(key), _json_object(value.this, visit, answers, nested=True)]
+            continue
+        arguments += [exp.Literal.string(key), _json_value(value, visit(value.copy()), answers)]
     # SQLite takes at most 127 arguments per function: an object of more keys is made of 63, and
     # json_insert adds the rest, 63 at a time (new keys go last, so the order is kept).
     joined: exp.Expression = exp.Anonymous(this="json_object", expressions=arguments[: 2 * _JSON_OBJECT_KEYS])
@@ -467,7 +889,43 @@ def _json_object(select: exp.Select, visit: Callable[[exp.Expression], exp.Expre
                 raise NotInSubset("FOR JSON PATH of more than 63 keys with a key containing \" or \\")
             paths += [exp.Literal.string(f'$."{key.name}"'), value]
         joined = exp.Anonymous(this="json_insert", expressions=[joined, *paths])
-    return joined
+    if nested:
+        return joined
+    # '/' stands only inside JSON strings (keys and text): SQL Server writes it as \/ (once for nested objects)
+    return exp.Anonymous(this="replace", expressions=[joined, exp.Literal.string("/"), exp.Literal.string("\\/")])
+
+
+#: the types whose values FOR JSON writes as SQLite's json_object does (numbers as numbers, text as strings)
+_JSON_AS_IS = {*dialect.INTEGER_TYPES, "char", "varchar", "nchar", "nvarchar", "text", "ntext", "date",
+               "uniqueidentifier"} - {"bit"}
+
+
+def _json_value(tsql: exp.Expression, value: exp.Expression, answers: Answers | None) -> exp.Expression:
+    """A FOR JSON value as SQL Server writes it: a bit as true/false, a decimal(p,s) with its s decimals
+    (12.5000); other types as json_object writes them, or refused where SQL Server's JSON text differs
+    (float, money, dates with a time, binary) or the type is not known."""
+    if isinstance(tsql, exp.Null):
+        return value
+    if any(s.args.get("for_") for s in tsql.find_all(exp.Select)):
+        raise NotInSubset("FOR JSON inside an expression of a FOR JSON value")
+    type_text = full_type(tsql, answers) or tsql_type(tsql, answers)
+    name, _length, _precision, scale = dialect.parse_type(type_text) if type_text else (None, None, None, None)
+    if answers is None and (type_text is None or name in dialect.EXACT_NUMERIC_TYPES):
+        return value  # a static check: the type shows when the statement runs (checked then)
+    if name in dialect.EXACT_NUMERIC_TYPES and "(" not in (type_text or ""):
+        raise NotInSubset("FOR JSON of a decimal whose scale the sandbox cannot tell (CAST it to decimal(p,s))")
+    if name == "bit":
+        sql = value.sql(dialect=SandboxSQLite, identify=True)
+        return exp.Var(this=f"(CASE WHEN ({sql}) IS NULL THEN NULL WHEN ({sql}) <> 0 THEN json('true') "
+                            "ELSE json('false') END)")
+    if name in dialect.EXACT_NUMERIC_TYPES:
+        sql = value.sql(dialect=SandboxSQLite, identify=True)
+        return exp.Var(this=f"(CASE WHEN ({sql}) IS NULL THEN NULL ELSE json(printf('%.{scale or 0}f', {sql})) END)")
+    if name in _JSON_AS_IS:
+        return value
+    what = f"a {type_text} value" if type_text and type_text != arithmetic.BY_VALUE else \
+        "a value whose type the sandbox cannot tell (CAST it)"
+    raise NotInSubset(f"FOR JSON of {what}: SQL Server's JSON text for it is not the sandbox's")
 
 
 def snapshot_table(view: str) -> str:

@@ -27,10 +27,12 @@ none of its rows are written, as in SQL Server. Written by hand: no library mode
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import functools
 import re
 import string
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +41,7 @@ from sqlglot import exp
 
 from ..catalog import Column, Table
 from . import dialect
-from .expression_types import is_stringy, is_variable, variable_name
+from .expression_types import CHARACTER_TYPES, CP1252_EXTRA, is_stringy, is_variable, variable_name
 from .runtime import TsqlError
 from .sqlite_schema import SCHEMA, TableModel, parse_table_sql
 from .translate import Answers
@@ -72,6 +74,9 @@ MESSAGES = {
     8107: "IDENTITY_INSERT is already ON for table '{held}'. Cannot perform SET operation for table '{table}'.",
     8114: "Error converting data type {source} to {type}.",
     8115: "Arithmetic overflow error converting {source} to data type {type}.",
+    241: "Conversion failed when converting date and/or time from character string.",
+    242: "The conversion of a {source} data type to a {type} data type resulted in an out-of-range value.",
+    8169: "Conversion failed when converting from a character string to uniqueidentifier.",
 }
 _NUMBERS_AS_TEXT = {"tinyint": "INT1", "smallint": "INT2"}  # error 244's names for the small integer types
 
@@ -134,8 +139,8 @@ REFUSED = "Not supported: "
 _LINE_BREAKS = "char(9, 10, 11, 12, 13)"
 
 
-def _refuse(construct: str) -> str:
-    return f"json_extract('{{}}', {literal(REFUSED + construct + ' (not documented)')})"
+def _refuse(construct: str, why: str = "not documented") -> str:
+    return f"json_extract('{{}}', {literal(REFUSED + construct + f' ({why})')})"
 
 
 def _with_text(value: str, body: str, target: str) -> str:
@@ -263,8 +268,157 @@ def _character(value: str, name: str, length: int, table: str, column: str) -> s
     if name in ("char", "varchar"):
         too_long = f"CASE WHEN typeof({value}) = 'integer' THEN {stored(literal('*'))} ELSE {too_long} END"
     from_number = f"CASE WHEN length({number}) <= {length} THEN {stored(number)} ELSE {too_long} END"
+    if name in ("char", "varchar"):
+        from_text = f"CASE WHEN {outside_code_page(value)} THEN {CODE_PAGE_REFUSED} ELSE {from_text} END"
     return (f"CASE WHEN typeof({value}) = 'text' THEN {from_text} "
             f"WHEN typeof({value}) IN ('integer', 'real') THEN {from_number} ELSE {value} END")
+
+
+# -- the code page of varchar and char ---------------------------------------------------------------------
+CODE_PAGE_CONSTRUCT = ("text with characters outside code page 1252 written to a varchar or char value (SQL Server "
+                       "stores a best-fit character or '?' for each, by Windows' best-fit table; write N'...' and "
+                       "nvarchar to keep them)")
+
+
+def outside_code_page(value: str) -> str:
+    """SQL: the text has a character that code page 1252 does not hold (GLOB ranges compare code points;
+    NUL cannot stand in a pattern and is in the code page)."""
+    extra = ", ".join(str(ord(ch)) for ch in CP1252_EXTRA)
+    return f"({value} GLOB '*[^' || char(1) || '-' || char(127) || char(160) || '-' || char(255, {extra}) || ']*')"
+
+
+CODE_PAGE_REFUSED = _refuse(CODE_PAGE_CONSTRUCT, "the sandbox does not carry that table")
+
+
+# -- dates and times ---------------------------------------------------------------------------------------
+DATE_TIME_TYPES = ("date", "time", "datetime", "datetime2", "smalldatetime")
+_D = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
+_HM = "[0-9][0-9]:[0-9][0-9]"
+_HMS = _HM + ":[0-9][0-9]"
+#: the formats the sandbox reads; SQL Server reads more, some by SET DATEFORMAT and SET LANGUAGE
+DATE_FORMATS = "yyyy-mm-dd, yyyy-mm-dd hh:mm[:ss[.fffffff]] or yyyy-mm-ddThh:mm:ss[.fffffff]"
+TIME_FORMATS = "hh:mm[:ss[.fffffff]]"
+#: the range of each type's dates (datetime from 1753, smalldatetime 1900-01-01 to 2079-06-06 23:59)
+_DATE_RANGES = {"datetime": ("1753-01-01 00:00:00.000", "9999-12-31 23:59:59.997"),
+                "smalldatetime": ("1900-01-01 00:00:00", "2079-06-06 23:59:00")}
+
+
+def date_time(value: str, name: str, source: str | None) -> str:
+    """Text written to a date or time column, as SQL Server converts it: ISO text checked and stored in one
+    form ('2020-01-05 10:00:00.997' for datetime, rounded to 1/300 s; '...:00' for smalldatetime, rounded
+    to the minute; seven decimals for datetime2 and time, date alone for date). Text that is no date (no
+    digit, or an impossible day or hour) is error 241; other formats, numbers and binary are refused."""
+    failed = _raise(241)
+    other = _refuse(f"text in a date or time format other than {TIME_FORMATS if name == 'time' else DATE_FORMATS} "
+                    f"written to a {name} column", "SQL Server reads other formats by SET DATEFORMAT and LANGUAGE")
+    if name == "time":
+        parts = "SELECT opus_t, '1900-01-01' AS opus_d, opus_t AS opus_r FROM (SELECT trim({v}, ' ') AS opus_t)"
+    else:
+        parts = (f"SELECT opus_t, CASE WHEN opus_t GLOB '{_D}*' THEN substr(opus_t, 1, 10) END AS opus_d, "
+                 "CASE WHEN length(opus_t) = 10 THEN '' WHEN substr(opus_t, 11, 1) = ' ' OR "
+                 f"(substr(opus_t, 11, 1) = 'T' AND substr(opus_t, 12) GLOB '{_HMS}*') THEN substr(opus_t, 12) END "
+                 "AS opus_r FROM (SELECT trim({v}, ' ') AS opus_t)")
+    parts = parts.replace("{v}", value)
+    split = (f"SELECT opus_t, opus_d, CASE WHEN opus_r = '' THEN '00:00:00' "
+             f"WHEN opus_r GLOB '{_HM}' THEN opus_r || ':00' "
+             f"WHEN opus_r GLOB '{_HMS}' OR opus_r GLOB '{_HMS}.[0-9]*' THEN substr(opus_r, 1, 8) END AS opus_s, "
+             f"CASE WHEN opus_r = '' OR opus_r GLOB '{_HM}' OR opus_r GLOB '{_HMS}' THEN '' "
+             f"WHEN opus_r GLOB '{_HMS}.[0-9]*' AND substr(opus_r, 10) NOT GLOB '*[^0-9]*' "
+             f"AND length(opus_r) <= 16 THEN substr(opus_r, 10) END AS opus_f FROM ({parts})")
+    shaped = "opus_d IS NOT NULL AND opus_s IS NOT NULL AND opus_f IS NOT NULL"
+    valid = ("coalesce(date(opus_d, '+0 days') = opus_d AND opus_d >= '0001-01-01' AND substr(opus_s, 1, 2) <= '23' "
+             "AND substr(opus_s, 4, 2) <= '59' AND substr(opus_s, 7, 2) <= '59', 0)")
+    seven = "substr(opus_f || '0000000', 1, 7)"
+    if name == "date":
+        result = "opus_d"
+    elif name == "datetime2":
+        result = f"opus_d || ' ' || opus_s || '.' || {seven}"
+    elif name == "time":
+        result = f"opus_s || '.' || {seven}"
+    else:
+        low, high = _DATE_RANGES[name]
+        out_of_range = _raise(242, source=_string_kind(source), type=name)
+        ms = "CAST(substr(opus_f || '000', 1, 3) AS INTEGER)"
+        if name == "datetime":  # to 1/300 s: the last digit of the milliseconds .000, .003 or .007 (.999 is 1 s)
+            ticks = (f"(({ms}) / 10 * 10 + CASE ({ms}) % 10 WHEN 0 THEN 0 WHEN 1 THEN 0 WHEN 2 THEN 3 WHEN 3 THEN 3 "
+                     "WHEN 4 THEN 3 WHEN 9 THEN 10 ELSE 7 END)")
+            rounded = (f"(SELECT CASE WHEN opus_m < 1000 THEN opus_d || ' ' || opus_s || '.' || printf('%03d', opus_m) "
+                       "ELSE datetime(opus_d || ' ' || opus_s, '+1 seconds') || '.000' END "
+                       f"FROM (SELECT {ticks} AS opus_m))")
+        else:  # smalldatetime: to the minute, 29.998 s down and 29.999 s up
+            up = "substr(opus_s, 7, 2) || '.' || substr(opus_f || '000', 1, 3) >= '29.999'"
+            rounded = (f"strftime('%Y-%m-%d %H:%M:00', opus_d || ' ' || substr(opus_s, 1, 5), "
+                       f"CASE WHEN {up} THEN '+1 minutes' ELSE '+0 minutes' END)")
+        # more decimals than 3: text is error 241; a datetime2 value (or one of a type not known) is rounded by
+        # rules the sandbox does not model
+        too_fine = failed if source in (*CHARACTER_TYPES, PARAMETER) else _refuse(
+            f"a {source or 'date and time'} value with more than 3 decimals converted to {name}")
+        digits = "opus_f" if source in (*CHARACTER_TYPES, PARAMETER) else "rtrim(opus_f, '0')"
+        result = (f"(SELECT CASE WHEN length({digits}) > 3 THEN {too_fine} WHEN opus_x IS NULL OR opus_x < '{low}' "
+                  f"OR opus_x > '{high}' THEN {out_of_range} ELSE opus_x END FROM (SELECT {rounded} AS opus_x))")
+    from_text = (f"(SELECT CASE WHEN opus_t = '' THEN {_refuse(f'an empty string written to a {name} column')} "
+                 f"WHEN NOT ({shaped}) THEN CASE WHEN opus_t GLOB '*[0-9]*' THEN {other} ELSE {failed} END "
+                 f"WHEN NOT {valid} THEN {failed} ELSE {result} END FROM ({split}))")
+    refused = _refuse(f"a number or binary value written to a {name} column", "SQL Server's conversion of it is not "
+                      "the sandbox's")
+    return (f"CASE WHEN typeof({value}) = 'text' THEN {from_text} "
+            f"WHEN typeof({value}) <> 'null' THEN {refused} ELSE NULL END")
+
+
+# -- uniqueidentifier, money, binary ---------------------------------------------------------------------------
+_HEX = "[0-9A-Fa-f]"
+_GUID = "-".join(_HEX * n for n in (8, 4, 4, 4, 12))
+
+
+def _uniqueidentifier(value: str) -> str:
+    """Text in the form 6F9619FF-8B86-D011-B42D-00C04FC964FF (in braces or not) is stored in capitals; longer
+    text is cut to its first 36 characters, as SQL Server documents; other text is error 8169."""
+    refused = _refuse("a number or binary value written to a uniqueidentifier column",
+                      "SQL Server's conversion of it is not the sandbox's")
+    return (f"CASE WHEN typeof({value}) = 'text' THEN CASE WHEN {value} GLOB '{{{_GUID}}}' "
+            f"THEN upper(substr({value}, 2, 36)) WHEN substr({value}, 1, 36) GLOB '{_GUID}' "
+            f"THEN upper(substr({value}, 1, 36)) ELSE {_raise(8169)} END "
+            f"WHEN typeof({value}) <> 'null' THEN {refused} ELSE NULL END")
+
+
+_MONEY_LIMITS = {"money": 922337203685477.5807, "smallmoney": 214748.3647}
+
+
+def _money(value: str, name: str, source: str | None) -> str:
+    """A number written to money or smallmoney: rounded to four decimals, error 8115 beyond the range.
+    Text of plain digits is read as a number; other text (currency signs, thousands separators) is refused."""
+    limit = _MONEY_LIMITS[name]
+    overflow = _raise(8115, sql_source=_number_kind(value, source), type=name)
+    # SQLite's round() is exact to about 15 significant digits: four decimals leave eleven before the point
+    inexact = _refuse(f"a {name} value of 10^11 or more with decimals", "the sandbox's numbers hold 15 digits")
+    from_text = _with_text(value, f"CASE WHEN {_DECIMAL_TEXT} THEN (SELECT CASE WHEN abs(opus_r) > {limit} "
+                                  f"THEN {_raise(8115, source=_string_kind(source), type=name)} "
+                                  f"WHEN abs(opus_r) >= 1e11 THEN {inexact} ELSE opus_r END "
+                                  f"FROM (SELECT round(CAST(opus_t AS REAL), 4) AS opus_r)) ELSE "
+                                  f"{_refuse(f'text other than digits and a point written to a {name} column')} END",
+                           name)
+    return (f"CASE WHEN typeof({value}) = 'integer' THEN CASE WHEN abs({value}) <= {limit} THEN {value} "
+            f"ELSE {overflow} END "
+            f"WHEN typeof({value}) = 'real' THEN CASE WHEN abs(round({value}, 4)) > {limit} THEN {overflow} "
+            f"WHEN abs({value}) >= 1e11 THEN {inexact} ELSE round({value}, 4) END "
+            f"WHEN typeof({value}) = 'text' THEN {from_text} "
+            f"WHEN typeof({value}) = 'blob' THEN {_refuse(f'a binary value written to a {name} column')} "
+            f"ELSE NULL END")
+
+
+def _binary(value: str, name: str, length: int) -> str:
+    """Binary written to binary(n)/varbinary(n) is stored as it is; longer than n, shorter than binary(n)
+    (SQL Server pads it with zero bytes, which plain SQLite SQL cannot append to a blob), text or a number is
+    refused (SQL Server: error 2628 with its own rendering of the bytes, or 257 for text)."""
+    refused = _refuse(f"text or a number written to a {name} column", "SQL Server needs a CONVERT there")
+    if length == -1:
+        return f"CASE WHEN typeof({value}) IN ('blob', 'null') THEN {value} ELSE {refused} END"
+    too_long = _refuse(f"binary data longer than {length} bytes written to a {name}({length}) column")
+    short = _refuse(f"binary data shorter than {length} bytes written to a binary({length}) column",
+                    "SQL Server pads it with zero bytes")
+    padded = f"WHEN length({value}) < {length} THEN {short} " if name == "binary" else ""
+    return (f"CASE WHEN typeof({value}) = 'blob' THEN CASE WHEN length({value}) > {length} THEN {too_long} "
+            f"{padded}ELSE {value} END WHEN typeof({value}) = 'null' THEN NULL ELSE {refused} END")
 
 
 @dataclass(frozen=True)
@@ -291,9 +445,11 @@ class Source:
         if target in dialect.EXACT_NUMERIC_TYPES and name in dialect.EXACT_NUMERIC_TYPES:
             p, s = column.precision or 18, column.scale or 0
             return (precision or 18) - (scale or 0) <= p - s and (scale or 0) <= s
+        if target == "varchar" and name == "nvarchar":  # (code page 1252)
+            return False
         if target in ("varchar", "nvarchar") and name in ("varchar", "nvarchar"):  # (char pads, text has no length)
             return column.max_length == -1 or (length not in (None, -1) and length <= (column.max_length or 1))
-        return target == name and target in ("bit", "float")
+        return target == name and target in ("bit", "float", *DATE_TIME_TYPES, "uniqueidentifier", "money")
 
 
 def conversion(value: str, column: Column, table: str, written: Source | None) -> str | None:
@@ -321,6 +477,17 @@ def conversion(value: str, column: Column, table: str, written: Source | None) -
         return _float(value, name, source)
     if name in ("char", "varchar", "nchar", "nvarchar") and column.max_length not in (None, -1):
         return _character(value, name, column.max_length or 1, table, column.name)
+    if name in ("char", "varchar", "text"):  # (max): no length, the code page still
+        return f"CASE WHEN typeof({value}) = 'text' AND {outside_code_page(value)} THEN {CODE_PAGE_REFUSED} " \
+               f"ELSE {value} END"
+    if name in DATE_TIME_TYPES:
+        return date_time(value, name, source)
+    if name == "uniqueidentifier":
+        return _uniqueidentifier(value)
+    if name in _MONEY_LIMITS:
+        return _money(value, name, source)
+    if name in ("binary", "varbinary"):
+        return _binary(value, name, column.max_length or 1)
     return None
 
 
@@ -669,6 +836,12 @@ def type_by_value(value: Any) -> str | None:
         return f"decimal({max(len(digits) + max(exponent, 0), scale, 1)},{scale})"
     if isinstance(value, float):
         return "float"
+    if isinstance(value, datetime.datetime):  # (pyodbc sends a datetime with its microseconds)
+        return "datetime2"
+    if isinstance(value, datetime.date):
+        return "date"
+    if isinstance(value, uuid.UUID):
+        return "uniqueidentifier"
     if isinstance(value, str):
         return f"nvarchar({max(len(value.encode('utf-16-le')) // 2, 1)})"
     return None
@@ -695,3 +868,22 @@ def literal_type(node: exp.Expression) -> str | None:
         return None
     low, high = dialect.INTEGER_RANGES["int"]
     return "int" if low <= int(text) <= high else f"decimal({len(text.lstrip('0')) or 1},0)"
+
+
+# -- values assigned to variables ------------------------------------------------------------------------------
+
+
+def assignment(type_text: str) -> str | None:
+    """SQL (VALUE where the value goes) for what a value assigned to a variable of this type becomes beyond
+    runtime.coerce (which truncates text and converts numbers): varchar's code page, and the dates, times and
+    uniqueidentifiers that a column of the type would store (DECLARE @d DATETIME = '... 10:00:00.999' holds
+    10:00:01.000). None when there is nothing more to do."""
+    name, _length, _precision, _scale = dialect.parse_type(type_text)
+    if name in ("char", "varchar", "text"):
+        return f"CASE WHEN typeof({VALUE}) = 'text' AND {outside_code_page(VALUE)} THEN {CODE_PAGE_REFUSED} " \
+               f"ELSE {VALUE} END"
+    if name in DATE_TIME_TYPES:
+        return date_time(VALUE, name, None)
+    if name == "uniqueidentifier":
+        return _uniqueidentifier(VALUE)
+    return None

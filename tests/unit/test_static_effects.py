@@ -26,6 +26,7 @@ from pytest_opus.effects import (
     rollback_problems,
     script_effects,
 )
+from pytest_opus.errors import ScriptError
 from pytest_opus.expectations import Finding, ObjectResult, format_findings
 from pytest_opus.ledger import LEDGER_TABLES
 from pytest_opus.targets.sandbox import SandboxTarget
@@ -315,12 +316,18 @@ def test_dynamic_sql_is_recorded_with_its_line_and_never_applied() -> None:
         ("CREATE TABLE dbo.T (a GEOGRAPHY NULL);", "unsupported"),
         ("DROP SYNONYM dbo.S;", "unsupported"),
         ("ALTER TABLE dbo.T ADD CONSTRAINT DF_T_a DEFAULT (1) FOR a;", "unsupported"),
-        ("CREATE TABLE dbo.T (a INT NOT NULL", "unreadable"),
     ],
 )
 def test_ddl_outside_the_model_is_reported_not_skipped(script: str, kind: str) -> None:
     [item] = script_effects(script, "x.sql").changes
     assert isinstance(item, NotAnalysed) and item.kind == kind and item.where.line == 1
+
+
+def test_a_syntax_error_is_reported_as_the_runner_reports_it() -> None:
+    """A statement SQL Server could not compile is its syntax error, as the runner gives it, not an effect."""
+    with pytest.raises(ScriptError, match=r"x\.sql:2: Incorrect syntax near") as caught:
+        script_effects("PRINT 'first'\nCREATE TABLE dbo.T (a INT NOT NULL", "x.sql")
+    assert caught.value.number in (102, 156)
 
 
 def test_temp_tables_and_data_statements_are_not_schema_effects() -> None:

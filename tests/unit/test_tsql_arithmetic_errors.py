@@ -100,7 +100,11 @@ PROBES: list[tuple[str, Any, str, str]] = [
      error(8115, "Arithmetic overflow error converting varchar to data type numeric."), SAME, ERRORS_8000),
     ("SELECT CAST('2.5' AS DECIMAL(10,2)), CAST('-12' AS DECIMAL(4,0))", [(2.5, -12)], SAME, CAST),
     ("SELECT CAST('2.555' AS DECIMAL(10,2))", [(2.56,)], REFUSED, CAST),
-    ("SELECT CAST('abc' AS FLOAT)", error(8114, "Error converting data type varchar to float."), REFUSED,
+    ("SELECT CAST('TRUE' AS BIT), CAST(' 0 ' AS BIT), CAST('-5' AS BIT), CAST('' AS BIT)", [(1, 0, 1, 0)], SAME,
+     "https://learn.microsoft.com/en-us/sql/t-sql/data-types/bit-transact-sql"),
+    ("SELECT CAST('yes' AS BIT)", error(245, "Conversion failed when converting the varchar value 'yes' to data type "
+                                              "bit."), SAME, ERRORS_0),
+    ("SELECT CAST('abc' AS FLOAT)", error(8114, "Error converting data type varchar to float."), SAME,
      ERRORS_8000),
     ("SELECT 1 + '2'", [(3,)], SAME, CAST),
     ("SELECT i - v FROM dbo.Nums",

@@ -58,7 +58,7 @@ PRINT_CASES = [
      ["boom", "50001", "2", "16"]),
     ("PRINT 'x'\nGO\nBEGIN TRY\n    SELECT * FROM dbo.nowhere;\nEND TRY\nBEGIN CATCH\n"
      "    PRINT ERROR_NUMBER(); PRINT ERROR_LINE(); PRINT ERROR_MESSAGE();\nEND CATCH",
-     ["x", "208", "2", "Invalid object name 'nowhere'."]),
+     ["x", "208", "2", "Invalid object name 'dbo.nowhere'."]),
     ("BEGIN TRY PRINT 'body'; END TRY BEGIN CATCH PRINT 'handler'; END CATCH", ["body"]),
     ("BEGIN TRY\n  BEGIN TRY THROW 50002, 'inner', 1; END TRY\n  BEGIN CATCH THROW 50003, 'outer', 1; END CATCH\n"
      "END TRY\nBEGIN CATCH PRINT ERROR_MESSAGE(); PRINT ERROR_NUMBER(); END CATCH", ["outer", "50003"]),

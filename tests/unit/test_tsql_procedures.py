@@ -78,7 +78,7 @@ def test_procedure_variables_are_private(sandbox: SandboxTarget) -> None:
         ("EXEC dbo.Add_Them @b = 1;", 201, "expects parameter '@a', which was not supplied"),
         ("EXEC dbo.Add_Them 1, 2, NULL, 'x', 5;", 8144, "too many arguments"),
         ("EXEC dbo.Add_Them @a = 1, @nope = 2;", 8145, "@nope is not a parameter"),
-        ("EXEC dbo.No_Such_Procedure;", 2812, "Could not find stored procedure 'No_Such_Procedure'"),
+        ("EXEC dbo.No_Such_Procedure;", 2812, "Could not find stored procedure 'dbo.No_Such_Procedure'"),
         ("EXEC dbo.Add_Them @a = 'abc';", 245, "Conversion failed"),
     ],
 )
@@ -189,4 +189,4 @@ def test_error_in_dynamic_sql_is_reported_at_the_exec(sandbox: SandboxTarget) ->
 def test_system_procedures_are_outside_the_subset(sandbox: SandboxTarget) -> None:
     result = run(sandbox, "PRINT 1;\nEXEC sp_rename 'dbo.T', 'U';")
     assert isinstance(result.error, UnsupportedConstruct)
-    assert result.error.line == 2 and "construct not supported by the embedded target" in result.error.message
+    assert result.error.line == 2 and "not supported by the sandbox: " in result.error.message

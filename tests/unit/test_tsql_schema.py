@@ -217,7 +217,7 @@ def test_catalog_views_see_ddl_made_earlier_in_the_script(sandbox: SandboxTarget
 
 def test_unknown_catalog_view_is_outside_the_subset(sandbox: SandboxTarget) -> None:
     error = failure(sandbox, "PRINT 1;\nSELECT * FROM sys.foreign_keys;")
-    assert "construct not supported by the embedded target" in error.message and error.line == 2
+    assert "not supported by the sandbox: " in error.message and error.line == 2
 
 
 # -- ALTER TABLE ---------------------------------------------------------------------------------------

@@ -388,7 +388,7 @@ RUNNABLE = [
 # (an error planted in an entry's place: what SQL Server reports, at the entry's first line)
 PLANTED = [
     ("RAISERROR('planted', 16, 1)", 50000, "planted"),
-    ("SELECT a FROM dbo.Nowhere", 208, "Invalid object name 'Nowhere'."),
+    ("SELECT a FROM dbo.Nowhere", 208, "Invalid object name 'dbo.Nowhere'."),
     ("END", 156, "Incorrect syntax near the keyword 'END'."),
 ]
 SETUP = ("CREATE TABLE dbo.T (a INT NOT NULL, b INT NULL);\nCREATE TABLE dbo.S (a INT NOT NULL);\n"

@@ -198,6 +198,17 @@ PROBES = [
           error(110, "There are fewer columns in the INSERT statement than values specified in the VALUES clause. "
                      "The number of values in the VALUES clause must match the number of columns specified in the "
                      "INSERT statement."), ERRORS_0_999),
+    # -- dates, uniqueidentifier, money (the rules are docs/embedded-runner.md's; tests/unit/test_tsql_values.py) --
+    Probe("datetime rounds to 1/300 s", "CREATE TABLE dbo.U (k INT, d DATETIME); INSERT INTO dbo.U VALUES "
+          "(1, '1998-01-01 23:59:59.999'), (2, '1998-01-01 23:59:59.994'); SELECT d FROM dbo.U ORDER BY k;",
+          [("1998-01-02 00:00:00.000",), ("1998-01-01 23:59:59.993",)],
+          f"{LEARN}/t-sql/data-types/datetime-transact-sql"),
+    Probe("an impossible date", "CREATE TABLE dbo.U (d DATE); INSERT INTO dbo.U VALUES ('2023-02-29');",
+          error(241, "Conversion failed when converting date and/or time from character string."), ERRORS_0_999),
+    Probe("text that is no GUID", "CREATE TABLE dbo.U (g UNIQUEIDENTIFIER); INSERT INTO dbo.U VALUES ('abc');",
+          error(8169, "Conversion failed when converting from a character string to uniqueidentifier."), ERRORS_8000),
+    Probe("money has four decimals", "CREATE TABLE dbo.U (m MONEY); INSERT INTO dbo.U VALUES (2.71828); "
+          "SELECT m FROM dbo.U;", [(2.7183,)], f"{LEARN}/t-sql/data-types/money-and-smallmoney-transact-sql"),
     # NOT NULL stays SQL Server's 515
     Probe("NOT NULL", "CREATE TABLE dbo.U (k INT NOT NULL); INSERT INTO dbo.U (k) VALUES (NULL);",
           (515, ""), ERRORS_0_999),
