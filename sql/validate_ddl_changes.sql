@@ -74,10 +74,10 @@ INSERT INTO #opus_checks (check_order, check_name, passed, detail)
 SELECT 300 + e.ord,
        CONCAT(N'column dbo.MON_UpdateAudit.', e.column_name, N' ', e.type_text),
        CASE WHEN c.COLUMN_NAME IS NOT NULL AND c.DATA_TYPE = e.data_type
-                 AND ISNULL(c.CHARACTER_MAXIMUM_LENGTH, 0) = e.max_length AND c.ORDINAL_POSITION = e.ord
+                 AND ISNULL(c.CHARACTER_MAXIMUM_LENGTH, 0) = e.max_length AND c.position = e.ord
                  AND c.IS_NULLABLE = e.nullable THEN 1 ELSE 0 END,
        CASE WHEN c.COLUMN_NAME IS NULL THEN N'missing'
-            ELSE CONCAT(N'found ', c.DATA_TYPE, N' at position ', c.ORDINAL_POSITION,
+            ELSE CONCAT(N'found ', c.DATA_TYPE, N' at position ', c.position,
                         CASE WHEN c.IS_NULLABLE = 'YES' THEN N' NULL' ELSE N' NOT NULL' END) END
 FROM (
     SELECT 1 AS ord, N'audit_id' AS column_name, N'int identity' AS type_text, N'int' AS data_type,
@@ -97,8 +97,16 @@ FROM (
     UNION ALL SELECT 14, N'api_response_id', N'varchar(100)', N'varchar', 100, 'YES'
     UNION ALL SELECT 15, N'error_message', N'nvarchar(max)', N'nvarchar', -1, 'YES'
 ) AS e
-LEFT JOIN INFORMATION_SCHEMA.COLUMNS AS c
-       ON c.TABLE_SCHEMA = N'dbo' AND c.TABLE_NAME = N'MON_UpdateAudit' AND c.COLUMN_NAME = e.column_name;
+LEFT JOIN (
+    -- the position among the table's current columns: ORDINAL_POSITION is SQL Server's column_id,
+    -- which keeps the gap a dropped column leaves, so a table rebuilt in place would fail by it
+    SELECT col.COLUMN_NAME, col.DATA_TYPE, col.CHARACTER_MAXIMUM_LENGTH, col.IS_NULLABLE,
+           (SELECT COUNT(*) FROM INFORMATION_SCHEMA.COLUMNS AS earlier
+             WHERE earlier.TABLE_SCHEMA = col.TABLE_SCHEMA AND earlier.TABLE_NAME = col.TABLE_NAME
+               AND earlier.ORDINAL_POSITION <= col.ORDINAL_POSITION) AS position
+      FROM INFORMATION_SCHEMA.COLUMNS AS col
+     WHERE col.TABLE_SCHEMA = N'dbo' AND col.TABLE_NAME = N'MON_UpdateAudit'
+) AS c ON c.COLUMN_NAME = e.column_name;
 
 -- An index counts by what it indexes (one key column, the same uniqueness), whatever its name: the
 -- older scripts named the same indexes differently (IX_MON_UpdateAudit_BatchId).
@@ -127,13 +135,14 @@ FROM (
     UNION ALL SELECT 5, N'IX_MON_UpdateAudit_update_timestamp', N'update_timestamp', 0
 ) AS e
 LEFT JOIN (
-    -- the index of that meaning: the expected name if it has it, else the first other name
+    -- the index of that meaning: the expected name if it has it, else the first other name (first by
+    -- code point: the same answer under any collation)
     SELECT x.column_name, x.is_primary_key,
            COALESCE(MAX(CASE WHEN x.index_name IN (N'PK_MON_UpdateAudit', N'IX_MON_UpdateAudit_batch_id',
                                                    N'IX_MON_UpdateAudit_monday_item_id',
                                                    N'IX_MON_UpdateAudit_monday_board_id',
                                                    N'IX_MON_UpdateAudit_update_timestamp')
-                             THEN x.index_name END), MIN(x.index_name)) AS index_name
+                             THEN x.index_name END), MIN(x.index_name COLLATE Latin1_General_BIN2)) AS index_name
       FROM #opus_audit_indexes AS x
      WHERE x.is_primary_key = 1 OR x.is_unique = 0
      GROUP BY x.column_name, x.is_primary_key
@@ -144,8 +153,8 @@ DROP TABLE #opus_audit_indexes;
 INSERT INTO #opus_checks (check_order, check_name, passed, detail)
 SELECT 500 + e.ord,
        CONCAT(N'view column VW_UpdateOperationSummary.', e.column_name),
-       CASE WHEN c.ORDINAL_POSITION = e.ord THEN 1 ELSE 0 END,
-       CASE WHEN c.COLUMN_NAME IS NULL THEN N'missing' ELSE CONCAT(N'at position ', c.ORDINAL_POSITION) END
+       CASE WHEN c.position = e.ord THEN 1 ELSE 0 END,
+       CASE WHEN c.COLUMN_NAME IS NULL THEN N'missing' ELSE CONCAT(N'at position ', c.position) END
 FROM (
     SELECT 1 AS ord, N'batch_id' AS column_name
     UNION ALL SELECT 2, N'update_operation'
@@ -157,8 +166,16 @@ FROM (
     UNION ALL SELECT 8, N'batch_end_time'
     UNION ALL SELECT 9, N'error_count'
 ) AS e
-LEFT JOIN INFORMATION_SCHEMA.COLUMNS AS c
-       ON c.TABLE_SCHEMA = N'dbo' AND c.TABLE_NAME = N'VW_UpdateOperationSummary' AND c.COLUMN_NAME = e.column_name;
+LEFT JOIN (
+    -- the position among the table's current columns: ORDINAL_POSITION is SQL Server's column_id,
+    -- which keeps the gap a dropped column leaves, so a table rebuilt in place would fail by it
+    SELECT col.COLUMN_NAME, col.DATA_TYPE, col.CHARACTER_MAXIMUM_LENGTH, col.IS_NULLABLE,
+           (SELECT COUNT(*) FROM INFORMATION_SCHEMA.COLUMNS AS earlier
+             WHERE earlier.TABLE_SCHEMA = col.TABLE_SCHEMA AND earlier.TABLE_NAME = col.TABLE_NAME
+               AND earlier.ORDINAL_POSITION <= col.ORDINAL_POSITION) AS position
+      FROM INFORMATION_SCHEMA.COLUMNS AS col
+     WHERE col.TABLE_SCHEMA = N'dbo' AND col.TABLE_NAME = N'VW_UpdateOperationSummary'
+) AS c ON c.COLUMN_NAME = e.column_name;
 
 INSERT INTO #opus_checks (check_order, check_name, passed, detail)
 SELECT 600 + e.ord,

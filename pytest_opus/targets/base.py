@@ -14,6 +14,8 @@ from ..errors import ScriptError
 from .locking import DEFAULT_LOCK_WAIT_SECONDS, check_wait
 
 Row = tuple[Any, ...]
+#: Per `?` of a statement, the column its value meets (bound as that column's type), or None.
+ParamTypes = Sequence[Column | None]
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,23 @@ class Target(ABC):
     @abstractmethod
     def stream(self, sql: str, params: Sequence[Any] = (), chunk: int = 5000) -> Iterator[list[Row]]:
         """Run a query and yield its rows in chunks, never holding the whole result."""
+
+    # The typed forms: `types` gives, per `?`, the column the value meets (its type and length), or
+    # None to let the driver choose. A target whose driver binds by the value alone (the sandbox,
+    # SQLite) runs the plain form; SQL Server binds each marker as that type (`SqlServerTarget`).
+    def execute_typed(self, sql: str, params: Sequence[Any], types: ParamTypes) -> list[Row]:
+        """`execute`, each parameter bound as the type of the column it meets."""
+        return self.execute(sql, params)
+
+    def executemany_typed(self, sql: str, rows: Sequence[Sequence[Any]], types: ParamTypes) -> None:
+        """`executemany`, each parameter bound as the type of the column it meets."""
+        self.executemany(sql, rows)
+
+    def stream_typed(
+        self, sql: str, params: Sequence[Any], types: ParamTypes, chunk: int = 5000
+    ) -> Iterator[list[Row]]:
+        """`stream`, each parameter bound as the type of the column it meets."""
+        return self.stream(sql, params, chunk)
 
     @abstractmethod
     def columns_of(self, sql: str, params: Sequence[Any] = ()) -> tuple[str, ...]:

@@ -17,7 +17,17 @@ from ..errors import ConfigError, DeploymentLockError, ScriptError
 from ..secrets import mask_dsn, redact, secret_values
 from ..tsql.dialect import parse_type
 from . import _odbc
-from .base import BatchResult, Message, MessageSink, ResultColumn, ResultSet, Row, ScriptResult, Target
+from .base import (
+    BatchResult,
+    Message,
+    MessageSink,
+    ParamTypes,
+    ResultColumn,
+    ResultSet,
+    Row,
+    ScriptResult,
+    Target,
+)
 from .locking import DEFAULT_LOCK_WAIT_SECONDS, application_lock
 from .sqlserver_catalog import (
     COLUMNS_QUERY,
@@ -69,6 +79,90 @@ QUERY_TIMEOUT_ENV = "OPUS_QUERY_TIMEOUT"
 LOCK_TIMEOUT_ERROR = 1222
 #: The SQLSTATEs of a query the driver cancelled after the query timeout (HYT00) or connection timeout (HYT01).
 TIMEOUT_STATES = frozenset({"HYT00", "HYT01"})
+
+
+# -- binding parameters by the column they meet ------------------------------------------------------
+
+#: The ODBC SQL type each column type is bound as (pyodbc's SQL_* constants, by name). Character
+#: types keep their own width: a Python str is otherwise sent as NVARCHAR, and an NVARCHAR parameter
+#: compared with a VARCHAR column converts the column (data type precedence), so under a SQL collation
+#: its index is scanned instead of sought. Dates go as text: the staging converters produce ISO text,
+#: which SQL Server reads as a date whatever the session's DATEFORMAT.
+_SQL_TYPE_NAMES = {
+    "char": "SQL_VARCHAR", "varchar": "SQL_VARCHAR", "text": "SQL_VARCHAR",
+    "nchar": "SQL_WVARCHAR", "nvarchar": "SQL_WVARCHAR", "ntext": "SQL_WVARCHAR",
+    "bigint": "SQL_BIGINT", "int": "SQL_INTEGER", "smallint": "SQL_SMALLINT", "tinyint": "SQL_TINYINT",
+    "bit": "SQL_BIT", "decimal": "SQL_DECIMAL", "numeric": "SQL_NUMERIC", "money": "SQL_DECIMAL",
+    "float": "SQL_DOUBLE", "real": "SQL_REAL", "date": "SQL_WVARCHAR",
+    "datetime": "SQL_TYPE_TIMESTAMP", "datetime2": "SQL_TYPE_TIMESTAMP", "smalldatetime": "SQL_TYPE_TIMESTAMP",
+    "uniqueidentifier": "SQL_GUID",
+}  # fmt: skip
+
+
+def input_size(pyodbc: Any, column: Column | None) -> tuple[int, int, int] | None:
+    """pyodbc's `setinputsizes` entry for a value that meets `column`: (SQL type, size, digits).
+
+    Text is bound with the column's length (0 for MAX, which pyodbc sends as a stream of any length),
+    decimals with their precision and scale; None (the driver's own choice) for a type not listed.
+    With `fast_executemany` this is what sizes pyodbc's buffers: without it they come from
+    SQLDescribeParam, which cannot describe a marker inside a derived table and leaves them too small
+    ("String data, right truncation").
+    """
+    if column is None:
+        return None
+    kind = column.data_type
+    name = _SQL_TYPE_NAMES.get(kind)
+    if name is None:
+        return None
+    code = int(getattr(pyodbc, name))
+    if kind in ("char", "varchar", "nchar", "nvarchar"):
+        length = column.max_length
+        return code, 0 if length is None or length <= 0 else int(length), 0
+    if kind in ("text", "ntext"):
+        return code, 0, 0
+    if kind in ("decimal", "numeric"):
+        return code, int(column.precision or 18), int(column.scale or 0)
+    if kind == "money":
+        return code, 19, 4
+    if kind == "date":
+        return code, 10, 0
+    if kind == "datetime2":
+        scale = 7 if column.scale is None else int(column.scale)
+        return code, 20 + scale if scale else 19, scale
+    if kind == "datetime":
+        return code, 23, 3
+    if kind == "smalldatetime":
+        return code, 16, 0
+    return code, 0, 0
+
+
+# -- Multiple Active Result Sets ------------------------------------------------------------------------
+
+#: The DSN keywords that turn MARS on or off: ODBC Driver 17/18's own, and ADO.NET's spelling.
+_MARS_KEY = re.compile(r"(?:^|;)\s*(?:MARS_Connection|MultipleActiveResultSets)\s*=\s*(?P<value>[^;]*)", re.I)
+
+
+def mars_setting(dsn: str) -> bool | None:
+    """Whether the DSN turns MARS on (True) or off (False); None when it does not say."""
+    match = _MARS_KEY.search(dsn)
+    if match is None:
+        return None
+    return match["value"].strip().strip("{}").lower() in ("yes", "true", "1")
+
+
+def with_mars(dsn: str) -> str:
+    """The DSN with `MARS_Connection=yes` added where it does not say either way.
+
+    Without MARS, SQL Server serves one request per connection at a time: a statement sent while the
+    rows of another are still unread fails with "Connection is busy with results for another
+    command" (Using Multiple Active Result Sets, Microsoft's ODBC driver documentation). Streamed
+    staging reads its source in chunks and inserts between them, on one connection and in one
+    transaction; MARS is Microsoft's way to interleave them. A DSN that says MARS_Connection=no is
+    respected: the source is then read to its end before the first insert (see `stream`).
+    """
+    if mars_setting(dsn) is not None:
+        return dsn
+    return dsn.rstrip().rstrip(";") + ";MARS_Connection=yes"
 
 
 @dataclass(frozen=True)
@@ -462,6 +556,13 @@ class SqlServerTarget(Target):
     timeout are put back as they were before it: a SET in a batch stays on the connection, and the
     library's statements rely on the defaults (NOCOUNT OFF for `rowcount`, XACT_ABORT OFF).
 
+    Parameters of the typed forms (`execute_typed`, `executemany_typed`, `stream_typed`) are bound as
+    the type and length of the column each meets (`input_size`); the plain forms let pyodbc choose.
+
+    The connection is opened with MARS (`MARS_Connection=yes`, see `with_mars`) unless the DSN turns it
+    off: then `stream` reads the whole result before returning its first chunk, since no other
+    statement may run on the connection while rows are unread.
+
     Statements (`execute`, `executemany`, `stream`, `columns_of`): the connection runs with
     autocommit off; outside a `transaction()` block each call commits on success and rolls back on
     error. A `transaction()` block is an explicit transaction (autocommit on, BEGIN TRANSACTION
@@ -496,6 +597,7 @@ class SqlServerTarget(Target):
         query_timeout: int = DEFAULT_QUERY_TIMEOUT_SECONDS,
         connection: Any = None,
         configure_session: bool | None = None,
+        mars: bool | None = None,
     ) -> None:
         """Connect to `dsn` (an ODBC connection string); `timeout` is the login timeout in seconds.
 
@@ -504,6 +606,8 @@ class SqlServerTarget(Target):
         `connection` is an already open pyodbc connection (autocommit off) to use instead; `dsn`
         then only names the target and tells which password to redact. Its session is used as it is,
         unless `configure_session` is True (the default for a connection this target opens).
+        `mars` says whether that connection has MARS (default: what `dsn` says, else no); a connection
+        this target opens has it unless the DSN says MARS_Connection=no.
         Raises ConfigError (password masked) when pyodbc, unixODBC or the driver is missing, the
         server refuses the connection, or a timeout is not a valid number of seconds.
         """
@@ -511,9 +615,12 @@ class SqlServerTarget(Target):
         self._secrets = secret_values(dsn)
         self.session = SessionSettings(lock_timeout, query_timeout)
         self._pyodbc = _odbc.load_pyodbc()
-        self._connection: Any = (
-            connection if connection is not None else _odbc.connect(dsn, autocommit=False, timeout=timeout)
-        )
+        if connection is None:
+            connection = _odbc.connect(with_mars(dsn), autocommit=False, timeout=timeout)
+            self.mars = mars_setting(with_mars(dsn)) is True
+        else:
+            self.mars = bool(mars_setting(dsn)) if mars is None else mars
+        self._connection: Any = connection
         # Done before the first statement rather than here, so that opening a target sends nothing.
         self._configure_pending = connection is None if configure_session is None else configure_session
         self._transaction_depth = 0
@@ -611,12 +718,16 @@ class SqlServerTarget(Target):
             if self._transaction_depth == 0:
                 self._end_transaction(commit=succeeded)
 
-    @staticmethod
-    def _send(cursor: Any, sql: str, params: Sequence[Any]) -> None:
+    def _send(self, cursor: Any, sql: str, params: Sequence[Any], types: ParamTypes | None = None) -> None:
+        self._bind(cursor, types)
         if params:
             cursor.execute(sql, tuple(params))
         else:
             cursor.execute(sql)
+
+    def _bind(self, cursor: Any, types: ParamTypes | None) -> None:
+        if types is not None and any(t is not None for t in types):
+            cursor.setinputsizes([input_size(self._pyodbc, t) for t in types])
 
     @staticmethod
     def _skip_remaining_results(cursor: Any) -> None:
@@ -625,9 +736,11 @@ class SqlServerTarget(Target):
         while cursor.nextset():
             pass
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[Row], int]:
+    def _query(
+        self, sql: str, params: Sequence[Any] = (), types: ParamTypes | None = None
+    ) -> tuple[list[Row], int]:
         with self._cursor() as cursor:
-            self._send(cursor, sql, params)
+            self._send(cursor, sql, params, types)
             rowcount = cursor.rowcount
             rows = [tuple(row) for row in cursor.fetchall()] if cursor.description is not None else []
             self._skip_remaining_results(cursor)
@@ -730,23 +843,51 @@ class SqlServerTarget(Target):
         rows, self._rowcount = self._query(sql, params)
         return rows
 
+    def execute_typed(self, sql: str, params: Sequence[Any], types: ParamTypes) -> list[Row]:
+        rows, self._rowcount = self._query(sql, params, types)
+        return rows
+
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._executemany(sql, rows, None)
+
+    def executemany_typed(self, sql: str, rows: Sequence[Sequence[Any]], types: ParamTypes) -> None:
+        self._executemany(sql, rows, types)
+
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]], types: ParamTypes | None) -> None:
         values = [tuple(row) for row in rows]
         if not values:
             self._rowcount = 0
             return
         with self._cursor() as cursor:
             cursor.fast_executemany = self.fast_executemany
+            self._bind(cursor, types)
             cursor.executemany(sql, values)
             self._rowcount = cursor.rowcount
 
     def stream(self, sql: str, params: Sequence[Any] = (), chunk: int = 5000) -> Iterator[list[Row]]:
+        return self._stream(sql, params, None, chunk)
+
+    def stream_typed(
+        self, sql: str, params: Sequence[Any], types: ParamTypes, chunk: int = 5000
+    ) -> Iterator[list[Row]]:
+        return self._stream(sql, params, types, chunk)
+
+    def _stream(self, sql: str, params: Sequence[Any], types: ParamTypes | None, chunk: int) -> Iterator[list[Row]]:
+        """Chunks of the query's rows. With MARS they are fetched as they are read, so the caller may
+        run other statements between chunks; without it the whole result is read first (and the
+        connection drained), since SQL Server refuses any other statement while rows are unread."""
         with self._cursor() as cursor:
-            self._send(cursor, sql, params)
+            self._send(cursor, sql, params, types)
             if cursor.description is None:
                 return
-            while rows := cursor.fetchmany(chunk):
-                yield [tuple(row) for row in rows]
+            if not self.mars:
+                rows = [tuple(row) for row in cursor.fetchall()]
+                self._skip_remaining_results(cursor)
+                for start in range(0, len(rows), chunk):
+                    yield rows[start : start + chunk]
+                return
+            while fetched := cursor.fetchmany(chunk):
+                yield [tuple(row) for row in fetched]
             self._skip_remaining_results(cursor)
 
     def columns_of(self, sql: str, params: Sequence[Any] = ()) -> tuple[str, ...]:

@@ -119,6 +119,10 @@ class ParameterRow(NamedTuple):
 _LENGTH_TYPES = frozenset({"char", "varchar", "nchar", "nvarchar", "binary", "varbinary"})
 _TWO_BYTE_TYPES = frozenset({"nchar", "nvarchar"})
 _EXACT_NUMERIC_TYPES = frozenset({"decimal", "numeric"})
+#: Types whose scale is the digits of a second they keep (sys.columns.scale, 0 to 7); 7 is what the
+#: bare type name means, so a column declared without one reads the same on every target.
+FRACTIONAL_SECOND_TYPES = frozenset({"datetime2", "time", "datetimeoffset"})
+DEFAULT_FRACTIONAL_SCALE = 7
 
 
 def reported_type(
@@ -128,7 +132,9 @@ def reported_type(
 
     Length is given for character and binary types only, precision and scale for decimal/numeric
     only: sys.columns fills them for every type (int has max_length 4, precision 10), and keeping
-    those would make `int` look different from one target to the next.
+    those would make `int` look different from one target to the next. The one exception is the
+    scale of datetime2/time/datetimeoffset (digits of a second) when it is not the default 7: a
+    `datetime2(0)` column rounds away what a `datetime2` keeps, and staging must know that.
     """
     data_type = type_name.lower()
     length: int | None = None
@@ -136,6 +142,8 @@ def reported_type(
         length = max_length // 2 if data_type in _TWO_BYTE_TYPES and max_length > 0 else max_length
     if data_type in _EXACT_NUMERIC_TYPES:
         return data_type, length, precision, scale
+    if data_type in FRACTIONAL_SECOND_TYPES and scale is not None and scale != DEFAULT_FRACTIONAL_SCALE:
+        return data_type, length, None, scale
     return data_type, length, None, None
 
 

@@ -330,6 +330,11 @@ _OPERATION_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _INT_TAG = "tag:yaml.org,2002:int"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _NULL_TAG = "tag:yaml.org,2002:null"
+#: monday ids (boards, items) are 64-bit: SQL Server's BIGINT and the audit's board_id hold at most this.
+ID_MAX = 2**63 - 1
+#: Batch sizes and lengths are counted in SQL Server INT (TOP, COUNT(*), LEN): at most this.
+COUNT_MAX = 2**31 - 1
+_ID_HINT = " (monday ids are 64-bit at most: copy the number from the board's URL, /boards/<id>)"
 
 
 class _Reader:
@@ -390,12 +395,20 @@ class _Reader:
             return None
         return node.value.strip()
 
-    def integer(self, node: Node, what: str, *, minimum: int = 1) -> int | None:
+    def integer(
+        self, node: Node, what: str, *, minimum: int = 1, maximum: int = COUNT_MAX, hint: str = ""
+    ) -> int | None:
         raw = node.value.strip() if isinstance(node, ScalarNode) else ""
-        if not isinstance(node, ScalarNode) or not re.fullmatch(r"[0-9]+", raw.replace("_", "")):
+        digits = raw.replace("_", "")
+        if not isinstance(node, ScalarNode) or not re.fullmatch(r"[0-9]+", digits):
             self.problem(node, f"{what} must be a whole number, got {_shown(node)}")
             return None
-        value = int(raw.replace("_", ""))
+        # Compared as text first, so a number of thousands of digits is not converted to find out.
+        if len(digits.lstrip("0")) > len(str(maximum)) or int(digits) > maximum:
+            shown = digits if len(digits) <= 40 else f"{digits[:20]}... ({len(digits)} digits)"
+            self.problem(node, f"{what} must be from {minimum} to {maximum:,}, got {shown}{hint}")
+            return None
+        value = int(digits)
         if value < minimum:
             self.problem(node, f"{what} must be at least {minimum}, got {value}")
             return None
@@ -467,7 +480,11 @@ class _Reader:
     ) -> StagedBoard | None:
         if entries is None:
             return None
-        board_id = self.integer(entries["board_id"][1], f"{where} board_id") if "board_id" in entries else None
+        board_id = (
+            self.integer(entries["board_id"][1], f"{where} board_id", maximum=ID_MAX, hint=_ID_HINT)
+            if "board_id" in entries
+            else None
+        )
         table = self.text(entries["staging_table"][1], "staging_table") if "staging_table" in entries else None
         item_col = self.text(entries["item_id_column"][1], "item_id_column") if "item_id_column" in entries else None
         parent_col = None

@@ -12,18 +12,32 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
-from ..catalog import Catalog
-from ..errors import OpusError
-from ..targets.base import ResultColumn, Row, Target
+from ..catalog import Catalog, Column
+from ..errors import OpusError, ScriptError
+from ..targets.base import ParamTypes, ResultColumn, Row, Target
 from .board import BoardMetadata, OperationRules, StagedBoard
-from .plan import DEFAULT_PER_REQUEST, MutationPlan, PlanError, PlannedRequest, PlannedUpdate, build_compensating_plan
-from .plan import build_plan as _build_plan
+from .plan import (
+    DEFAULT_PER_REQUEST,
+    EncodedUpdate,
+    MutationPlan,
+    PlanError,
+    PlannedMutation,
+    PlannedRequest,
+    PlannedUpdate,
+    build_compensating_plan,
+    column_resolver,
+    plan_encoded,
+    row_label,
+)
 from .report import BatchReport, BatchSummary
 from .staging import (
+    BATCH_ID_TYPE,
+    JSON_FORMS_PROBE,
     NOT_SINGLE_SELECT,
     ROLLED_BACK,
     VALID,
     BatchConstants,
+    JsonForms,
     MultiRowInsert,
     SourceLayout,
     StagingError,
@@ -38,7 +52,8 @@ from .staging import (
     staging_table,
 )
 from .validation import ValidationSql, build_validation_sql, compatibility_problems
-from .values import ValueRejected, value_converter
+from .values import COLUMN_TYPES, ValueRejected, cannot_clear_reason, value_converter
+from .values import column_type as column_type_entry
 
 AUDIT_TABLE = "dbo.MON_UpdateAudit"
 ROLLBACK_PROCEDURE = "dbo.SP_RollbackBatch"
@@ -167,6 +182,7 @@ class UpdateOperations:
             self.user_id = self.user_id[:USER_ID_MAX_LENGTH]
         #: statements this object has sent; ValidationResult.statements is measured with it
         self.statements = 0
+        self._forms: JsonForms | None = None
         catalog = target.catalog()
         self._tables: dict[bool, StagingTable] = {}
         self._snapshot_columns: dict[bool, frozenset[str]] = {}
@@ -223,18 +239,31 @@ class UpdateOperations:
             sql = self._validation[op.name] = build_validation_sql(op, checks, table, board_id)
         return sql
 
+    def _json_forms(self) -> JsonForms:
+        """How the database's FOR JSON writes decimals, bits and '/', asked once (JSON_FORMS_PROBE).
+        A database that cannot answer gets no set-based `update_fields` (the query is streamed)."""
+        if self._forms is None:
+            try:
+                rows = self.target.execute(JSON_FORMS_PROBE)  # once per instance, not counted in `statements`
+                self._forms = JsonForms.read(rows[0][0] if rows else None)
+            except OpusError:
+                self._forms = JsonForms()
+        return self._forms
+
     # -- statements ------------------------------------------------------------------------------
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    # Every parameter the library binds is bound as the column it meets (see Target.execute_typed);
+    # only a caller's own query parameters are left to the driver (None).
+    def _execute(self, sql: str, params: Sequence[Any], types: ParamTypes) -> list[Row]:
         self.statements += 1
-        return self.target.execute(sql, params)
+        return self.target.execute_typed(sql, params, types)
 
-    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]], types: ParamTypes) -> None:
         self.statements += 1
-        self.target.executemany(sql, rows)
+        self.target.executemany_typed(sql, rows, types)
 
-    def _stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[list[Row]]:
+    def _stream(self, sql: str, params: Sequence[Any], types: ParamTypes) -> Iterator[list[Row]]:
         self.statements += 1
-        return self.target.stream(sql, params, CHUNK)
+        return self.target.stream_typed(sql, params, types, CHUNK)
 
     def _state(self, batch_id: str) -> _BatchState:
         """Where a batch is and how far it got, in one query."""
@@ -255,7 +284,7 @@ class UpdateOperations:
             f"SUM(CASE WHEN source_system = '{DRY_RUN_SOURCE}' THEN 1 ELSE 0 END) AS b "
             f"FROM {qualified(AUDIT_TABLE)} WHERE batch_id = ? GROUP BY update_operation"
         )
-        rows = self._execute(" UNION ALL ".join(parts), [batch_id] * len(parts))
+        rows = self._execute(" UNION ALL ".join(parts), [batch_id] * len(parts), [BATCH_ID_TYPE] * len(parts))
         staged = [r for r in rows if r[0] in (0, 1)]
         audit = [r for r in rows if r[0] == 2]
         operations = {str(r[1]).lower() for r in rows if r[1] is not None}
@@ -375,14 +404,14 @@ class UpdateOperations:
             raise StagingError(f"the source query cannot run: {exc} (nothing staged)") from None
         layout = SourceLayout(table, names, constants, "source query")
         if described is not None:
-            statement, reason = layout.insert_select(sql, described, op.max_batch_size + 1)
+            statement, reason = layout.insert_select(sql, described, op.max_batch_size + 1, self._json_forms())
             if statement is not None:
                 result, reason = self._stage_set_based(op, layout, constants, statement, sql, params, described)
                 if result is not None:
                     return result
 
         def chunks() -> Iterator[tuple[SourceLayout, list[Sequence[Any]]]]:
-            for rows in self._stream(sql, params):
+            for rows in self._stream(sql, params, [None] * len(params)):
                 yield layout, list(rows)
 
         result = self._stage(op, table, constants, chunks(), NO_ROWS)
@@ -408,20 +437,34 @@ class UpdateOperations:
         started = time.perf_counter()
         table = layout.table
         with self.target.transaction():
-            self._execute(statement, [*layout.shared_values, *params])
+            try:
+                self._execute(
+                    statement, [*layout.shared_values, *params], [*layout.shared_types, *[None] * len(params)]
+                )
+            except ScriptError:
+                # The sandbox refuses to convert a value its column's type does not allow (SQLite
+                # stored it anyway; a conversion error or "not supported"): if that is why, the rows
+                # are streamed instead, nothing having been written. Any other error is the query's.
+                checked = self.target.check_values(sql, params, described)
+                still, reason = layout.insert_select(sql, checked, op.max_batch_size + 1, self._json_forms())
+                if still is None:
+                    return None, reason
+                raise
             count = f"SELECT COUNT(*) FROM {table.sql_name} WHERE update_batch_id = ?"
-            staged = int(self._execute(count, [constants.batch_id])[0][0])
+            staged = int(self._execute(count, [constants.batch_id], [BATCH_ID_TYPE])[0][0])
             if staged > op.max_batch_size:
                 raise self._too_many(op)
             if staged == 0:
                 raise StagingError(NO_ROWS)
             try:
                 checked = self.target.check_values(sql, params, described)
-                still, reason = layout.insert_select(sql, checked, op.max_batch_size + 1)
+                still, reason = layout.insert_select(sql, checked, op.max_batch_size + 1, self._json_forms())
             except OpusError as exc:
                 still, reason = None, f"the target could not check the query's values ({exc})"
             if still is None:
-                self._execute(f"DELETE FROM {table.sql_name} WHERE update_batch_id = ?", [constants.batch_id])
+                self._execute(
+                    f"DELETE FROM {table.sql_name} WHERE update_batch_id = ?", [constants.batch_id], [BATCH_ID_TYPE]
+                )
                 return None, reason
         seconds = time.perf_counter() - started
         return StageResult(constants.batch_id, op.name, table.name, staged, seconds, method=SET_BASED), ""
@@ -480,7 +523,7 @@ class UpdateOperations:
 
     def _insert(self, layout: SourceLayout, rows: list[list[Any]]) -> None:
         for sql, params in layout.statements(rows):
-            self._executemany(sql, params)
+            self._executemany(sql, params, layout.insert.param_types(sql))
 
     # -- validation ------------------------------------------------------------------------------
     def validate_staged_updates(self, batch_id: str) -> ValidationResult:
@@ -499,8 +542,12 @@ class UpdateOperations:
             )
         sql = self._validation_sql(op)
         with self.target.transaction():
-            self._execute(sql.mark, sql.mark_params(batch_id, state.rows - state.rolled_back))
-            self._execute(sql.settle, [batch_id])
+            self._execute(
+                sql.mark,
+                sql.mark_params(batch_id, state.rows - state.rolled_back),
+                [BATCH_ID_TYPE if p == "batch" else None for p in sql.mark_parameters],
+            )
+            self._execute(sql.settle, [batch_id], [BATCH_ID_TYPE])
         counts = self._counts(sql, batch_id)
         return ValidationResult(
             batch_id=batch_id,
@@ -513,7 +560,7 @@ class UpdateOperations:
         )
 
     def _counts(self, sql: ValidationSql, batch_id: str) -> _Counts:
-        row = self._execute(sql.counts, [batch_id])[0]
+        row = self._execute(sql.counts, [batch_id], [BATCH_ID_TYPE])[0]
         numbers = [int(v or 0) for v in row]
         reasons = {r: n for r, n in zip(sql.reasons, numbers[6:], strict=True) if n}
         ordered = dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
@@ -548,20 +595,43 @@ class UpdateOperations:
                 f"batch {batch_id} has {state.not_validated} row(s) not validated; run validate_staged_updates first"
             )
         planner = _Planner(self, op)
-        updates = planner.read(batch_id)
-        plan = _build_plan(self.board, updates, per_request=self.per_request, subitems=op.subitems, operation=op.name)
         source = DRY_RUN_SOURCE if dry_run else LIVE_SOURCE
-        audit = planner.audit_rows(plan)
-        if audit:
-            shared = (batch_id, op.name.upper(), plan.board_id, self.user_id, source)
-            with self.target.transaction():
-                for start in range(0, len(audit), CHUNK):
-                    for sql, params in _AUDIT_INSERT.statements(shared, audit[start : start + CHUNK]):
-                        self._executemany(sql, params)
+        board_id = self.board.board_for(op.subitems).board_id
+        shared = (batch_id, op.name.upper(), board_id, self.user_id, source)
+        pending: list[tuple[Any, ...]] = []
+        written = 0
+
+        def flush() -> None:
+            nonlocal written
+            for sql, params in _AUDIT_INSERT.statements(shared, pending):
+                self._executemany(sql, params, _AUDIT_INSERT.param_types(sql))
+            written += len(pending)
+            pending.clear()
+
+        def audit(mutation: PlannedMutation, notes: dict[str, tuple[str | None, str | None]]) -> None:
+            # The audit trail is built from each mutation as it is planned, so it cannot list a change
+            # the plan does not make; rows go out CHUNK at a time, in the one transaction below.
+            item_id = mutation.item_id
+            for column_id in mutation.column_ids:
+                old, new = notes.get(column_id, (None, None))
+                pending.append((item_id, column_id, old, new))
+            if len(pending) >= CHUNK:
+                flush()
+
+        with self.target.transaction():  # a PlanError part-way leaves no audit row behind
+            plan = plan_encoded(
+                self.board,
+                planner.encoded(batch_id),
+                per_request=self.per_request,
+                subitems=op.subitems,
+                on_mutation=audit,
+            )
+            if pending:
+                flush()
         if not dry_run and client is not None:
             for request in plan.requests:
                 client.send(request)
-        return ProcessResult(batch_id, plan, len(audit), dry_run, planner.unchanged)
+        return ProcessResult(batch_id, plan, written, dry_run, planner.unchanged)
 
     # -- rollback --------------------------------------------------------------------------------
     def rollback_batch(self, batch_id: str, reason: str) -> RollbackResult:
@@ -583,7 +653,11 @@ class UpdateOperations:
         # starts at @@TRANCOUNT 1 and ends there; called on its own on SQL Server (autocommit off, so
         # implicit transactions) its BEGIN would open two and the call end in error 266.
         with self.target.transaction():
-            rows = self._execute(f"EXEC {ROLLBACK_PROCEDURE} @batch_id = ?, @rollback_reason = ?", [batch_id, reason])
+            rows = self._execute(
+                f"EXEC {ROLLBACK_PROCEDURE} @batch_id = ?, @rollback_reason = ?",
+                [batch_id, reason],
+                [BATCH_ID_TYPE, _ROLLBACK_REASON_TYPE],
+            )
         if not rows:
             raise BatchError(f"{ROLLBACK_PROCEDURE} returned no counts for batch {batch_id}; check the procedure")
         _batch, audit_rows, item_rows, subitem_rows = rows[-1]
@@ -611,6 +685,7 @@ class UpdateOperations:
             f"FROM {qualified(AUDIT_TABLE)} AS a {join}"
             "WHERE a.batch_id = ? AND a.rollback_timestamp IS NULL ORDER BY a.audit_id",
             [batch_id],
+            [BATCH_ID_TYPE],
         )
         originals: dict[int, dict[str, Any]] = {}
         not_restorable = 0
@@ -647,6 +722,7 @@ class UpdateOperations:
             "rolled_back_updates, batch_start_time, batch_end_time, error_count "
             f"FROM {qualified(SUMMARY_VIEW)} WHERE batch_id = ? ORDER BY update_operation, monday_board_id",
             [batch_id],
+            [BATCH_ID_TYPE],
         )
         return tuple(
             BatchSummary(
@@ -674,6 +750,7 @@ class UpdateOperations:
                 f"SUM(CASE WHEN source_system = '{DRY_RUN_SOURCE}' THEN 1 ELSE 0 END) "
                 f"FROM {qualified(AUDIT_TABLE)} WHERE batch_id = ?",
                 [batch_id],
+                [BATCH_ID_TYPE],
             )[0]
             mutations, dry_run_rows = int(row[0] or 0), int(row[1] or 0)
         validated_valid = counts.without_errors
@@ -709,10 +786,25 @@ class _Counts(NamedTuple):
     reasons: dict[str, int]
 
 
+#: MON_UpdateAudit's columns as the deploy script creates them (docs/updates.md): what the audit
+#: insert binds its values as.
+_AUDIT_TYPES = {
+    "batch_id": BATCH_ID_TYPE,
+    "update_operation": Column("update_operation", 0, "varchar", max_length=50),
+    "monday_item_id": Column("monday_item_id", 0, "bigint"),
+    "monday_board_id": Column("monday_board_id", 0, "bigint"),
+    "column_id": Column("column_id", 0, "varchar", max_length=100),
+    "old_value": Column("old_value", 0, "nvarchar", max_length=-1),
+    "new_value": Column("new_value", 0, "nvarchar", max_length=-1),
+    "user_id": Column("user_id", 0, "varchar", max_length=USER_ID_MAX_LENGTH),
+    "source_system": Column("source_system", 0, "varchar", max_length=50),
+}
+_ROLLBACK_REASON_TYPE = Column("@rollback_reason", 0, "nvarchar", max_length=ROLLBACK_REASON_MAX_LENGTH)
 _AUDIT_INSERT = MultiRowInsert(
     qualified(AUDIT_TABLE),
     ["monday_item_id", "column_id", "old_value", "new_value"],
     ["batch_id", "update_operation", "monday_board_id", "user_id", "source_system"],
+    types=_AUDIT_TYPES,
 )
 
 _MISSING = object()
@@ -723,19 +815,26 @@ class _ColumnPlan(NamedTuple):
     convert: Any
     rule: Any
     clearable: bool
+    column_type: str
     plain: Any  # the converter without the operation's rules, for old values
     snapshot_index: int | None  # position of its old value in a row read by _Planner
+
+
+#: One decoder for every row (json.loads with parse_float builds a new decoder per call).
+_FIELDS_DECODER = json.JSONDecoder(parse_float=Decimal)
 
 
 def load_fields(text: str) -> dict[str, Any]:
     """`update_fields` as values. JSON numbers with a fraction read as exact Decimals: the database
     writes a DECIMAL(18,4) as 12.3400 (staged set-based), which a float could not hold for 18 digits."""
-    fields: dict[str, Any] = json.loads(text, parse_float=Decimal)
+    fields: dict[str, Any] = _FIELDS_DECODER.decode(text)
     return fields
 
 
 class _Planner:
-    """Reads a batch's VALID rows with their snapshot values and prepares updates and audit rows."""
+    """Reads a batch's VALID rows with their snapshot values, a chunk at a time, and encodes each
+    value once: the encoded value is compared with the snapshot's, kept for the audit trail and
+    handed to the plan (`plan_encoded`) as it is, not converted again."""
 
     def __init__(self, operations: UpdateOperations, op: OperationRules) -> None:
         self.operations = operations
@@ -743,68 +842,94 @@ class _Planner:
         self.board = operations.board.board_for(op.subitems)
         self.table = operations._tables[op.subitems]
         self.unchanged = 0
-        self.notes: dict[int, dict[str, tuple[str | None, str | None]]] = {}
         snapshot = self.board.snapshot
         snapshot_columns = operations._snapshot_columns.get(op.subitems, frozenset())
         select = ["t.stg_id", f"t.{bracket(self.table.item_id_column)}", "t.update_fields"]
         join = ""
-        self.columns: dict[str, _ColumnPlan] = {}
+        self.snapshot_index: dict[str, int] = {}
         if snapshot is not None:
             select.append(f"s.{bracket(snapshot.key_column)}")
             item = bracket(self.table.item_id_column)
             join = f" LEFT JOIN {qualified(snapshot.table)} AS s ON s.{bracket(snapshot.key_column)} = t.{item}"
         for name in op.allowed_columns:
-            column = self.board.column(name)
-            index = None
             if snapshot is not None and name.casefold() in snapshot_columns:
-                index = len(select)
+                self.snapshot_index[name.casefold()] = len(select)
                 select.append(f"s.{bracket(name)}")
-            convert, rule, clearable = value_converter(column.column_type, op.rule_for(name))
-            plain = value_converter(column.column_type)
-            spec = _ColumnPlan(column.column_id, convert, rule, clearable, plain, index)
-            self.columns[name] = spec
-            self.columns.setdefault(name.casefold(), spec)
+        # The same resolver build_plan uses: the same errors for an unmapped, read-only or not allowed column.
+        self.resolve = column_resolver(operations.board, self.board, op)
+        self.columns: dict[str, _ColumnPlan] = {}
+        # Read CHUNK rows per query (keyset on stg_id), each query read to its end before the audit
+        # rows of its chunk are written: no cursor stays open across writes (SQL Server without MARS).
         self.sql = (
-            f"SELECT {', '.join(select)} FROM {self.table.sql_name} AS t{join} "
-            f"WHERE t.update_batch_id = ? AND t.validation_status = '{VALID}' ORDER BY t.stg_id"
+            f"SELECT TOP {CHUNK} {', '.join(select)} FROM {self.table.sql_name} AS t{join} "
+            f"WHERE t.update_batch_id = ? AND t.validation_status = '{VALID}' AND t.stg_id > ? ORDER BY t.stg_id"
         )
         self.has_snapshot = snapshot is not None
 
-    def read(self, batch_id: str) -> list[PlannedUpdate]:
-        updates = []
+    def _spec(self, name: str) -> _ColumnPlan:
+        spec = self.columns.get(name)
+        if spec is None:
+            column_id, convert, rule, clearable, column_type = self.resolve(name)
+            spec = _ColumnPlan(
+                column_id, convert, rule, clearable, column_type, value_converter(column_type),
+                self.snapshot_index.get(name.casefold()),
+            )
+            self.columns[name] = spec
+        return spec
+
+    def encoded(self, batch_id: str) -> Iterator[EncodedUpdate]:
+        """Each VALID row as (item id, stg_id, {column id: encoded value}, {column id: (old, new) audit text}),
+        leaving out columns whose new value equals the snapshot's."""
         loads = load_fields
-        columns = self.columns
-        for chunk in self.operations._stream(self.sql, [batch_id]):
-            for row in chunk:
-                stg_id, item_id, text = row[0], row[1], row[2]
-                in_snapshot = self.has_snapshot and row[3] is not None
-                fields = loads(text) if text else {}
-                changed: dict[str, Any] = {}
-                notes: dict[str, tuple[str | None, str | None]] = {}
-                for name, value in fields.items():
-                    spec = columns.get(name) or columns.get(name.casefold())
-                    if spec is None:  # validation lets no such row be VALID; build_plan names it
-                        changed[name] = value
+        last = 0
+        while True:
+            rows = self.operations._execute(self.sql, [batch_id, last], [BATCH_ID_TYPE, None])
+            if not rows:
+                return
+            last = rows[-1][0]
+            for row in rows:
+                yield self._encode_row(row, loads(row[2]) if row[2] else {})
+            if len(rows) < CHUNK:
+                return
+
+    def _encode_row(self, row: Row, fields: dict[str, Any]) -> EncodedUpdate:
+        stg_id, item_id = row[0], row[1]
+        in_snapshot = self.has_snapshot and row[3] is not None
+        values: dict[str, Any] = {}
+        notes: dict[str, tuple[str | None, str | None]] = {}
+        seen: set[str] = set()
+        name = ""
+        try:
+            for name, value in fields.items():
+                spec = self._spec(name)
+                if spec.column_id in seen:
+                    raise PlanError("the same column is given twice (names differing only in case)")
+                seen.add(spec.column_id)
+                new = self._encode(spec, value, stg_id, item_id, name)
+                old_text = None
+                if in_snapshot and spec.snapshot_index is not None:
+                    raw = row[spec.snapshot_index]
+                    old = _encode_old(spec, raw)
+                    if old == new:
+                        self.unchanged += 1
                         continue
-                    new = self._encode(spec, value, stg_id, item_id, name)
-                    old_text = None
-                    if in_snapshot and spec.snapshot_index is not None:
-                        old = _encode_old(spec, row[spec.snapshot_index])
-                        if old == new:
-                            self.unchanged += 1
-                            continue
-                        raw = row[spec.snapshot_index]
-                        old_text = audit_text(old) if old is not _MISSING else (None if raw is None else str(raw))
-                    changed[name] = value
-                    notes[spec.column_id] = (old_text, audit_text(new))
-                self.notes[stg_id] = notes
-                updates.append(PlannedUpdate(item_id, changed, stg_id))
-        return updates
+                    old_text = audit_text(old) if old is not _MISSING else (None if raw is None else str(raw))
+                values[spec.column_id] = new
+                notes[spec.column_id] = (old_text, audit_text(new))
+        except ValueRejected as exc:
+            raise PlanError(f"{row_label(stg_id, item_id)}: [{name}] {'; '.join(exc.reasons)}") from None
+        except PlanError as exc:
+            if str(exc).startswith(row_label(stg_id, item_id)):
+                raise
+            raise PlanError(f"{row_label(stg_id, item_id)}: {exc}") from None
+        return item_id, stg_id, values, notes
 
     @staticmethod
     def _encode(spec: _ColumnPlan, value: Any, stg_id: int, item_id: Any, name: str) -> Any:
         if value is None:
-            return None  # build_plan refuses clearing a column that cannot be cleared, naming it
+            if spec.clearable:
+                return None
+            raise ValueRejected(cannot_clear_reason(spec.column_type))
         try:
             return spec.convert(value, spec.rule)
         except ValueRejected as exc:
@@ -813,17 +938,6 @@ class _Planner:
                 "the set-based validation and the value rules disagree (on the sandbox: text with characters "
                 "outside the BMP near a length limit, see docs/updates.md, Limits); nothing was written"
             ) from None
-
-    def audit_rows(self, plan: MutationPlan) -> list[tuple[Any, ...]]:
-        """(item, column id, old value, new value) per column of every planned mutation: the audit trail
-        is built from the plan itself, so it cannot list a change the plan does not make."""
-        rows = []
-        for mutation in plan.mutations():
-            notes = self.notes.get(mutation.staging_row_id, {})  # type: ignore[arg-type]
-            for column_id in mutation.column_ids:
-                old, new = notes.get(column_id, (None, None))
-                rows.append((mutation.item_id, column_id, old, new))
-        return rows
 
 
 def _encode_old(spec: _ColumnPlan, value: Any) -> Any:
@@ -866,35 +980,12 @@ def audit_text(encoded: Any) -> str | None:
 
 
 def value_from_audit(column_type: str, text: str | None) -> Any:
-    """An audit text back as a value the column's converter takes (for the compensating plan)."""
+    """An audit text back as a value the column's converter takes (for the compensating plan): the
+    type's own decoder (`ColumnType.audit`, values.py); text as it is for a type without one."""
     if text is None:
         return None
-    if column_type in ("people", "tags", "board_relation", "dependency", "rating", "hour", "week"):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            return text
-        if not isinstance(data, dict):
-            return data
-        if column_type == "people":
-            return [int(p["id"]) for p in data.get("personsAndTeams", [])]
-        if column_type == "tags":
-            return data.get("tag_ids")
-        if column_type in ("board_relation", "dependency"):
-            return [int(i) for i in data.get("item_ids", [])]
-        if column_type == "rating":
-            return data.get("rating")
-        if column_type == "hour":
-            return f"{int(data.get('hour', 0)):02d}:{int(data.get('minute', 0)):02d}"
-        return data.get("week")
-    if column_type in ("timeline", "phone", "country", "location"):
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    if column_type == "date" and " " in text:
-        return text.split(" ", 1)[0]  # a time of day is not restored: staging only writes days
-    return text
+    decode = column_type_entry(column_type).audit if column_type in COLUMN_TYPES else None
+    return text if decode is None else decode(text)
 
 
 def _login_name() -> str | None:

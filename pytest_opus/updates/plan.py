@@ -178,6 +178,47 @@ def build_plan(
     board defines it); otherwise only the column types' own checks do. A read-only or unmapped
     column, an invalid value, a bad or repeated item id raise PlanError naming the row and column.
     """
+    _check_per_request(per_request, mutation_cost)
+    target = board.board_for(subitems)
+    rules = _operation_rules(board, subitems, operation) if apply_rules else None
+    resolve = column_resolver(board, target, rules)
+    with _gc_paused():
+        planned, skipped = _plan_mutations(_encode_updates(updates, resolve), per_request, None)
+        requests = _group_requests(planned, per_request, target.board_id, subitems, mutation_cost)
+    return _plan(board, target, subitems, purpose, per_request, requests, skipped, mutation_cost)
+
+
+#: An update whose values are already encoded: (item id, staging row id, {monday column id: encoded
+#: value}, a note of the caller's handed back with the mutation made from it).
+EncodedUpdate = tuple[int, int | None, dict[str, Any], Any]
+#: Told of each mutation as it is planned, with the note of the update it was made from.
+MutationSink = Callable[[PlannedMutation, Any], None]
+
+
+def plan_encoded(
+    board: BoardMetadata,
+    updates: Iterable[EncodedUpdate],
+    *,
+    per_request: int = DEFAULT_PER_REQUEST,
+    subitems: bool = False,
+    mutation_cost: int = MUTATION_COMPLEXITY_ESTIMATE,
+    purpose: str = "update",
+    on_mutation: MutationSink | None = None,
+) -> MutationPlan:
+    """`build_plan` for updates whose values a caller has already encoded (with the converters
+    `column_resolver` hands out), so that no value is converted twice; `on_mutation` is told of each
+    mutation as soon as it is made (process_staged_updates writes its audit rows from it, in chunks,
+    while the plan is built). Item ids, repeated items and request grouping are checked as in build_plan.
+    """
+    _check_per_request(per_request, mutation_cost)
+    target = board.board_for(subitems)
+    with _gc_paused():
+        planned, skipped = _plan_mutations(updates, per_request, on_mutation)
+        requests = _group_requests(planned, per_request, target.board_id, subitems, mutation_cost)
+    return _plan(board, target, subitems, purpose, per_request, requests, skipped, mutation_cost)
+
+
+def _check_per_request(per_request: int, mutation_cost: int) -> None:
     if isinstance(per_request, bool) or not isinstance(per_request, int) or per_request < 1:
         raise PlanError(f"per_request must be a positive whole number, got {per_request!r}")
     if per_request * mutation_cost > QUERY_COMPLEXITY_LIMIT:
@@ -186,13 +227,18 @@ def build_plan(
             f"over monday's {QUERY_COMPLEXITY_LIMIT:,} per request; use at most "
             f"{QUERY_COMPLEXITY_LIMIT // mutation_cost}"
         )
-    target = board.board_for(subitems)
-    rules = _operation_rules(board, subitems, operation) if apply_rules else None
-    resolve = _column_resolver(board, target, rules)
-    with _gc_paused():
-        planned, skipped = _encode_updates(updates, resolve, per_request)
-        requests = _group_requests(planned, per_request, target.board_id, subitems, mutation_cost)
 
+
+def _plan(
+    board: BoardMetadata,
+    target: StagedBoard,
+    subitems: bool,
+    purpose: str,
+    per_request: int,
+    requests: list[PlannedRequest],
+    skipped: list[int | None],
+    mutation_cost: int,
+) -> MutationPlan:
     return MutationPlan(
         board_id=target.board_id,
         board_name=board.name,
@@ -205,28 +251,13 @@ def build_plan(
     )
 
 
-def _encode_updates(
-    updates: Iterable[PlannedUpdate], resolve: Callable[[str], _Resolved], per_request: int
-) -> tuple[list[PlannedMutation], list[int | None]]:
-    """Each update's column values encoded to JSON text; the part of planning that scales with rows."""
+def _encode_updates(updates: Iterable[PlannedUpdate], resolve: Callable[[str], _Resolved]) -> Iterator[EncodedUpdate]:
+    """Each update's column values encoded (converted and checked) by their column's converter."""
     resolved: dict[str, _Resolved] = {}
-    seen: dict[int, int | None] = {}
-    skipped: list[int | None] = []
-    planned: list[PlannedMutation] = []
-    names = aliases(per_request)
-    to_json = column_values_json
-    new_mutation = tuple.__new__
-
     for update in updates:
         item_id = update.item_id
         if type(item_id) is not int or item_id <= 0:
             raise PlanError(f"{_row(update)}: item id must be a positive whole number, got {item_id!r}")
-        if item_id in seen:
-            raise PlanError(
-                f"{_row(update)}: item {item_id} is already planned from staging row {seen[item_id]}; "
-                "one mutation per item, or the later change would race the earlier"
-            )
-        seen[item_id] = update.staging_row_id
         columns = update.columns
         values: dict[str, Any] = {}
         name = ""
@@ -248,13 +279,40 @@ def _encode_updates(
             raise PlanError(f"{_row(update)}: {exc}") from None
         if len(values) != len(columns):
             raise PlanError(f"{_row(update)}: the same column is given twice (names differing only in case)")
+        yield item_id, update.staging_row_id, values, None
+
+
+def _plan_mutations(
+    updates: Iterable[EncodedUpdate], per_request: int, on_mutation: MutationSink | None
+) -> tuple[list[PlannedMutation], list[int | None]]:
+    """Each update's encoded values as JSON text in an aliased mutation; the part that scales with rows."""
+    seen: dict[int, int | None] = {}
+    skipped: list[int | None] = []
+    planned: list[PlannedMutation] = []
+    names = aliases(per_request)
+    to_json = column_values_json
+    new_mutation = tuple.__new__
+
+    for item_id, staging_row_id, values, note in updates:
+        if type(item_id) is not int or item_id <= 0:
+            raise PlanError(
+                f"{row_label(staging_row_id, item_id)}: item id must be a positive whole number, got {item_id!r}"
+            )
+        if item_id in seen:
+            raise PlanError(
+                f"{row_label(staging_row_id, item_id)}: item {item_id} is already planned from staging row "
+                f"{seen[item_id]}; one mutation per item, or the later change would race the earlier"
+            )
+        seen[item_id] = staging_row_id
         if not values:
-            skipped.append(update.staging_row_id)
+            skipped.append(staging_row_id)
             continue
         alias = names[len(planned) % per_request]
         # tuple.__new__ directly: NamedTuple's generated __new__ is a Python-level call per item.
-        fields = (alias, item_id, update.staging_row_id, to_json(values), tuple(values))
-        planned.append(new_mutation(PlannedMutation, fields))
+        mutation = new_mutation(PlannedMutation, (alias, item_id, staging_row_id, to_json(values), tuple(values)))
+        planned.append(mutation)
+        if on_mutation is not None:
+            on_mutation(mutation, note)
 
     return planned, skipped
 
@@ -325,8 +383,13 @@ def build_compensating_plan(
 
 
 def _row(update: PlannedUpdate) -> str:
-    row = f"staging row {update.staging_row_id}" if update.staging_row_id is not None else "update"
-    return f"{row} (item {update.item_id})"
+    return row_label(update.staging_row_id, update.item_id)
+
+
+def row_label(staging_row_id: int | None, item_id: object) -> str:
+    """How an error names the update at fault: its staging row (when it has one) and its item."""
+    row = f"staging row {staging_row_id}" if staging_row_id is not None else "update"
+    return f"{row} (item {item_id})"
 
 
 def _operation_rules(board: BoardMetadata, subitems: bool, operation: str | None) -> OperationRules | None:
@@ -343,7 +406,7 @@ def _operation_rules(board: BoardMetadata, subitems: bool, operation: str | None
 _Resolved = tuple[str, Converter, ValueRule, bool, str]  # column id, convert, rule, clearable, type
 
 
-def _column_resolver(
+def column_resolver(
     board: BoardMetadata, target: StagedBoard, rules: OperationRules | None
 ) -> Callable[[str], _Resolved]:
     """Staging column name -> how to send it; raises PlanError for a column that cannot be sent."""

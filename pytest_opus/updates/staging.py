@@ -32,7 +32,7 @@ from ..suggest import did_you_mean
 from ..targets.base import ResultColumn
 from ..tsql.dialect import INTEGER_RANGES
 from .board import StagedBoard
-from .values import DATE_PATTERN, NUMBER_TEXT_PATTERN, utf16_length
+from .values import DATE_PATTERN, NUMBER_TEXT_PATTERN, VALUE_MAX_CHARACTERS, utf16_length
 
 #: The seven columns the Phase 0 deployment adds to both staging tables.
 UPDATE_COLUMNS = (
@@ -49,6 +49,9 @@ BATCH_FILL_COLUMN = "stg_batch_id"
 #: `update_batch_id` is VARCHAR(50): ASCII only, so SQL Server stores exactly what was given.
 BATCH_ID_MAX_LENGTH = 50
 SOURCE_TABLE_MAX_LENGTH = 100
+#: How a batch id is bound wherever it meets `update_batch_id` or the audit's `batch_id` (both
+#: VARCHAR(50)): as VARCHAR, so SQL Server seeks their indexes rather than converting every row.
+BATCH_ID_TYPE = Column("batch_id", 0, "varchar", max_length=BATCH_ID_MAX_LENGTH, nullable=False)
 #: SQL Server takes at most 2,100 parameters per statement; staging stays a little under.
 MAX_PARAMETERS = 2000
 #: Rows per multi-row INSERT: SQLite refuses more than 500 UNION ALL arms, and the runner translates
@@ -87,7 +90,7 @@ def _as_decimal(value: Any) -> Decimal | None:
         return value if value.is_finite() else None
     if kind is float:
         return Decimal(repr(value)) if math.isfinite(value) else None
-    if kind is str and NUMBER_TEXT_PATTERN.fullmatch(value):
+    if kind is str and len(value) <= VALUE_MAX_CHARACTERS and NUMBER_TEXT_PATTERN.fullmatch(value):
         return Decimal(value)
     return None
 
@@ -183,12 +186,28 @@ def _datetime(value: Any) -> datetime | None:
     return None
 
 
+def _datetime_converter(scale: int | None) -> Convert:
+    """A datetime2(scale) column: a moment with more digits of a second than the column keeps would
+    be rounded by SQL Server, so it is refused like any value that does not fit exactly."""
+    if scale is None or scale >= 6:  # Python keeps microseconds: 6 digits, within datetime2(7)
+        return _datetime
+    step = 10 ** (6 - scale)
+
+    def convert(value: Any) -> datetime | None:
+        moment = _datetime(value)
+        return moment if moment is not None and moment.microsecond % step == 0 else None
+
+    return convert
+
+
 def _text_converter(max_length: int | None) -> Convert:
     limit = None if max_length in (None, -1) else max_length
 
     def convert(value: Any) -> str | None:
         kind = type(value)
         if kind is str:
+            if len(value) > VALUE_MAX_CHARACTERS:  # refused by `rows()`, before any copy
+                return None
             text = value
         elif kind is int:
             text = str(value)
@@ -214,7 +233,7 @@ def _text_converter(max_length: int | None) -> Convert:
 def _guid(value: Any) -> str | None:
     if isinstance(value, uuid.UUID):
         return str(value).upper()
-    if type(value) is str:
+    if type(value) is str and len(value) <= VALUE_MAX_CHARACTERS:  # UUID() copies the text it is given
         try:
             return str(uuid.UUID(value)).upper()
         except ValueError:
@@ -241,7 +260,9 @@ def column_converter(column: Column) -> Convert:
         return _float
     if kind == "date":
         return _date
-    if kind in ("datetime", "datetime2", "smalldatetime"):
+    if kind == "datetime2":
+        return _datetime_converter(column.scale)
+    if kind in ("datetime", "smalldatetime"):
         return _datetime
     if kind in _TEXT_TYPES:
         return _text_converter(column.max_length)
@@ -250,12 +271,86 @@ def column_converter(column: Column) -> Convert:
     return _never  # binary and exotic types: nothing an update supplies fits them exactly
 
 
+# -- update_fields: one text whichever path wrote it -----------------------------------------------------
+#
+# A value that its staging column takes is written in `update_fields` as that column holds it, so
+# the text does not depend on how the driver returned it (pyodbc: Decimal('12.5000') and True; the
+# sandbox: 12.5 and 1) nor on the path: a decimal column's value is the text of its digits with the
+# column's scale ("12.5000", what CONVERT(NVARCHAR, ...) gives on SQL Server), a bit column's is
+# true/false. Any other value is written as given (for validation to judge). A `/` stays plain:
+# set-based staging undoes FOR JSON's `\/` (see JsonForms).
+
+
+def _decimal_text(scale: int) -> Callable[[Any], str]:
+    step = Decimal(1).scaleb(-scale)
+
+    def text(value: Any) -> str:
+        number = Decimal(repr(value)) if type(value) is float else Decimal(value)
+        exact = number.quantize(step, context=_WIDE)
+        return format(exact.copy_abs() if exact.is_zero() else exact, "f")  # SQL Server has no -0
+
+    return text
+
+
+def json_form(column: Column) -> Callable[[Any], Any] | None:
+    """How a value `column` takes (its converter's result) is written in `update_fields`; None: as given."""
+    if column.data_type in ("decimal", "numeric"):
+        return _decimal_text(column.scale or 0)
+    if column.data_type == "money":
+        return _decimal_text(4)
+    if column.data_type == "bit":
+        return bool
+    return None
+
+
+#: Asks the database how FOR JSON writes the three forms the one text depends on. SQL Server's
+#: documented answer is {"d":"12.5000","b":true,"t":"a\/b"} ("How FOR JSON escapes special characters
+#: and control characters", learn.microsoft.com; CAST and CONVERT: decimal to character keeps the scale).
+JSON_FORMS_PROBE = (
+    "SELECT (SELECT CONVERT(NVARCHAR(60), CAST(12.5 AS DECIMAL(18,4))) AS d, CAST(1 AS BIT) AS b, N'a/b' AS t "
+    "FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES) AS forms"
+)
+
+
+@dataclass(frozen=True)
+class JsonForms:
+    """What a database's FOR JSON writes, as far as set-based staging's `update_fields` depends on it.
+
+    `decimals`: a decimal converted to text keeps its scale; `bits`: a bit is true/false; `slash`: the
+    text of `/` ("\\/" escaped as SQL Server does, "/" plain), None when neither. A field whose form the
+    database would write differently from the streamed path is left to the streamed path.
+    """
+
+    decimals: bool = False
+    bits: bool = False
+    slash: str | None = None
+
+    @classmethod
+    def read(cls, text: object) -> JsonForms:
+        if not isinstance(text, str):
+            return cls()
+        slash = "\\/" if '"t":"a\\/b"' in text else "/" if '"t":"a/b"' in text else None
+        return cls(decimals='"d":"12.5000"' in text, bits='"b":true' in text, slash=slash)
+
+    def problem(self, column: Column) -> str | None:
+        """Why a field of `column` cannot be written set-based, or None."""
+        kind = column.data_type
+        if kind in ("decimal", "numeric") and not self.decimals:
+            return "the database's CONVERT of a decimal to text drops its scale"
+        if kind == "bit" and not self.bits:
+            return "the database's FOR JSON does not write a bit as true/false"
+        if kind in _TEXT_TYPES and self.slash is None:
+            return "the database's FOR JSON writes '/' in a form staging does not know"
+        return None
+
+
 # -- staging inside the database --------------------------------------------------------------------
 
-#: Source types whose values the database can copy into `update_fields` itself, reading back as the
-#: streamed path's values: numbers as JSON numbers (decimals are read back as exact Decimals), text
-#: as strings, dates as ISO text, bits as true/false (SQL Server) or 0/1 (the sandbox stores integers).
-#: Floats, money, times and GUIDs are left to the streamed path, whose JSON for them is exactly known.
+#: Source types whose values the database can write into `update_fields` itself, byte for byte as the
+#: streamed path writes them: integers as JSON numbers, text as strings ('/' plain), dates as ISO
+#: text, decimals as the text of their digits with the column's scale, bits as true/false (the last
+#: three only where the database's FOR JSON writes them so, see JsonForms). Floats, money, times and
+#: GUIDs are left to the streamed path, whose JSON for them is exactly known.
 _SHORT_TEXT = _TEXT_TYPES - {"text", "ntext"}  # legacy text/ntext stay with the streamed path
 IN_DATABASE_JSON_TYPES = frozenset(INTEGER_RANGES) | {"bit", "decimal", "numeric", "date"} | _SHORT_TEXT
 _INTEGER_DIGITS = {kind: len(str(high + 1)) for kind, (_low, high) in INTEGER_RANGES.items()}
@@ -495,8 +590,11 @@ class MultiRowInsert:
         row_columns: Sequence[str],
         shared_columns: Sequence[str],
         literals: Sequence[tuple[str, str]] = (),
+        types: Mapping[str, Column | None] | None = None,
     ) -> None:
         self.table_sql = table_sql
+        #: the column each named value meets, for binding it as that type (`param_types`)
+        self.types = dict(types or {})
         self.row_columns = tuple(row_columns)
         self.shared_columns = tuple(shared_columns)
         self.literals = tuple(literals)  # (column, SQL literal) for values that come from metadata
@@ -519,6 +617,13 @@ class MultiRowInsert:
         )
         self._sql[rows] = text
         return text
+
+    def param_types(self, sql: str) -> list[Column | None]:
+        """The column each `?` of `sql` (one of `statements`' texts) meets: the shared values', then
+        each row's, in the order of the markers."""
+        rows = next((n for n, text in self._sql.items() if text is sql or text == sql), 1)
+        shared = [self.types.get(c) for c in self.shared_columns]
+        return shared + [self.types.get(c) for c in self.row_columns] * rows
 
     def statements(self, shared: Sequence[Any], rows: Sequence[Sequence[Any]]) -> Iterator[tuple[str, list[list[Any]]]]:
         """(INSERT text, parameter lists) for `rows`: all full statements at once, then the rest.
@@ -610,6 +715,13 @@ class SourceLayout:
         )
         self._required = [(name, i, column_converter(table.column(name))) for name, i in required.items()]  # type: ignore[arg-type]
         self._fields = [(name, i, column_converter(table.column(name))) for name, i in fields]  # type: ignore[arg-type]
+        first_field = 1 + int(parent_index is not None) + len(self._required)
+        # (position of the field's converted value in a row, its name, how update_fields writes it)
+        self._forms = [
+            (first_field + n, name, form)
+            for n, (name, _i) in enumerate(fields)
+            if (form := json_form(table.column(name))) is not None  # type: ignore[arg-type]
+        ]
         self._tail = self._constant_tail(constants)
         # One list of (source position, converter) for every per-row parameter, in INSERT order.
         self._converters = [self._item]
@@ -633,11 +745,17 @@ class SourceLayout:
             ("validation_status", sql_literal(PENDING)),
             ("stg_status", sql_literal(STAGED_STATUS)),
         ]
-        self.insert = MultiRowInsert(table.sql_name, row_columns, shared, literals)
+        types = {name: table.column(name) for name in [*row_columns, *shared]}
+        self.insert = MultiRowInsert(table.sql_name, row_columns, shared, literals, types)
         self.rows_per_statement = self.insert.rows_per_statement
         self.names = tuple(names)
         self._required_names = [(name, i) for name, i, _ in self._required]
         self._field_names = [(name, i) for name, i, _ in self._fields]
+
+    @property
+    def shared_types(self) -> list[Column | None]:
+        """The columns the shared values meet, in the order of `shared_values`."""
+        return [self.insert.types.get(c) for c in self.insert.shared_columns]
 
     @property
     def shared_values(self) -> tuple[Any, ...]:
@@ -645,7 +763,9 @@ class SourceLayout:
         the order of their `?` in the INSERT."""
         return self._tail
 
-    def insert_select(self, query: str, described: Sequence[ResultColumn], limit: int) -> tuple[str | None, str]:
+    def insert_select(
+        self, query: str, described: Sequence[ResultColumn], limit: int, forms: JsonForms | None = None
+    ) -> tuple[str | None, str]:
         """One `INSERT ... SELECT` staging at most `limit` rows of `query` inside the database, or why not.
 
         Offered only where its rows are provably those `rows()` would write: each source column's
@@ -653,8 +773,11 @@ class SourceLayout:
         would change nothing; `update_fields` is built by FOR JSON from types whose JSON is known
         (`IN_DATABASE_JSON_TYPES`); text with a NUL character is kept out of typed columns, as
         `rows()` does; required columns come from non-nullable, non-text sources (a NULL or bad value
-        there must be refused by `rows()` with the row it is in). Returns (statement, "") or (None, reason).
+        there must be refused by `rows()` with the row it is in). `forms` is what the database's FOR
+        JSON writes (`JsonForms`, read with JSON_FORMS_PROBE); with None, no field is written set-based.
+        Returns (statement, "") or (None, reason).
         """
+        json_forms = forms or JsonForms()
         if not single_select(query):
             return None, NOT_SINGLE_SELECT
         if len(described) != len(self.names):
@@ -697,10 +820,19 @@ class SourceLayout:
                 problem = f"[{self.names[i]}] is {source.type_text}, whose JSON the database would write differently"
             if problem is None and not _plain_key(name):
                 problem = f"[{name}] needs escaping as a JSON key"
+            column = self.table.column(name)
+            assert column is not None
+            if problem is None and (why := json_forms.problem(column)) is not None:
+                problem = f"[{name}]: {why}"
             if problem:
                 return None, problem
             source = types[i]
             assert source is not None
+            value = ref[i]
+            if column.data_type in ("decimal", "numeric"):
+                # The column's digits as text, as the streamed path writes them (`json_form`).
+                typed = f"DECIMAL({column.precision or 18}, {column.scale or 0})"
+                value = f"CONVERT(NVARCHAR(60), CAST({ref[i]} AS {typed}))"
             if source.data_type in _TEXT_TYPES:
                 # As rows(): text with a NUL character stays out of the typed column (validation's LEN
                 # could not see past it on the sandbox). A binary collation makes NCHAR(0) findable.
@@ -708,11 +840,14 @@ class SourceLayout:
                 selected.append(f"CASE WHEN {nul} > 0 THEN NULL ELSE {ref[i]} END")
             else:
                 selected.append(ref[i])
-            keys.append(f"{ref[i]} AS {bracket(name)}")
+            keys.append(f"{value} AS {bracket(name)}")
         if keys:
-            selected.append(
-                f"(SELECT {', '.join(keys)} FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)"
-            )
+            document = f"(SELECT {', '.join(keys)} FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)"
+            if json_forms.slash == "\\/":
+                # FOR JSON writes every '/' as '\/' (and nothing else ends in that pair, since a
+                # backslash is written '\\'): back to the plain '/' the streamed path writes.
+                document = f"REPLACE({document} COLLATE Latin1_General_BIN2, N'\\/', N'/')"
+            selected.append(document)
         else:
             selected.append("N'{}'")
         insert = self.insert
@@ -750,11 +885,17 @@ class SourceLayout:
         converters = self._converters
         names = [(name, i) for name, i, _ in self._fields]
         required = self._required_at
+        forms = self._forms
         dumps = _DUMPS
         out = []
         for number, values in enumerate(source, start=first):
             row = [convert(values[i]) for i, convert in converters]
+            if None in row:  # a NULL, or a value that does not fit: is it one too large to stage at all?
+                self._check_size(number, values)
             payload = {name: values[i] for name, i in names}
+            for position, name, form in forms:
+                if row[position] is not None:  # a value the column takes, written as the column holds it
+                    payload[name] = form(row[position])
             try:
                 text = dumps(payload)
             except (TypeError, ValueError):
@@ -770,6 +911,26 @@ class SourceLayout:
             row.append(text)
             out.append(row)
         return out
+
+    def _check_size(self, number: int, values: Sequence[Any]) -> None:
+        """StagingError for a value longer than monday could ever take (`VALUE_MAX_CHARACTERS`).
+
+        Checked before the row is copied into JSON and parameters: a 100 MB value would otherwise be
+        copied several times over, in staging and again in validation.
+        """
+        named = [(self.table.item_id_column, self._item[0])]
+        if self._parent is not None and self.table.parent_item_id_column:
+            named.append((self.table.parent_item_id_column, self._parent[0]))
+        named += [*self._required_names, *self._field_names]
+        for name, i in named:
+            value = values[i]
+            if isinstance(value, str | bytes | bytearray) and len(value) > VALUE_MAX_CHARACTERS:
+                unit = "characters" if isinstance(value, str) else "bytes"
+                raise StagingError(
+                    f"{self.where}, row {number}: [{name}] is {len(value):,} {unit} long; monday keeps about "
+                    f"64 KB of column values per item, so no value may exceed {VALUE_MAX_CHARACTERS:,} characters. "
+                    "Shorten the value or leave the column out of the update (nothing staged)"
+                )
 
     def _required_problem(self, number: int, name: str, value: Any) -> str:
         column = self.table.column(name)
@@ -801,6 +962,8 @@ def sql_literal(text: str) -> str:
 
 
 def _show(value: Any, limit: int = 40) -> str:
+    if isinstance(value, str | bytes | bytearray) and len(value) > limit:
+        value = value[: limit * 2]  # repr of a huge value would copy all of it, to show 40 characters
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

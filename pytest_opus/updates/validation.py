@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from ..catalog import Column
 from .board import ColumnCheck, OperationRules
 from .staging import INVALID, ROLLED_BACK, VALID, StagingTable, bracket, sql_literal
-from .values import EMAIL_MAX_LENGTH, plain_number
+from .values import COLUMN_TYPES, EMAIL_MAX_LENGTH, INTEGER_SQL, TEXT_SQL, plain_number
 
 #: The LIKE escape character used in every generated pattern.
 LIKE_ESCAPE = "!"
@@ -41,22 +41,14 @@ BINARY_COLLATION = "Latin1_General_BIN2"
 #: SQL Server's CONCAT takes at most 254 arguments; longer lists are nested in groups of this size.
 CONCAT_GROUP = 100
 
-_NUMERIC_SQL = {"tinyint", "smallint", "int", "bigint", "decimal", "numeric", "money"}
-_INTEGER_SQL = {"bit", "tinyint", "smallint", "int", "bigint"}
-_TEXT_SQL = {"char", "varchar", "nchar", "nvarchar", "text", "ntext"}
-_DATE_SQL = {"date", "datetime", "datetime2", "smalldatetime"}
-#: Which staging column types can hold each monday column type so that SQL can check its values.
-_COMPATIBLE = {
-    "numbers": _NUMERIC_SQL,
-    "rating": _NUMERIC_SQL,
-    "date": _DATE_SQL,
-    "checkbox": _TEXT_SQL | _INTEGER_SQL,
-    **{t: _TEXT_SQL for t in ("text", "long_text", "name", "status", "dropdown", "email", "link")},
-}
-#: Types whose values are structured (pairs, id lists); a scalar staging column cannot be checked
-#: as monday would, so any non-NULL value of these is refused by set-based validation for now.
+#: Which staging column types can hold each monday column type so that SQL can check its values
+#: (`ColumnType.sql_types`, values.py: one entry per type).
+_COMPATIBLE = {spec.name: spec.sql_types for spec in COLUMN_TYPES.values() if spec.writable and spec.sql_types}
+#: Writable types with no set-based rule (`sql_types=None`): their values are structured (pairs, id
+#: lists), which a scalar staging column cannot be checked as monday would, so any non-NULL value of
+#: these is refused by set-based validation for now.
 UNCHECKED_TYPES = frozenset(
-    {"timeline", "week", "phone", "country", "hour", "people", "tags", "board_relation", "dependency", "location"}
+    spec.name for spec in COLUMN_TYPES.values() if spec.writable and spec.sql_types is None
 )
 
 
@@ -91,6 +83,21 @@ def binary(expression: str) -> str:
     return f"{expression} COLLATE {BINARY_COLLATION}"
 
 
+#: `update_fields` as its keys are looked up: by code point. The keys are written exactly as the
+#: columns are named, and under the default collation a character of no weight in a *value* could
+#: make `"NOTES":` match text that is not that key (and the sandbox refuses such a comparison).
+FIELDS = binary("update_fields")
+#: How a NUL character is written in `update_fields` by both paths (json.dumps and FOR JSON).
+NUL_IN_JSON = "\\u0000"
+#: The reason given for a text value holding a NUL character (U+0000).
+NUL_REASON = (
+    "holds a NUL character (U+0000), which monday text cannot hold; remove it from the source value "
+    "(e.g. REPLACE(value, NCHAR(0), N'')) and stage the update again"
+)
+#: `validation_errors` as reasons are counted in it: by code point, as the keys.
+ERRORS = binary("validation_errors")
+
+
 def blank_or_blank_first(expression: str) -> str:
     """True for an empty value or one starting with a blank (any `str.isspace()` character).
 
@@ -109,7 +116,9 @@ def has_blank(expression: str) -> str:
 
 
 def trimmed_upper(expression: str) -> str:
-    return f"UPPER(LTRIM(RTRIM({expression})))"
+    """The value without leading/trailing spaces, upper-cased, compared by code point: under the
+    default collation a label with a control character in it would equal the label without it."""
+    return binary(f"UPPER(LTRIM(RTRIM({expression})))")
 
 
 def _in_list(values: Iterable[str]) -> str:
@@ -180,7 +189,7 @@ def build_validation_sql(
         if folded in skip:
             continue
         check = mapped.get(folded)
-        present = contains("update_fields", json_key(column.name))
+        present = contains(FIELDS, json_key(column.name))
         if check is None:
             rules.append(Rule(present, f"{column.name}: not a column of board {board_id}"))
         elif check.read_only:
@@ -210,7 +219,7 @@ def build_validation_sql(
         "SUM(CASE WHEN validation_errors = N'[]' THEN 1 ELSE 0 END)",
         "SUM(CASE WHEN validation_errors IS NULL THEN 1 ELSE 0 END)",
         *(
-            f"SUM(CASE WHEN {contains('validation_errors', json.dumps(r, ensure_ascii=False))} THEN 1 ELSE 0 END)"
+            f"SUM(CASE WHEN {contains(ERRORS, json.dumps(r, ensure_ascii=False))} THEN 1 ELSE 0 END)"
             for r in reasons
         ),
     ]
@@ -231,13 +240,19 @@ def _column_rules(check: ColumnCheck, column: Column) -> list[Rule]:
     """The rules of one allowed column: presence, conversion, and its value against its monday type."""
     name, type_text = column.name, column.type_text
     col = bracket(name)
-    present = contains("update_fields", json_key(name))
-    is_null = contains("update_fields", json_key(name) + "null")
+    present = contains(FIELDS, json_key(name))
+    is_null = contains(FIELDS, json_key(name) + "null")
     rules = []
     if check.required:
         rules.append(Rule(f"{col} IS NULL AND (NOT ({present}) OR {is_null})", f"{name}: required"))
-    # The JSON has a value the typed column could not take (staging decided it did not fit).
-    rules.append(Rule(f"{col} IS NULL AND {present} AND NOT ({is_null})", f"{name}: value does not fit {type_text}"))
+    # The JSON has a value the typed column could not take (staging decided it did not fit). A NUL
+    # character is the one reason a text value is kept out whatever its length: say so, and what to do.
+    unfit = f"{col} IS NULL AND {present} AND NOT ({is_null})"
+    if column.data_type in TEXT_SQL:
+        nul = contains(FIELDS, NUL_IN_JSON)
+        rules.append(Rule(f"{unfit} AND {nul}", f"{name}: {NUL_REASON}"))
+        unfit = f"{unfit} AND NOT ({nul})"
+    rules.append(Rule(unfit, f"{name}: value does not fit {type_text}"))
     kind, rule = check.column_type, check.rule
     if kind == "name":
         rules.append(Rule(f"{present} AND {is_null}", f"{name}: a name cannot be cleared"))
@@ -251,7 +266,7 @@ def _column_rules(check: ColumnCheck, column: Column) -> list[Rule]:
         labels = _in_list(label.strip().upper() for label in rule.labels)
         value_rules.append(Rule(f"{trimmed_upper(col)} NOT IN {labels}", f"{name}: not an allowed {kind} label"))
     if kind == "dropdown" and rule.labels is None:
-        value_rules.append(Rule(contains(col, ","), f"{name}: several dropdown labels cannot be checked yet"))
+        value_rules.append(Rule(contains(binary(col), ","), f"{name}: several dropdown labels cannot be checked yet"))
     if kind == "rating":
         value_rules.append(Rule(f"{col} < 0 OR {col} <> ROUND({col}, 0)", f"{name}: not a whole number from 0"))
     if kind in ("numbers", "rating"):
@@ -267,25 +282,29 @@ def _column_rules(check: ColumnCheck, column: Column) -> list[Rule]:
             day = rule.max_date.isoformat()
             value_rules.append(Rule(f"{col} > '{day}'", f"{name}: after {day}"))
     if kind == "email":
+        # By code point: under the default collation a character of no weight next to '@' or '.'
+        # would let a shape match text that does not have it (the patterns hold no letters).
+        exact = binary(col)
         shape = " AND ".join(
             [
-                f"{col} LIKE N'_%@_%'",
-                f"{col} NOT LIKE N'%@%@%'",
-                f"{col} LIKE N'%@%.%'",
-                f"{col} NOT LIKE N'%@.%'",
-                f"{col} NOT LIKE N'%.'",
-                f"{col} NOT LIKE N'%@%..%'",
+                f"{exact} LIKE N'_%@_%'",
+                f"{exact} NOT LIKE N'%@%@%'",
+                f"{exact} LIKE N'%@%.%'",
+                f"{exact} NOT LIKE N'%@.%'",
+                f"{exact} NOT LIKE N'%.'",
+                f"{exact} NOT LIKE N'%@%..%'",
             ]
         )
         value_rules.append(Rule(f"NOT ({shape}) OR {has_blank(col)}", f"{name}: not an email address"))
     if kind == "link":
-        shape = f"({col} LIKE N'http://_%' OR {col} LIKE N'https://_%')"
+        lowered = binary(f"LOWER({col})")  # case-insensitive as the value rule, by code point otherwise
+        shape = f"({lowered} LIKE N'http://_%' OR {lowered} LIKE N'https://_%')"
         value_rules.append(Rule(f"NOT {shape} OR {has_blank(col)}", f"{name}: not an http(s) link"))
     if kind == "checkbox":
         # As the value rules: 0/1 from a number column, the words true/false from a text column.
         broken = (
             f"{col} NOT IN (0, 1)"
-            if column.data_type in _INTEGER_SQL
+            if column.data_type in INTEGER_SQL
             else (f"{trimmed_upper(col)} NOT IN (N'TRUE', N'FALSE')")
         )
         value_rules.append(Rule(broken, f"{name}: not true/false"))

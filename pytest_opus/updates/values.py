@@ -31,6 +31,12 @@ from ..suggest import did_you_mean
 
 #: monday's long-text column keeps at most this many characters.
 LONG_TEXT_MAX_LENGTH = 2000
+#: The most characters one staged value may have. monday keeps about 64 KB of column values per item
+#: in all (developer.monday.com, "Text": "no fixed character limit, but each item has an approximate
+#: 64KB total column value capacity"), so a longer value can never be written: staging refuses it
+#: before copying it (issue 13), where a value merely over its column's own limit is staged and
+#: reported by validation with the rest of its row.
+VALUE_MAX_CHARACTERS = 65_536
 #: SQL Server's widest DECIMAL has 38 digits; a number with more could not be checked or stored there.
 NUMBER_MAX_DIGITS = 38
 #: The longest address SMTP allows (RFC 5321 path limit less the angle brackets).
@@ -127,9 +133,49 @@ class ValueRejected(Exception):
 Converter = Callable[[Any, ValueRule], Any]
 
 
+def audit_as_text(text: str) -> Any:
+    """An audit text that is the value itself (text, numbers, labels, links, checkboxes)."""
+    return text
+
+
+def _audit_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _audit_field(read: Callable[[dict[str, Any]], Any]) -> Callable[[str], Any]:
+    """A decoder for an audit text that is monday's JSON object for the column (people, tags, ...)."""
+
+    def decode(text: str) -> Any:
+        data = _audit_json(text)
+        return read(data) if isinstance(data, dict) else data
+
+    return decode
+
+
+def _audit_date(text: str) -> Any:
+    return text.split(" ", 1)[0] if " " in text else text  # a time of day is not restored: staging writes days
+
+
+#: The staging SQL types set-based validation can check, per kind of monday value.
+NUMERIC_SQL = frozenset({"tinyint", "smallint", "int", "bigint", "decimal", "numeric", "money"})
+INTEGER_SQL = frozenset({"bit", "tinyint", "smallint", "int", "bigint"})
+TEXT_SQL = frozenset({"char", "varchar", "nchar", "nvarchar", "text", "ntext"})
+DATE_SQL = frozenset({"date", "datetime", "datetime2", "smalldatetime"})
+
+
 @dataclass(frozen=True)
 class ColumnType:
-    """What pytest-opus knows of one monday column type."""
+    """What pytest-opus knows of one monday column type: the one entry a new type needs.
+
+    A writable type has all three of: `convert` (a staged value to monday's payload), `sql_types`
+    (the staging column types whose values set-based validation checks for it, in validation.py's
+    value rules) or an explicit `sql_types=None` "no set-based rule" (then any non-NULL value is
+    refused set-based, never silently accepted), and `audit` (an audit row's text back to a value
+    `convert` takes, for rollback). tests/unit/test_values.py fails for a writable type without them.
+    """
 
     name: str
     writable: bool
@@ -137,6 +183,8 @@ class ColumnType:
     convert: Converter | None = None  # value -> the JSON-ready payload; raises ValueRejected
     clearable: bool = True  # False only for `name`: an item cannot lose its name
     built_in: ValueRule = NO_RULE  # limits monday itself imposes, applied whatever the metadata says
+    sql_types: frozenset[str] | None = None  # None: no set-based rule (non-NULL values refused set-based)
+    audit: Callable[[str], Any] | None = None  # audit text -> a value `convert` takes
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -524,29 +572,36 @@ _DATE_RULES = frozenset({"min_date", "max_date"})
 COLUMN_TYPES: Mapping[str, ColumnType] = {
     spec.name: spec
     for spec in (
-        ColumnType("text", True, _TEXT_RULES, _convert_text),
+        ColumnType("text", True, _TEXT_RULES, _convert_text, sql_types=TEXT_SQL, audit=audit_as_text),
         ColumnType("long_text", True, _TEXT_RULES, _convert_long_text,
-                   built_in=ValueRule(max_length=LONG_TEXT_MAX_LENGTH)),
-        ColumnType("name", True, _TEXT_RULES, _convert_name, clearable=False),
-        ColumnType("numbers", True, _NUMBER_RULES, _convert_numbers),
-        ColumnType("rating", True, _NUMBER_RULES, _convert_rating),
-        ColumnType("status", True, _LABEL_RULES, _convert_status),
-        ColumnType("dropdown", True, _LABEL_RULES, _convert_dropdown),
-        ColumnType("date", True, _DATE_RULES, _convert_date),
-        ColumnType("timeline", True, _DATE_RULES, _convert_timeline),
-        ColumnType("week", True, _DATE_RULES, _convert_week),
+                   built_in=ValueRule(max_length=LONG_TEXT_MAX_LENGTH), sql_types=TEXT_SQL, audit=audit_as_text),
+        ColumnType("name", True, _TEXT_RULES, _convert_name, clearable=False, sql_types=TEXT_SQL,
+                   audit=audit_as_text),
+        ColumnType("numbers", True, _NUMBER_RULES, _convert_numbers, sql_types=NUMERIC_SQL, audit=audit_as_text),
+        ColumnType("rating", True, _NUMBER_RULES, _convert_rating, sql_types=NUMERIC_SQL,
+                   audit=_audit_field(lambda d: d.get("rating"))),
+        ColumnType("status", True, _LABEL_RULES, _convert_status, sql_types=TEXT_SQL, audit=audit_as_text),
+        ColumnType("dropdown", True, _LABEL_RULES, _convert_dropdown, sql_types=TEXT_SQL, audit=audit_as_text),
+        ColumnType("date", True, _DATE_RULES, _convert_date, sql_types=DATE_SQL, audit=_audit_date),
+        ColumnType("timeline", True, _DATE_RULES, _convert_timeline, audit=_audit_json),
+        ColumnType("week", True, _DATE_RULES, _convert_week, audit=_audit_field(lambda d: d.get("week"))),
         ColumnType("email", True, _TEXT_RULES, _convert_email,
-                   built_in=ValueRule(max_length=EMAIL_MAX_LENGTH)),
-        ColumnType("link", True, _TEXT_RULES, _convert_link),
-        ColumnType("phone", True, frozenset(), _convert_phone),
-        ColumnType("country", True, frozenset(), _convert_country),
-        ColumnType("hour", True, frozenset(), _convert_hour),
-        ColumnType("people", True, frozenset(), _convert_people),
-        ColumnType("tags", True, frozenset(), _convert_tags),
-        ColumnType("board_relation", True, frozenset(), _convert_board_relation),
-        ColumnType("dependency", True, frozenset(), _convert_dependency),
-        ColumnType("location", True, frozenset(), _convert_location),
-        ColumnType("checkbox", True, frozenset(), _convert_checkbox),
+                   built_in=ValueRule(max_length=EMAIL_MAX_LENGTH), sql_types=TEXT_SQL, audit=audit_as_text),
+        ColumnType("link", True, _TEXT_RULES, _convert_link, sql_types=TEXT_SQL, audit=audit_as_text),
+        ColumnType("phone", True, frozenset(), _convert_phone, audit=_audit_json),
+        ColumnType("country", True, frozenset(), _convert_country, audit=_audit_json),
+        ColumnType("hour", True, frozenset(), _convert_hour,
+                   audit=_audit_field(lambda d: f"{int(d.get('hour', 0)):02d}:{int(d.get('minute', 0)):02d}")),
+        ColumnType("people", True, frozenset(), _convert_people,
+                   audit=_audit_field(lambda d: [int(p["id"]) for p in d.get("personsAndTeams", [])])),
+        ColumnType("tags", True, frozenset(), _convert_tags, audit=_audit_field(lambda d: d.get("tag_ids"))),
+        ColumnType("board_relation", True, frozenset(), _convert_board_relation,
+                   audit=_audit_field(lambda d: [int(i) for i in d.get("item_ids", [])])),
+        ColumnType("dependency", True, frozenset(), _convert_dependency,
+                   audit=_audit_field(lambda d: [int(i) for i in d.get("item_ids", [])])),
+        ColumnType("location", True, frozenset(), _convert_location, audit=_audit_json),
+        ColumnType("checkbox", True, frozenset(), _convert_checkbox, sql_types=TEXT_SQL | INTEGER_SQL,
+                   audit=audit_as_text),
         *(ColumnType(name, False) for name in sorted(READ_ONLY_TYPES)),
     )
 }  # fmt: skip

@@ -122,6 +122,14 @@ ERRORS = [
     # (line to replace, replacement, line reported, part of the message)
     (1, "board_id: abc", 1, "board_id must be a whole number, got 'abc'"),
     (1, "board_id: 0", 1, "must be at least 1"),
+    # issue 13: a 27-digit id is refused at load (it failed later with a raw OverflowError)
+    (1, "board_id: 123456789012345678901234567", 1, "must be from 1 to 9,223,372,036,854,775,807, got 1234"),
+    (1, "board_id: 123456789012345678901234567", 1, "monday ids are 64-bit"),
+    (1, "board_id: 9223372036854775808", 1, "must be from 1 to 9,223,372,036,854,775,807"),
+    (1, "board_id: " + "9" * 5000, 1, "(5000 digits)"),
+    (13, "  board_id: 99999999999999999999", 13, "subitems board_id must be from 1 to 9,223,372,036,854,775,807"),
+    (22, "    max_batch_size: 2147483648", 22, "max_batch_size must be from 1 to 2,147,483,647"),
+    (28, "      NOTES: {max_length: 99999999999}", 28, "max_length must be from 1 to 2,147,483,647"),
     (2, "nmae: Test Board", 2, "unknown key 'nmae' (did you mean 'name'?)"),
     (
         7,
@@ -186,6 +194,11 @@ def test_mistakes_are_reported_with_file_and_line(
     assert any(p.startswith(f"{path}:{reported}: ") and message in p for p in problems), problems
     assert isinstance(caught.value, ConfigError)
     assert str(path) in str(caught.value)
+
+
+def test_the_largest_64_bit_board_id_is_accepted(tmp_path: Path) -> None:
+    board = load_board(_write(tmp_path, _edit(1, "board_id: 9223372036854775807")))
+    assert board.board_id == 2**63 - 1
 
 
 def test_all_problems_are_reported_at_once_without_echoes(tmp_path: Path) -> None:

@@ -213,7 +213,7 @@ def test_a_staged_row_holds_typed_values_only_when_they_fit(ops: UpdateOperation
         "FINAL FOB (USD)": "1.23456",
         "NOTES": None,
         "ORDER QTY": "42",
-        "USA ONLY LSTP 75% EX WORKS": "10.5",
+        "USA ONLY LSTP 75% EX WORKS": "10.5000",  # DECIMAL(18,4) takes it: written as the column holds it
     }
     ops.validate_staged_updates(staged.batch_id)
     errors = json.loads(rows_of(deployed, staged.batch_id)[0][2])

@@ -18,6 +18,16 @@ SQL Server's documented session behaviour on top, each with its source:
   opens a transaction, and an explicit BEGIN TRANSACTION there opens two; a procedure that ends with
   another @@TRANCOUNT than it started with raises error 266 (SET IMPLICIT_TRANSACTIONS; error 266);
 - ODBC: switching autocommit on commits an open transaction (SQLSetConnectAttr, SQL_ATTR_AUTOCOMMIT).
+- without MARS a connection serves one request at a time: a statement sent while another cursor's
+  rows are unread fails with "Connection is busy with results for another command" (HY000); with
+  MARS_Connection=yes it runs ("Using Multiple Active Result Sets (MARS)", ODBC Driver for SQL Server);
+- pyodbc's fast_executemany sizes its parameter buffers from SQLDescribeParam; a marker the driver
+  cannot describe (inside a derived table) gets a buffer sized from the first row's value, and a
+  longer value in a later row fails with "String data, right truncation" (pyodbc wiki, "Features
+  beyond the DB API: fast_executemany"; pyodbc issue 867). `setinputsizes` gives the sizes instead;
+- sys.dm_exec_describe_first_result_set describes a query's columns (here: as the sandbox does), and
+  FOR JSON writes decimals with their scale, bits as true/false and '/' as '\\/' (the sandbox's FOR
+  JSON now writes SQL Server's forms; "How FOR JSON escapes special characters", learn.microsoft.com).
 
 Every statement it receives is recorded, and `pitfalls` checks each one for the documented traps.
 """
@@ -28,15 +38,20 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import sqlglot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlglot import exp
+from sqlglot.dialects.tsql import TSQL
+from sqlglot.tokens import TokenType
 from test_sqlserver_target import _pyodbc
 
-from pytest_opus.catalog import Catalog
+from pytest_opus.catalog import Catalog, Column
 from pytest_opus.errors import ConfigError, ScriptError
 from pytest_opus.targets import _odbc, open_target
 from pytest_opus.targets.sandbox import SandboxTarget
@@ -46,8 +61,13 @@ from pytest_opus.targets.sqlserver import (
     SessionSettings,
     SessionState,
     SqlServerTarget,
+    input_size,
+    mars_setting,
+    with_mars,
 )
 from pytest_opus.updates import BoardMetadata, UpdateOperations
+from pytest_opus.updates.operations import SET_BASED, STREAMED
+from pytest_opus.updates.staging import BATCH_ID_TYPE, JSON_FORMS_PROBE, JsonForms, column_converter
 from pytest_opus.updates.validation import WHITESPACE, blank_or_blank_first, has_blank
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,6 +112,7 @@ class Sent:
     params: tuple[Any, ...]
     autocommit: bool
     trancount: int  # @@TRANCOUNT when the statement arrived
+    sizes: tuple[Any, ...] | None = None  # what setinputsizes said for each marker, if anything
 
 
 @dataclass
@@ -104,10 +125,17 @@ class Step:
 
 
 class DocumentedServer:
-    """A pyodbc connection to "SQL Server", its data in `sandbox` (see the module docstring)."""
+    """A pyodbc connection to "SQL Server", its data in `sandbox` (see the module docstring).
+
+    Every instance is remembered, and after each test of this module every statement each one
+    received is checked for the documented pitfalls (`every_statement_sent_is_checked`), unless the
+    test sends one on purpose (`deliberate`).
+    """
+
+    instances: ClassVar[list[DocumentedServer]] = []
 
     def __init__(self, sandbox: SandboxTarget, *, locked_by_sync_job: Sequence[str] = (),
-                 slow: Sequence[str] = ()) -> None:
+                 slow: Sequence[str] = (), mars: bool = False, describe: bool = False) -> None:
         _pyodbc()  # skips where pyodbc is not usable
         self.pyodbc = _odbc.load_pyodbc()  # the module whose errors the target catches
         self.sandbox = sandbox
@@ -120,6 +148,23 @@ class DocumentedServer:
         self.slow = [text.lower() for text in slow]  # statements that run for minutes
         self.sent: list[Sent] = []
         self.closed = False
+        self.mars = mars  # MARS_Connection=yes in the DSN it was opened with
+        self.describe = describe  # whether describe_first_result_set answers (else: "not described")
+        self.cursors: list[DocumentedCursor] = []
+        self.deliberate = False  # the test sends a statement with a pitfall on purpose, to show it
+        self.varchar = varchar_names(sandbox)  # read now: the sandbox may be closed when checked
+        DocumentedServer.instances.append(self)
+
+    def connected(self, dsn: str) -> DocumentedServer:
+        """As pyodbc.connect(dsn) would give it: MARS as the DSN says."""
+        self.mars = mars_setting(dsn) is True
+        return self
+
+    def check_busy(self, cursor: DocumentedCursor) -> None:
+        if self.mars:
+            return
+        if any(other is not cursor and other.pending for other in self.cursors):
+            raise driver_error(self.pyodbc, "HY000", "Connection is busy with results for another command", 0)
 
     # -- the connection's interface ----------------------------------------------------------------
     @property
@@ -133,7 +178,9 @@ class DocumentedServer:
         self._autocommit = bool(value)
 
     def cursor(self) -> DocumentedCursor:
-        return DocumentedCursor(self)
+        cursor = DocumentedCursor(self)
+        self.cursors.append(cursor)
+        return cursor
 
     def commit(self) -> None:
         if self.trancount:
@@ -189,16 +236,20 @@ class DocumentedServer:
 
         return _LIKE.sub(weigh, sql)
 
-    def respond(self, sql: str, params: tuple[Any, ...]) -> list[Step]:
-        self.sent.append(Sent(sql, params, self._autocommit, self.trancount))
+    def respond(self, sql: str, params: tuple[Any, ...], sizes: tuple[Any, ...] | None = None) -> list[Step]:
+        self.sent.append(Sent(sql, params, self._autocommit, self.trancount, sizes))
         text = sql.strip()
         if text == "SELECT @@OPTIONS, @@LOCK_TIMEOUT":
             return [Step(("", ""), [(self.options_value, self.lock_timeout)])]
         if text == "SELECT @@TRANCOUNT":
             return [Step(("",), [(self.trancount,)])]
         if text == DESCRIBE_QUERY:
-            return [Step(("name", "system_type_name", "is_nullable", "error_message"),
-                         [(None, None, None, "not described by the double")])]
+            described = self.sandbox.describe_query(params[0]) if self.describe else None
+            if described is None or any(c.type is None for c in described):
+                rows = [(None, None, None, "not described by the double")]
+            else:
+                rows = [(c.name, c.type.type_text, c.type.nullable, None) for c in described if c.type]
+            return [Step(("name", "system_type_name", "is_nullable", "error_message"), rows)]
         if text == "BEGIN TRANSACTION":
             # In implicit mode at @@TRANCOUNT 0, BEGIN TRANSACTION opens two (SET IMPLICIT_TRANSACTIONS).
             self._open(self.trancount + (2 if not self._autocommit and self.trancount == 0 else 1))
@@ -257,8 +308,11 @@ class DocumentedServer:
             self.pyodbc, "25000", "Transaction count after EXECUTE indicates a mismatching number of BEGIN "
             f"and COMMIT statements. Previous count = {entry}, current count = {exit_count}.", 266))]
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        self.sent.append(Sent(sql, tuple(rows), self._autocommit, self.trancount))
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]], sizes: tuple[Any, ...] | None = None,
+                    fast: bool = False) -> int:
+        self.sent.append(Sent(sql, tuple(rows), self._autocommit, self.trancount, sizes))
+        if fast and rows:
+            self._buffers_fit(sql, rows, sizes)
         self._blocked(sql)
         self._implicit(sql)
         try:
@@ -268,28 +322,70 @@ class DocumentedServer:
         return -1 if self.options["NOCOUNT"] else self.sandbox.rowcount
 
 
+    def _buffers_fit(self, sql: str, rows: Sequence[Sequence[Any]], sizes: tuple[Any, ...] | None) -> None:
+        """fast_executemany: every parameter's buffer is sized before the first row is sent."""
+        undescribed = bool(_DERIVED_MARKERS.search(sql))
+        for position in range(len(rows[0])):
+            size = sizes[position] if sizes is not None and position < len(sizes) else None
+            if size is not None:
+                buffer = size[1] if size[1] else None  # 0: sent as a stream of any length
+            elif undescribed:
+                first = rows[0][position]
+                buffer = len(first) if isinstance(first, str) else 1
+            else:
+                continue  # described by the server: the column's own size
+            for row in rows:
+                value = row[position]
+                if buffer is not None and isinstance(value, str) and len(value) > buffer:
+                    raise self.pyodbc.Error(
+                        "HY000", f"String data, right truncation: length {2 * len(value)} buffer {2 * buffer}")
+
+
+#: Markers SQLDescribeParam cannot describe: the selected values of a derived table.
+_DERIVED_MARKERS = re.compile(r"\(SELECT \? AS c0\b", re.IGNORECASE)
+
+
 class DocumentedCursor:
     def __init__(self, connection: DocumentedServer) -> None:
         self.connection = connection
+        self.sizes: tuple[Any, ...] | None = None
         self.description: tuple[tuple[str], ...] | None = None
         self.rowcount = -1
         self.messages: list[tuple[str, str]] = []
         self.fast_executemany = False
         self._rows: list[tuple[Any, ...]] = []
         self._steps: Iterator[Step] = iter(())
+        self._left = 0  # steps (result sets) not yet advanced to
+
+    @property
+    def pending(self) -> bool:
+        """Rows or result sets not yet read: the connection is busy with them (without MARS)."""
+        return bool(self._rows) or self._more
+
+    def setinputsizes(self, sizes: Sequence[Any]) -> None:
+        self.sizes = tuple(sizes)
 
     def execute(self, sql: str, *params: Any) -> DocumentedCursor:
         if len(params) == 1 and isinstance(params[0], tuple | list):
             params = tuple(params[0])
-        self._steps = iter(self.connection.respond(sql, tuple(params)))
+        self.connection.check_busy(self)
+        steps = self.connection.respond(sql, tuple(params), self.sizes)
+        self._steps = iter(steps)
+        self._left = len(steps)
         self._advance()
         return self
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self.rowcount = self.connection.executemany(sql, rows)
+        self.connection.check_busy(self)
+        self.rowcount = self.connection.executemany(sql, rows, self.sizes, self.fast_executemany)
+
+    @property
+    def _more(self) -> bool:
+        return self._left > 0
 
     def _advance(self) -> bool:
         step = next(self._steps, None)
+        self._left = max(0, self._left - 1)
         if step is None:
             self.description, self._rows, self.messages = None, [], []
             return False
@@ -314,7 +410,7 @@ class DocumentedCursor:
         return rows
 
     def close(self) -> None:
-        pass
+        self._rows, self._steps, self._left = [], iter(()), 0
 
 
 # -- the documented pitfalls, checked on every statement the library sends -----------------------------
@@ -374,6 +470,26 @@ def pitfalls(sql: str) -> list[str]:
     return found
 
 
+@pytest.fixture(autouse=True)
+def every_statement_sent_is_checked() -> Iterator[None]:
+    """The recording double's check: whatever the library sent in a test, no documented pitfall."""
+    DocumentedServer.instances.clear()
+    yield
+    checked: set[str] = set()
+    found: dict[str, list[str]] = {}
+    for server in DocumentedServer.instances:
+        if server.deliberate:
+            continue
+        for sent in server.sent:
+            if sent.sql not in checked:
+                checked.add(sent.sql)
+                found.update({sent.sql[:100]: problems} if (problems := pitfalls(sent.sql)) else {})
+            if problems := binding_pitfalls(sent, server.varchar):
+                found[sent.sql[:100]] = problems
+    DocumentedServer.instances.clear()
+    assert found == {}, "statements sent to the SQL Server double with a documented pitfall"
+
+
 def test_pitfalls_finds_what_the_collation_would_change() -> None:
     assert pitfalls("SELECT 1 WHERE [v] LIKE N'%\x1c%' ESCAPE '!'")
     assert pitfalls("SELECT 1 WHERE SUBSTRING([v], 1, 1) IN (N'\u00a0', N' ')")
@@ -400,6 +516,7 @@ def memory() -> Iterator[SandboxTarget]:
 
 def test_the_double_matches_every_value_with_a_weightless_character_unless_binary(memory: SandboxTarget) -> None:
     server = DocumentedServer(memory)
+    server.deliberate = True  # the unprotected LIKE is what this test shows
     cursor = server.cursor()
     cursor.execute("SELECT n FROM dbo.t WHERE v LIKE N'%\x1c%' ESCAPE '!' ORDER BY n")
     assert cursor.fetchall() == [(1,), (2,)]  # every non-NULL value
@@ -477,6 +594,11 @@ def test_every_statement_of_the_workflow_is_free_of_the_documented_pitfalls(
     assert len(texts) > 5
     found = {text[:100]: problems for text in texts if (problems := pitfalls(text))}
     assert found == {}
+    # Point 5: every parameter compared with a VARCHAR column was bound as VARCHAR of its length.
+    varchar = varchar_names(deployed)
+    unbound = {sent.sql[:100]: problems for sent in server.sent if (problems := binding_pitfalls(sent, varchar))}
+    assert unbound == {}
+    assert sum("update_batch_id = ?" in sent.sql for sent in server.sent) >= 4
     # The blank checks are in what was sent, each under the binary collation.
     assert any("COLLATE Latin1_General_BIN2 LIKE N'%\u3000%'" in text for text in texts)
     assert all(ch in "".join(texts) for ch in WHITESPACE)
@@ -708,16 +830,227 @@ def test_the_ci_example_installs_what_the_suite_needs_and_uses_the_runners_drive
     assert steps[-1]["with"]["path"] == "reports/" and steps[-1]["if"] == "always()"
 
 
-def test_the_ci_example_is_a_valid_github_workflow() -> None:
-    """Against GitHub's workflow schema as check-jsonschema ships it (no network)."""
+def test_the_ci_example_is_a_valid_github_workflow(tmp_path: Path) -> None:
+    """Against GitHub's workflow schema as check-jsonschema ships it (no network); a broken copy is refused."""
     import importlib.util
+    import os
     import subprocess
     import sys
 
     if importlib.util.find_spec("check_jsonschema") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("check-jsonschema is part of the dev extra: pip install -e '.[dev]'")
         pytest.skip("check-jsonschema is not installed: pip install check-jsonschema")
-    done = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
-        capture_output=True, text=True, check=False,
-    )
+
+    def check(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(path)],
+            capture_output=True, text=True, check=False,
+        )
+
+    done = check(WORKFLOW)
     assert done.returncode == 0, done.stdout + done.stderr
+    broken = tmp_path / "broken.yml"  # the same workflow with a job that has no runs-on: the schema must refuse it
+    broken.write_text(WORKFLOW.read_text(encoding="utf-8").replace("runs-on:", "runs_on:"), encoding="utf-8")
+    assert check(broken).returncode != 0
+
+
+# -- point 5: parameters bound as the VARCHAR columns they meet ----------------------------------------
+
+
+def varchar_names(sandbox: SandboxTarget) -> frozenset[str]:
+    """Lower-cased names of the database's VARCHAR/CHAR columns and procedure parameters."""
+    catalog = sandbox.catalog()
+    names = {c.name.lower() for t in catalog.tables.values() for c in t.columns if c.data_type in ("varchar", "char")}
+    names |= {prm.name.lstrip("@").lower() for proc in catalog.procedures.values() for prm in proc.parameters
+              if prm.data_type in ("varchar", "char")}
+    return frozenset(names)
+
+
+def binding_pitfalls(sent: Sent, varchar: frozenset[str]) -> list[str]:
+    """`column = ?` (or `? = column`) where the column is VARCHAR and the marker was not bound as
+    VARCHAR: pyodbc sends a Python str as NVARCHAR, and SQL Server then converts the column, which
+    under a SQL collation scans its index instead of seeking it (data type precedence)."""
+    tokens = [t for t in TSQL().tokenize(sent.sql) if t.token_type != TokenType.COMMENT]
+    markers = [i for i, t in enumerate(tokens) if t.token_type == TokenType.PLACEHOLDER]
+    found = []
+    varchar_type = _odbc.load_pyodbc().SQL_VARCHAR
+    for number, at in enumerate(markers):
+        beside = []
+        if at >= 2 and tokens[at - 1].token_type == TokenType.EQ:
+            beside.append(tokens[at - 2])
+        if at + 2 < len(tokens) and tokens[at + 1].token_type == TokenType.EQ:
+            beside.append(tokens[at + 2])
+        for token in beside:
+            name = token.text.strip("[]").lower()
+            if name not in varchar:
+                continue
+            size = sent.sizes[number] if sent.sizes is not None and number < len(sent.sizes) else None
+            if size is None or size[0] != varchar_type:
+                found.append(f"marker {number + 1} meets VARCHAR [{name}] bound as {size!r}")
+    return found
+
+
+def test_an_unbound_batch_id_is_what_the_pitfall_check_finds(deployed: SandboxTarget) -> None:
+    """Before: a str parameter against update_batch_id (pyodbc sends NVARCHAR). After: bound as VARCHAR(50)."""
+    server = DocumentedServer(deployed)
+    server.deliberate = True  # the unbound parameter is what this test shows
+    target = SqlServerTarget(DSN, connection=server, configure_session=True)
+    sql = f"SELECT COUNT(*) FROM {ITEMS} WHERE update_batch_id = ?"
+    target.execute(sql, ["b-1"])
+    varchar = varchar_names(deployed)
+    assert "update_batch_id" in varchar and "batch_id" in varchar
+    assert binding_pitfalls(server.sent[-1], varchar) == ["marker 1 meets VARCHAR [update_batch_id] bound as None"]
+    target.execute_typed(sql, ["b-1"], [BATCH_ID_TYPE])
+    assert server.sent[-1].sizes == ((_odbc.load_pyodbc().SQL_VARCHAR, 50, 0),)
+    assert binding_pitfalls(server.sent[-1], varchar) == []
+
+
+def test_input_sizes_follow_the_column_types() -> None:
+    pyodbc = _pyodbc()
+    assert input_size(pyodbc, Column("c", 1, "varchar", max_length=50)) == (pyodbc.SQL_VARCHAR, 50, 0)
+    assert input_size(pyodbc, Column("c", 1, "nvarchar", max_length=-1)) == (pyodbc.SQL_WVARCHAR, 0, 0)
+    assert input_size(pyodbc, Column("c", 1, "decimal", precision=18, scale=4)) == (pyodbc.SQL_DECIMAL, 18, 4)
+    assert input_size(pyodbc, Column("c", 1, "bigint")) == (pyodbc.SQL_BIGINT, 0, 0)
+    assert input_size(pyodbc, Column("c", 1, "datetime2", scale=3)) == (pyodbc.SQL_TYPE_TIMESTAMP, 23, 3)
+    assert input_size(pyodbc, None) is None and input_size(pyodbc, Column("c", 1, "geography")) is None
+
+
+# -- point 4: fast_executemany with markers the driver cannot describe --------------------------------
+
+
+def test_long_values_after_short_ones_need_explicit_sizes(deployed: SandboxTarget, board: BoardMetadata) -> None:
+    """Before: the multi-row INSERT through executemany without sizes fails as pyodbc documents it.
+    After: staging binds every marker with its column's type and length and the rows arrive whole."""
+    ops, server = sqlserver_ops(deployed, board)
+    records = [{"item_id": 800 + n, "AAG ORDER NUMBER": f"N{n}", "NOTES": "x" * (10 + 3000 * n)} for n in range(3)]
+
+    from pytest_opus.updates.staging import BatchConstants, SourceLayout, staging_table
+
+    table, problems = staging_table(board.board_for(False), deployed.catalog(), "test")
+    assert table is not None, problems
+    layout = SourceLayout(table, tuple(records[0]), BatchConstants("UPDATE_ITEMS", "tb-1", None, "q" * 5000), "t")
+    rows = layout.rows([tuple(r.values()) for r in records], 1)
+    # 3 rows are fewer than a full statement: one text, a parameter set per row, one executemany.
+    ((sql, params),) = list(layout.statements(rows))
+    target = SqlServerTarget(DSN, connection=server, configure_session=True)
+    with pytest.raises(ScriptError, match="String data, right truncation"):
+        target.executemany(sql, params)
+    target.executemany_typed(sql, params, layout.insert.param_types(sql))
+    assert server.sent[-1].sizes is not None
+    staged = ops.stage_updates(records, "update_items")
+    got = deployed.execute(f"SELECT LEN([NOTES]) FROM {ITEMS} WHERE update_batch_id = ? ORDER BY stg_monday_item_id",
+                           [staged.batch_id])
+    assert [int(n) for (n,) in got] == [10, 3010, 6010]
+
+
+# -- point 3: streamed staging on a connection without MARS ------------------------------------------------
+
+
+@pytest.fixture
+def source_rows(deployed: SandboxTarget) -> str:
+    deployed.execute("CREATE TABLE dbo.SRC_Many (item_id BIGINT NOT NULL, [AAG ORDER NUMBER] NVARCHAR(200))")
+    deployed.executemany("INSERT INTO dbo.SRC_Many VALUES (?, ?)", [(900 + n, f"M{n}") for n in range(150)])
+    return "SELECT item_id, [AAG ORDER NUMBER] FROM dbo.SRC_Many"
+
+
+def test_streaming_while_rows_are_unread_needs_mars(deployed: SandboxTarget, board: BoardMetadata,
+                                                    source_rows: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_opus.updates import operations
+
+    # 150 source rows in chunks of 60: the first 100-row INSERT is sent while 30 rows are unread.
+    monkeypatch.setattr(operations, "CHUNK", 60)
+    # Before: reading chunk by chunk and inserting between them, on a connection without MARS.
+    server = DocumentedServer(deployed)
+    lazy = SqlServerOverDouble(DSN, connection=server, configure_session=True, mars=True)
+    with pytest.raises(ScriptError, match="Connection is busy with results for another command"):
+        UpdateOperations(lazy, board).stage_updates_from_query(source_rows, "update_items")
+    # After: open_target asks for MARS in the DSN, and the chunks interleave with the inserts.
+    server = DocumentedServer(deployed)
+    monkeypatch.setattr(_odbc, "connect", lambda dsn, **kw: server.connected(dsn))
+    target = SqlServerOverDouble(DSN, configure_session=True)
+    assert server.mars and target.mars
+    assert UpdateOperations(target, board).stage_updates_from_query(source_rows, "update_items").rows_staged == 150
+    # A DSN that turns MARS off is respected: the source is read to its end before the first insert.
+    server = DocumentedServer(deployed)
+    target = SqlServerOverDouble(DSN + ";MARS_Connection=no", configure_session=True)
+    assert not server.mars and not target.mars
+    assert UpdateOperations(target, board).stage_updates_from_query(source_rows, "update_items").rows_staged == 150
+
+
+def test_the_dsn_gets_mars_unless_it_says_otherwise() -> None:
+    assert with_mars(DSN).endswith(";MARS_Connection=yes") and mars_setting(with_mars(DSN)) is True
+    assert with_mars(DSN + ";MARS_Connection=no") == DSN + ";MARS_Connection=no"
+    assert mars_setting(DSN + ";MultipleActiveResultSets=True") is True and mars_setting(DSN) is None
+
+
+# -- point 2: one update_fields text on both paths and every target -------------------------------------
+
+SRC_DDL = ("CREATE TABLE dbo.SRC_Json (run INT NOT NULL, item_id BIGINT NOT NULL, [AAG ORDER NUMBER] NVARCHAR(50), "
+           "[ORDER QTY] INT, [CUSTOMER EX FACTORY DATE] DATE, [FINAL FOB (USD)] DECIMAL(12,4), [NOTES] NVARCHAR(MAX))")
+SRC_COLUMNS = ["AAG ORDER NUMBER", "ORDER QTY", "CUSTOMER EX FACTORY DATE", "FINAL FOB (USD)", "NOTES"]
+SRC_QUERY = "SELECT item_id, " + ", ".join(f"[{c}]" for c in SRC_COLUMNS) + " FROM dbo.SRC_Json WHERE run = {run}"
+JSON_TEXT = st.one_of(st.none(), st.sampled_from(["a/b", "\\/", "\\", '"/"', "x\x01/y", "</script>"]),
+                      st.text(st.characters(codec="latin-1", exclude_characters="\x00"), max_size=12))
+JSON_ROWS = st.lists(st.fixed_dictionaries({
+    "AAG ORDER NUMBER": JSON_TEXT,
+    "ORDER QTY": st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1)),
+    "CUSTOMER EX FACTORY DATE": st.one_of(st.none(), st.dates()),
+    "FINAL FOB (USD)": st.one_of(st.none(), st.decimals(min_value=-(10**7), max_value=10**7, places=4,
+                                                        allow_nan=False, allow_infinity=False)),
+    "NOTES": JSON_TEXT,
+}), min_size=1, max_size=6)
+RUN = iter(range(1, 10**6))
+
+
+def test_the_doubles_for_json_writes_sql_servers_forms(memory: SandboxTarget) -> None:
+    """What made the paths differ: FOR JSON's own text is not json.dumps's (so it is normalised)."""
+    cursor = DocumentedServer(memory).cursor()
+    cursor.execute(JSON_FORMS_PROBE)
+    assert cursor.fetchall() == [('{"d":"12.5000","b":true,"t":"a\\/b"}',)]
+    assert JsonForms.read('{"d":"12.5000","b":true,"t":"a\\/b"}') == JsonForms(True, True, "\\/")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=JSON_ROWS)
+def test_both_paths_write_the_same_update_fields_on_the_double(rows: list[dict[str, Any]], deployed: SandboxTarget,
+                                                             board: BoardMetadata) -> None:
+    if deployed.catalog().table("dbo.SRC_Json") is None:
+        deployed.execute(SRC_DDL)
+    run = next(RUN)
+    deployed.executemany("INSERT INTO dbo.SRC_Json VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         [(run, 10**9 + run * 10 + n, *(r[c] for c in SRC_COLUMNS)) for n, r in enumerate(rows)])
+    ops, server = sqlserver_ops(deployed, board, describe=True)
+    query = SRC_QUERY.format(run=run)
+    fast = ops.stage_updates_from_query(query, "update_items")
+    assert fast.method == SET_BASED, fast.streamed_because
+    assert any("REPLACE(" in s.sql and "FOR JSON" in s.sql for s in server.sent)  # FOR JSON's '\/' undone
+    server.describe = False
+    slow = ops.stage_updates_from_query(query, "update_items")
+    assert slow.method == STREAMED
+    read = f"SELECT stg_monday_item_id, update_fields FROM {ITEMS} WHERE update_batch_id = ? ORDER BY 1"
+    assert deployed.execute(read, [fast.batch_id]) == deployed.execute(read, [slow.batch_id])
+
+
+# -- point 10: the catalog keeps the scale of datetime2/time; the DDL check counts positions ---------------
+
+
+def test_the_catalog_keeps_a_datetime2_scale_and_staging_respects_it() -> None:
+    from pytest_opus.targets.sqlserver_catalog import reported_type
+
+    assert reported_type("datetime2", 8, 27, 7) == ("datetime2", None, None, None)  # the default: as the sandbox
+    assert reported_type("datetime2", 6, 19, 0) == ("datetime2", None, None, 0)
+    assert reported_type("time", 5, 12, 3) == ("time", None, None, 3)
+    convert = column_converter(Column("c", 1, "datetime2", scale=0))
+    assert convert("2024-01-02T03:04:05") == datetime(2024, 1, 2, 3, 4, 5)
+    assert convert("2024-01-02T03:04:05.5") is None  # SQL Server would round it to the second
+    assert column_converter(Column("c", 1, "datetime2", scale=3))(datetime(2024, 1, 2, 0, 0, 0, 123000)) is not None
+    assert column_converter(Column("c", 1, "datetime2"))(datetime(2024, 1, 2, 0, 0, 0, 123456)) is not None
+
+
+def test_the_ddl_check_compares_positions_among_current_columns() -> None:
+    """ORDINAL_POSITION is SQL Server's column_id: it keeps the gap of a dropped column."""
+    script = (ROOT / "sql" / "validate_ddl_changes.sql").read_text()
+    compared = re.findall(r"ORDINAL_POSITION\s*(?:=|<>)\s*e\.ord|e\.ord\s*=\s*\w+\.ORDINAL_POSITION", script)
+    assert compared == []
+    assert script.count("earlier.ORDINAL_POSITION <= col.ORDINAL_POSITION") == 2

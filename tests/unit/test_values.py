@@ -6,6 +6,7 @@ import json
 import math
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Context, Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -365,3 +366,55 @@ def test_email_is_refused_or_sent_with_both_keys(value: str) -> None:
     if not check_value("email", value):
         assert _round_trip("email", value) == {"email": value, "text": value}
         assert "@" in value and " " not in value
+
+
+# -- one complete entry per monday column type (issue 11, point 11) -------------------------------------
+
+
+def _strictest_rule(spec: Any) -> Any:
+    """The tightest ValueRule a type's metadata may give: every limit its rule fields allow."""
+    limits: dict[str, Any] = {}
+    if "labels" in spec.rule_fields:
+        limits["labels"] = ("Open", "Done")
+    if "min" in spec.rule_fields:
+        limits.update(min=Decimal(0), max=Decimal(10))
+    if "max_length" in spec.rule_fields:
+        limits["max_length"] = 20
+    if "min_date" in spec.rule_fields:
+        limits.update(min_date=date(2000, 1, 1), max_date=date(2099, 12, 31))
+    return ValueRule(**limits)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, spec in COLUMN_TYPES.items() if spec.writable))
+def test_every_writable_type_has_a_converter_a_set_based_decision_and_an_audit_decoder(name: str) -> None:
+    """A type added with a converter only fails here: without a set-based rule, validation in the
+    database would accept what the row-by-row check refuses; without a decoder, rollback could not
+    read its audit rows back."""
+    from pytest_opus.catalog import Column
+    from pytest_opus.updates.board import ColumnCheck
+    from pytest_opus.updates.validation import UNCHECKED_TYPES, _column_rules
+
+    spec = COLUMN_TYPES[name]
+    assert spec.convert is not None and spec.audit is not None
+    generic = {"required", "value does not fit", "a name cannot be cleared"}
+    if spec.sql_types is None:
+        assert name in UNCHECKED_TYPES  # the explicit "no set-based rule": non-NULL values are refused
+        return
+    sql_type = sorted(spec.sql_types)[0]
+    column = Column("C", 1, sql_type, max_length=200 if sql_type in ("char", "varchar", "nchar", "nvarchar") else None,
+                    precision=18 if sql_type in ("decimal", "numeric") else None,
+                    scale=4 if sql_type in ("decimal", "numeric") else None)
+    check = ColumnCheck("C", "c1", name, False, True, False, _strictest_rule(spec))
+    reasons = [rule.reason.split(": ", 1)[1] for rule in _column_rules(check, column)]
+    specific = [r for r in reasons if not any(r.startswith(g) for g in generic)]
+    assert specific, f"set-based validation has no value rule for {name} (only {reasons})"
+
+
+def test_audit_texts_come_back_as_values_the_converter_takes() -> None:
+    from pytest_opus.updates.operations import value_from_audit
+
+    assert value_from_audit("people", '{"personsAndTeams":[{"id":7,"kind":"person"}]}') == [7]
+    assert value_from_audit("hour", '{"hour":9,"minute":5}') == "09:05"
+    assert value_from_audit("date", "2025-01-02 10:00:00") == "2025-01-02"
+    assert value_from_audit("text", "a {b}") == "a {b}" and value_from_audit("tags", "not json") == "not json"
+    assert value_from_audit("numbers", None) is None
