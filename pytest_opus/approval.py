@@ -9,6 +9,10 @@ is GO and that it signed off a named database, unless told explicitly (`--accept
   sign-off's id and SHA-256, so the database itself says who approved what it holds;
 - in the sign-off JSON (`approval`), and in its HTML report, above the criteria.
 
+A sign-off of a database may be recorded only in that database: the target given must be the one the
+sign-off names (the same sandbox file, or a DSN with the same server and database), else nothing is
+recorded (issue 13: an approval written into the wrong database would vouch for a run it never had).
+
 The checksum covers the sign-off as it was written, without its `approval`: editing a criterion
 afterwards makes the recorded checksum disagree with the file (`verify_checksum`).
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -90,10 +95,53 @@ def check_approvable(data: dict[str, Any], *, accept_no_go: bool, rehearsal: boo
                           "needs --rehearsal (it then approves the scripts and the library, not a deployment)")
 
 
+_SANDBOX_PREFIXES = ("sandbox file ", "sandbox ")
+_SERVER_KEYS = ("server", "data source", "address", "addr", "host")
+_DATABASE_KEYS = ("database", "initial catalog", "dbname")
+_DSN_PAIR = re.compile(r"\s*([^=;]+?)\s*=\s*(\{(?:[^}]|\}\})*\}|[^;]*)\s*(?:;|$)")
+
+
+def _database_identity(display: str) -> tuple[str, str]:
+    """(kind, identity) of a target as the sign-off or the target shows it (passwords already masked).
+
+    A sandbox is its resolved file; a DSN is its server and database (letter case ignored), or its
+    whole text where it names neither, so two spellings of one connection string still agree.
+    """
+    text = display.strip()
+    for prefix in _SANDBOX_PREFIXES:
+        if text.startswith(prefix):
+            return "sandbox", str(Path(text[len(prefix):]).expanduser().resolve())
+    text = text.removeprefix("odbc-sqlite ")
+    pairs = {key.strip().lower(): value.strip().strip("{}").lower() for key, value in _DSN_PAIR.findall(text)}
+    server = next((pairs[k] for k in _SERVER_KEYS if k in pairs), "")
+    database = next((pairs[k] for k in _DATABASE_KEYS if k in pairs), "")
+    if server or database:
+        return "dsn", f"server={server};database={database}"
+    return "dsn", re.sub(r"\s+", "", text).lower()
+
+
+def check_target(data: dict[str, Any], target_display: str) -> None:
+    """ConfigError when the sign-off is for a database and `target_display` shows another one."""
+    if data.get("scope") != "target":
+        return  # a rehearsal names no database
+    signed = str(data.get("target") or "")
+    if not signed or _database_identity(signed) != _database_identity(target_display):
+        raise ConfigError(
+            f"the sign-off is for {signed or 'an unnamed database'}, but the approval would be recorded in "
+            f"{target_display}: name the database the sign-off was for (--database, --dsn or --db), or run "
+            "Phase 0 on this one first (nothing was recorded)"
+        )
+
+
 def approve(data: dict[str, Any], *, by: str, note: str, target: Target | None) -> Approval:
-    """Record the approval in `target` (when given) and return it; the caller writes it to the files."""
+    """Record the approval in `target` (when given) and return it; the caller writes it to the files.
+
+    ConfigError, with nothing recorded, when `target` is not the database the sign-off was for.
+    """
     if not by.strip():
         raise ConfigError("--by must name the person approving")
+    if target is not None:
+        check_target(data, target.display_name)
     approval = Approval(
         signoff_id=str(data.get("id") or ""), signoff_sha256=checksum(data), decision=data["decision"],
         scope=str(data.get("scope", "")), target=str(data.get("target", "")), by=by.strip(),

@@ -9,7 +9,8 @@ back) and reads each module's text for inserts without a column list.
 - SQL Server: `sys.sql_expression_dependencies` finds the referencing modules, `OBJECT_DEFINITION`
   gives their text, and `sp_refreshsqlmodule` recompiles each (a view, procedure, function or
   trigger) against the current schema; it is documented to fail when the module no longer binds.
-- The embedded targets: views are SQLite views, queried with no rows; procedures are stored T-SQL
+- The embedded targets: views are SQLite views, queried with no rows (and broken when a `*` now
+  returns a column twice, as SQL Server's refresh would refuse them); procedures are stored T-SQL
   (`__opus_routines`) and are read with the static subset check. Both are found by the table's name
   in their text.
 
@@ -54,8 +55,11 @@ class DependentCheck:
         for d in self.checked:
             kinds[d.kind] = kinds.get(d.kind, 0) + 1
         listed = ", ".join(f"{n} {k}(s)" for k, n in sorted(kinds.items())) or "no view or procedure"
-        return (f"{listed} using the staging tables checked: {len(self.broken)} broken, "
+        text = (f"{listed} using the staging tables checked: {len(self.broken)} broken, "
                 f"{len(self.inserts_without_columns)} insert(s) without a column list")
+        # name them: the lead reads this line in the report, without the test's output
+        named = [b.split(":")[0] for b in self.broken] + [i.split(":")[0] for i in self.inserts_without_columns]
+        return text + (f" ({'; '.join(named[:5])}{'; ...' if len(named) > 5 else ''})" if named else "")
 
 
 def inserts_without_column_list(text: str, tables: tuple[str, ...] = STAGING_TABLES) -> list[tuple[int, str]]:
@@ -123,6 +127,25 @@ class _Undo(Exception):
     pass
 
 
+_RENAMED = re.compile(r"^(.*):\d+$")
+
+
+def _repeated_columns(names: tuple[str, ...]) -> list[str]:
+    """The column names a query returns more than once (case-insensitive, as SQL Server compares them),
+    including those SQLite renamed to `name:N` because they repeat another."""
+    lowered = {n.lower() for n in names}
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for name in names:
+        renamed = _RENAMED.match(name)
+        if renamed and renamed.group(1).lower() in lowered:
+            repeated.append(renamed.group(1))
+        elif name.lower() in seen:
+            repeated.append(name)
+        seen.add(name.lower())
+    return repeated
+
+
 def _compile(target: Target, dependent: Dependent) -> None:
     if target.kind == "sqlserver":
         try:
@@ -132,7 +155,16 @@ def _compile(target: Target, dependent: Dependent) -> None:
         except _Undo:
             pass
     elif dependent.kind == "view":
-        target.execute(f"SELECT TOP (0) * FROM {dependent.name}")
+        # SQLite expands a view's `*` when it is queried and renames a repeated column `name:N`; SQL
+        # Server keeps the view's columns from its creation, and refreshing it then fails (error 4506)
+        # when a `*` now brings a column a second time. Same verdict here: the view is broken.
+        names = target.columns_of(f"SELECT TOP (0) * FROM {dependent.name}")
+        repeated = _repeated_columns(names)
+        if repeated:
+            raise OpusError(
+                f"column {repeated[0]!r} appears more than once in the view's columns (SQL Server refuses the "
+                "view when it is refreshed, error 4506): a SELECT * in it now returns a column the deployment "
+                "added; list the view's columns, or alias the other one")
     else:
         from .tsql.subset import check_subset
 

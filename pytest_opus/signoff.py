@@ -180,7 +180,7 @@ def sign_off(run: OpusRun, root: Path, html_report: str | None) -> dict[str, Any
         except OSError as error:
             data["recording_error"] = str(error)
     try:
-        from .history import write_index
+        from .report.history import write_index
 
         data["index"] = relative(write_index(history_dir.parent), root)
     except OSError as error:

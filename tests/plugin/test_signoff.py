@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -195,25 +196,60 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def test_report_is_visible_in_a_real_browser(pytester: pytest.Pytester, phase0_project: Path) -> None:
+#: appended to a copy of the report: after the page's own scripts ran, where the headline elements are
+_PROBE = """<script>
+window.addEventListener('load', () => setTimeout(() => {
+  const found = {viewport: {width: window.innerWidth, height: window.innerHeight}, scrollY: window.scrollY};
+  for (const id of ['opus-decision', 'opus-scope']) {
+    const el = document.getElementById(id);
+    if (!el) { found[id] = null; continue; }
+    const box = el.getBoundingClientRect(), style = getComputedStyle(el);
+    found[id] = {top: box.top, bottom: box.bottom, width: box.width, height: box.height, text: el.innerText,
+                 shown: style.display !== 'none' && style.visibility !== 'hidden' && style.opacity !== '0'};
+  }
+  const out = document.createElement('pre');
+  out.id = 'opus-probe';
+  out.textContent = JSON.stringify(found);
+  document.body.appendChild(out);
+}, 0));
+</script>"""
+
+
+def test_report_is_visible_in_a_real_browser(pytester: pytest.Pytester, phase0_project: Path,
+                                             tmp_path: Path) -> None:
+    """The first screen (1280x800, not scrolled) shows the decision, its scope and the target by name."""
     browser = _chromium()
     if browser is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is required in CI (.ci/run installs Debian's chromium)")
         pytest.skip("chromium is not installed (apt-get install chromium)")
-    _run(pytester, "tests/phase0", "--opus-deploy", "-p", "no:cacheprovider")
+    db = create_sandbox(tmp_path / "lead-reads-this.sqlite", phase0_project / "sql" / "baseline")
+    _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-db={db}", "-p", "no:cacheprovider")
     report = phase0_project / "reports" / "opus-phase0.html"
+    probe = report.with_name("probe.html")
+    probe.write_text(report.read_text(encoding="utf-8").replace("</body>", _PROBE + "</body>", 1), encoding="utf-8")
     profile = tempfile.mkdtemp()
     dom = subprocess.run(
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", report.as_uri()],
+         "--window-size=1280,800", f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom",
+         probe.as_uri()],
         capture_output=True, text=True, timeout=120,
     ).stdout
     shutil.rmtree(profile, ignore_errors=True)
-    decision = _summary(phase0_project)["decision"]
-    assert 'id="opus-phase0"' in dom
-    assert re.search(rf'id="opus-decision"[^>]*>Decision: REHEARSAL {decision} \(disposable sandbox', dom)
+    summary = _summary(phase0_project)
+    found = re.search(r'<pre id="opus-probe">(.*?)</pre>', dom, re.DOTALL)
+    assert found is not None, f"the page did not run its probe: {dom[:500]}"
+    seen = json.loads(unescape(found.group(1)))
+    assert seen["scrollY"] == 0
+    height = seen["viewport"]["height"]
+    for key in ("opus-decision", "opus-scope"):
+        box = seen[key]
+        assert box is not None, f"#{key} is not in the page"
+        assert box["shown"] and box["width"] > 0 and box["height"] > 0, (key, box)
+        assert 0 <= box["top"] and box["bottom"] <= height, f"#{key} is outside the first screen: {box}, {height}"
+    assert seen["opus-decision"]["text"] == f"Decision: {summary['decision']} for sandbox file {db}"
+    assert f"Scope: target. Target: sandbox file {db}, a persistent database" in seen["opus-scope"]["text"]
     assert "Phase 0 Completion Requirements" in dom
 
 
@@ -358,3 +394,107 @@ def test_a_failed_pre_flight_stops_before_any_change(pytester: pytest.Pytester, 
     after = SandboxTarget(db)
     assert after.catalog() == before  # not even the ledger was created
     after.close()
+
+
+def test_a_dependent_view_broken_by_the_deploy_is_caught(pytester: pytest.Pytester, phase0_project: Path) -> None:
+    """A view of the existing system selects `s.*` from a staging table and a review table's status: once
+    deploy adds validation_status to the staging table, the view has that column twice (SQL Server error
+    4506 on refresh). The deploy itself succeeds; the compatibility criterion fails, naming the view."""
+    (phase0_project / "sql" / "baseline" / "040_legacy_review.sql").write_text(
+        "CREATE TABLE dbo.LegacyReview (stg_id INT NOT NULL, validation_status VARCHAR(20) NULL)\nGO\n"
+        "CREATE VIEW dbo.VW_LegacyReview AS\nSELECT s.*, r.validation_status\n"
+        "FROM dbo.STG_MON_CustMasterSchedule AS s JOIN dbo.LegacyReview AS r ON r.stg_id = s.stg_id\nGO\n",
+        encoding="utf-8")
+    result = _run(pytester, "tests/phase0", "--opus-deploy", "-p", "no:cacheprovider")
+    assert result.ret != 0
+    summary = _summary(phase0_project)
+    assert summary["decision"] == "NO-GO"
+    criteria = {c["key"]: c for c in summary["criteria"]}
+    assert criteria["deployment"]["status"] == "failed"  # the deploy phase has a failing test
+    assert summary["evidence"]["deploy.batches"] == summary["evidence"]["deploy.batches_committed"]
+    compat = criteria["compatibility"]
+    assert compat["status"] == "failed" and "1 broken" in compat["evidence"], compat
+    assert "view dbo.VW_LegacyReview" in compat["evidence"]
+    result.stdout.fnmatch_lines(["*[[]FAIL[]] No breaking changes to existing systems:*(view dbo.VW_LegacyReview)*",
+                                 "FAILED tests/phase0/test_deploy.py::test_code_using_the_staging_tables_still_works*"])
+
+
+def test_a_procedure_without_its_subitem_branch_is_caught(pytester: pytest.Pytester, phase0_project: Path) -> None:
+    """SP_RollbackBatch that no longer rolls back subitem rows: items still roll back, so only the subitem
+    batch of the workflow phase shows it, and the audit criterion fails with its numbers."""
+    script = phase0_project / "sql" / "deploy_opus_update_boards.sql"
+    text = script.read_text(encoding="utf-8")
+    branch = re.search(r"\n[ \t]*UPDATE dbo\.STG_MON_CustMasterSchedule_Subitems\s+SET validation_status = "
+                       r"'ROLLED_BACK'.*?SET @subitem_rows = @@ROWCOUNT;", text, re.DOTALL)
+    assert branch is not None, "could not find SP_RollbackBatch's subitem branch in the deploy script"
+    script.write_text(text.replace(branch.group(), "", 1), encoding="utf-8")
+    result = _run(pytester, "tests/phase0", "--opus-deploy", "-p", "no:cacheprovider")
+    assert result.ret != 0
+    summary = _summary(phase0_project)
+    assert summary["decision"] == "NO-GO"
+    failed = "tests/phase0/test_workflow.py::test_subitem_updates_are_staged_planned_and_rolled_back"
+    assert [f for p in summary["phases"].values() for f in p["failures"]] == [failed]
+    audit = next(c for c in summary["criteria"] if c["key"] == "audit")
+    assert audit["status"] == "failed"
+    assert "subitems: 20 staged, 20 planned, 0 of 20 rolled back by SP_RollbackBatch" in audit["evidence"]
+    assert audit["evidence"].endswith(f"failed test: {failed}")
+
+
+def test_the_accuracy_and_real_data_figures_are_computed_from_the_database(pytester: pytest.Pytester,
+                                                                          phase0_project: Path) -> None:
+    """Three planted rows in the mock batch, and a real-data query whose invalid rows are known: the
+    figures in the sign-off are what the database holds, counted here independently."""
+    thresholds = phase0_project / "expectations" / "phase0.yaml"
+    text = thresholds.read_text(encoding="utf-8")
+    query = ("SELECT [Item ID] AS stg_monday_item_id, [AAG ORDER NUMBER], CASE WHEN [Item ID] % 9 = 0 "
+             "THEN 'NOT A STATUS' ELSE 'SHIPPED' END AS [ORDER STATUS] FROM dbo.MON_CustMasterSchedule")
+    planted = re.sub(r"invalid_rows: 2", "invalid_rows: 3", text, count=1)
+    planted = re.sub(r"(?s)real_data:.*", f"real_data:\n  query: \"{query}\"\n  size: 150\n", planted)
+    assert "invalid_rows: 3" in planted and query in planted
+    thresholds.write_text(planted, encoding="utf-8")
+    baseline = SandboxTarget(create_sandbox(pytester.path / "count.sqlite", phase0_project / "sql" / "baseline"))
+    ids = [int(i) for (i,) in baseline.execute(
+        "SELECT TOP (150) [Item ID] FROM dbo.MON_CustMasterSchedule ORDER BY [Item ID]")]
+    baseline.close()
+    invalid = sum(1 for i in ids if i % 9 == 0)
+    assert 0 < invalid < len(ids)
+    _run(pytester, "tests/phase0", "--opus-deploy", "-p", "no:cacheprovider")
+    evidence = _summary(phase0_project)["evidence"]
+    assert (evidence["workflow.staged"], evidence["workflow.valid"]) == (len(ids), len(ids) - invalid)
+    assert evidence["workflow.success_rate"] == pytest.approx((len(ids) - invalid) / len(ids))
+    assert sum(evidence["workflow.rejection_reasons"].values()) == invalid
+    assert (evidence["workflow.known_invalid"], evidence["workflow.known_invalid_rejected"]) == (3, 3)
+    assert (evidence["workflow.correct"], evidence["workflow.mock_staged"], evidence["workflow.accuracy"]) == (
+        60, 60, 1.0)
+
+
+def test_approval_is_recorded_and_refused_where_it_must_be(pytester: pytest.Pytester, phase0_project: Path,
+                                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`opus-sql approve` on the sign-off a real run wrote: recorded in the target, the JSON and the HTML;
+    refused a second time, and refused for a partial run's report."""
+    from pytest_opus import cli
+    from pytest_opus.approval import verify_checksum
+
+    db = create_sandbox(tmp_path / "approved.sqlite", phase0_project / "sql" / "baseline")
+    _run(pytester, "tests/phase0", "--opus-deploy", f"--opus-db={db}", "-p", "no:cacheprovider")
+    signed = phase0_project / "reports" / "opus-phase0.json"
+    summary = _summary(phase0_project)
+    assert (summary["decision"], summary["scope"]) == ("GO", "target"), summary["criteria"]
+    approve = ["approve", "--by", "Pat <Lead>", "--note", "go for Phase 1", "--report", str(signed), f"--db={db}"]
+    assert cli.main(approve) == 0
+    assert "OK: approved by Pat <Lead> (GO" in capsys.readouterr().out
+    written = _summary(phase0_project)
+    assert written["approval"]["by"] == "Pat <Lead>" and verify_checksum(written)
+    html = (phase0_project / "reports" / "opus-phase0.html").read_text(encoding="utf-8")
+    assert 'id="opus-approval"' in html and "Approved by Pat &lt;Lead&gt;" in html
+    recorded = SandboxTarget(db)
+    assert recorded.execute("SELECT signoff_id, decision, approved_by, note FROM dbo.OPUS_Approval") == [
+        (written["id"], "GO", "Pat <Lead>", "go for Phase 1")]
+    recorded.close()
+    assert cli.main(approve) == 2
+    assert "already approved by Pat <Lead>" in capsys.readouterr().err
+    # a partial run (one phase, validating the target as it is) is never approvable
+    _run(pytester, "tests/phase0", "-m", "schema", f"--opus-db={db}", "-p", "no:cacheprovider")
+    partial = phase0_project / "reports" / "opus-phase0-run.json"
+    assert cli.main(["approve", "--by", "Pat", "--note", "x", "--report", str(partial), f"--db={db}"]) == 2
+    assert "partial run, not a sign-off" in capsys.readouterr().err

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_opus.criteria import evaluate
+from pytest_opus.criteria import CRITERIA, EVIDENCE, Evidence, EvidenceError, criterion, evaluate
 from pytest_opus.phases import PHASES, PhaseLedger
 from pytest_opus.thresholds import Thresholds
 
@@ -39,7 +41,8 @@ def _evidence(**overrides: Any) -> dict[str, Any]:
         "dryrun.fields_planned": 200, "dryrun.fields_expected": 200, "dryrun.fields_matched": 200,
         "dryrun.mutations": 58, "dryrun.requests": 3, "dryrun.network_attempts": 0,
         "mismatch.planted": 8, "mismatch.caught": 8, "audit.rows": 200, "audit.planned_changes": 200,
-        "audit.roundtrip": True, "compat.columns_unchanged": "all 123 pre-existing columns unchanged",
+        "audit.roundtrip": True, "subitems.staged": 20, "subitems.mutations": 20, "subitems.rolled_back": 20,
+        "compat.columns_unchanged": "all 123 pre-existing columns unchanged",
         "compat.insert_ok": True, "compat.dependents_ok": True,
         "compat.dependents": "1 view(s) using the staging tables checked: 0 broken, 0 insert(s) without a column list",
     }
@@ -64,6 +67,7 @@ def test_everything_measured_and_passing_is_go() -> None:
     ({"dryrun.fields_expected": 201}, "Dry-run mode functional and accurate"),
     ({"audit.rows": 199}, "Audit trail capturing all operations"),
     ({"audit.roundtrip": False}, "Audit trail capturing all operations"),
+    ({"subitems.rolled_back": 0}, "Audit trail capturing all operations"),
     ({"compat.insert_ok": False}, "No breaking changes to existing systems"),
     ({"compat.dependents_ok": False}, "No breaking changes to existing systems"),
     ({"workflow.rejected_exactly": False}, "UpdateOperations test: >95% success rate"),
@@ -131,8 +135,11 @@ def test_a_failed_phase_that_skips_the_later_ones_is_a_failure_not_incomplete() 
 
 def test_a_criterion_needs_its_phase_to_pass_not_only_its_numbers() -> None:
     decision = evaluate(_ledger(failed="workflow"), _evidence(), Thresholds(), {}, "x.json")
-    failed = {c.name for c in decision.failed_criteria}
+    failed = {c.name: c for c in decision.failed_criteria}
     assert "Audit trail capturing all operations" in failed
+    # its numbers read fine; the evidence names the failed test that makes it FAIL
+    assert failed["Audit trail capturing all operations"].evidence.endswith(
+        "; failed test: tests/phase0/test_workflow.py::test_broken")
 
 
 def test_a_database_warning_fails_the_checkpoint() -> None:
@@ -161,3 +168,100 @@ def test_the_success_criterion_needs_exact_classification_and_a_real_rate_above_
         overrides: dict[str, Any]) -> None:
     decision = evaluate(_ledger(), _evidence(**overrides), Thresholds(), {}, "x.json")
     assert [c.name for c in decision.failed_criteria] == ["UpdateOperations test: >95% success rate"]
+
+
+# -- the registry and the evidence API (issue 12, item 10) -------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+#: where evidence is written: the phase tests and the run itself
+WRITERS = [*sorted((ROOT / "tests" / "phase0").glob("test_*.py")), ROOT / "pytest_opus" / "run.py",
+           ROOT / "pytest_opus" / "signoff.py"]
+_KEY = re.compile(r"[\"'](\w+\.\w+)[\"']")
+_PREFIXES = {name.split(".")[0] for name in EVIDENCE}
+
+
+def _keys_in(path: Path) -> set[str]:
+    return {k for k in _KEY.findall(path.read_text(encoding="utf-8")) if k.split(".")[0] in _PREFIXES}
+
+
+def test_every_key_the_phase_tests_write_is_declared_and_every_declared_key_is_written() -> None:
+    written = set().union(*(_keys_in(path) for path in WRITERS))
+    assert written - set(EVIDENCE) == set(), "evidence written but not declared in criteria.EVIDENCE"
+    assert set(EVIDENCE) - written == set(), "evidence declared but written by no phase test"
+
+
+def test_a_misspelt_evidence_key_is_an_error_naming_the_right_one() -> None:
+    evidence = Evidence()
+    with pytest.raises(EvidenceError, match=r"unknown evidence key 'workflow\.sucess_rate' written; did you mean "
+                                            r"'workflow\.success_rate'\?"):
+        evidence["workflow.sucess_rate"] = 0.97
+    for write in (lambda: evidence.update({"audit.rowz": 3}), lambda: evidence.setdefault("infrastructure.part", {}),
+                  lambda: evidence.__ior__({"dryrun.mutation": 1}), lambda: Evidence({"compat.insert": True})):
+        with pytest.raises(EvidenceError, match="unknown evidence key"):
+            write()
+    assert evidence == {}  # nothing half-written
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("audit.rows", "12"), ("audit.rows", True), ("audit.rows", 1.5), ("workflow.rejected_exactly", 1),
+    ("workflow.success_rate", "97%"), ("workflow.rejection_reasons", ["ORDER STATUS"]), ("deploy.error", None),
+])
+def test_a_value_of_another_kind_is_refused(key: str, value: Any) -> None:
+    with pytest.raises(EvidenceError, match=f"evidence '{re.escape(key)}' must be "):
+        Evidence()[key] = value
+
+
+def test_declared_keys_are_written_and_read_as_a_plain_dict() -> None:
+    evidence = Evidence({"audit.rows": 3})
+    evidence.update({"workflow.success_rate": None, "workflow.accuracy": 1})
+    evidence.setdefault("infrastructure.parts", {})["connection"] = True
+    assert dict(evidence) == {"audit.rows": 3, "workflow.success_rate": None, "workflow.accuracy": 1,
+                              "infrastructure.parts": {"connection": True}}
+
+
+def test_a_criterion_reads_only_the_evidence_it_declares() -> None:
+    with pytest.raises(EvidenceError, match=r"declared by criterion 'x'; did you mean 'audit\.rows'"):
+        criterion("x", "group", "a criterion", threshold="t", measured="m", reads=("audit.row",))
+    assert "x" not in CRITERIA
+    for spec in CRITERIA.values():  # each judge runs on its own declared evidence only: none reads beyond it
+        evidence = {key: value for key, value in _evidence().items() if key in spec.reads}
+        decision = evaluate(_ledger(), evidence, Thresholds(), {}, "x.json")
+        assert next(c for c in decision.criteria if c.key == spec.key).passed, spec.key
+
+
+def test_each_criterion_is_declared_once_with_its_threshold_and_how_it_is_measured() -> None:
+    decision = evaluate(_ledger(), _evidence(), Thresholds(), {}, "x.json")
+    assert [c.key for c in decision.criteria] == list(CRITERIA)
+    for spec in CRITERIA.values():
+        assert spec.threshold and spec.measured and spec.group and spec.name
+        assert set(spec.reads) <= set(EVIDENCE)
+    row = decision.to_dict()["criteria"][0]
+    assert {"key", "threshold", "status", "evidence"} <= set(row)
+
+
+def test_the_docs_list_every_criterion_with_its_threshold() -> None:
+    docs = (ROOT / "docs" / "decisions.md").read_text(encoding="utf-8")
+    for spec in CRITERIA.values():
+        assert f"| `{spec.key}` | {spec.name} | {spec.threshold} |" in docs, spec.key
+
+
+def test_the_report_shows_each_criterion_with_its_threshold_and_the_scope_under_the_decision() -> None:
+    from html import escape
+
+    from pytest_opus.report import html_section, scope_line, summary_dict, terminal_lines
+
+    decision = evaluate(_ledger(), _evidence(), Thresholds(), {}, "x.json")
+    data = summary_dict(decision, {"target": "sandbox file /db<1>.sqlite"},
+                        {"scope": "target", "target": "sandbox file /db<1>.sqlite", "sign_off": True,
+                         "evidence": _evidence()})
+    html = html_section(data)
+    assert html.index('id="opus-decision"') < html.index('id="opus-scope"') < html.index('id="opus-scenario"')
+    assert "Decision: GO for sandbox file /db&lt;1&gt;.sqlite" in html and "<1>" not in html
+    for spec in CRITERIA.values():
+        assert html.count(f"<td>{escape(spec.threshold)}</td>") == 1, spec.key
+    assert scope_line(data) == ("Scope: target. Target: sandbox file /db<1>.sqlite, a persistent database; the "
+                                "decision is about it. Data: real rows of dms")
+    assert terminal_lines(data)[1] == f"  {scope_line(data)}"
+    rehearsal = scope_line({"scope": "rehearsal", "target": "disposable sandbox (SQLite, new for this run)"})
+    assert rehearsal.startswith("Scope: rehearsal. Target: disposable sandbox")
+    assert "no database was signed off" in rehearsal

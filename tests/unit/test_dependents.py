@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from pytest_opus.dependents import check_dependents, inserts_without_column_list
+from pytest_opus.dependents import _repeated_columns, check_dependents, inserts_without_column_list
 from pytest_opus.targets.sandbox import SandboxTarget
+
+ROOT = Path(__file__).resolve().parents[2]
+#: a view written before Phase 0: every staging column, plus a review table's status
+LEGACY_VIEW = """CREATE TABLE dbo.LegacyReview (stg_id INT NOT NULL, validation_status VARCHAR(20) NULL)
+GO
+CREATE VIEW dbo.VW_LegacyReview AS
+SELECT s.*, r.validation_status
+FROM dbo.STG_MON_CustMasterSchedule AS s JOIN dbo.LegacyReview AS r ON r.stg_id = s.stg_id
+GO
+"""
 
 
 @pytest.mark.parametrize(("text", "lines"), [
@@ -45,3 +57,24 @@ def test_a_view_that_no_longer_works_is_broken(deployed: SandboxTarget) -> None:
 
 def test_the_deployments_own_objects_are_not_existing_systems(deployed: SandboxTarget) -> None:
     assert check_dependents(deployed).checked == []
+
+
+@pytest.mark.parametrize(("names", "repeated"), [
+    (("a", "b"), []),
+    (("a", "A"), ["A"]),
+    (("validation_status", "x", "validation_status:1"), ["validation_status"]),
+    (("ratio:2", "b"), []),  # a real name with a colon, repeating nothing
+])
+def test_repeated_view_columns(names: tuple[str, ...], repeated: list[str]) -> None:
+    assert _repeated_columns(names) == repeated
+
+
+def test_a_view_whose_star_picks_up_a_deployed_column_is_broken_by_the_deploy(baseline: SandboxTarget) -> None:
+    """SQL Server: refreshing the view fails with error 4506 once `s.*` brings validation_status twice."""
+    assert baseline.execute_script(LEGACY_VIEW).ok
+    before = check_dependents(baseline)
+    assert [d.name for d in before.checked] == ["dbo.VW_LegacyReview"] and before.ok
+    assert baseline.run_script_file(str(ROOT / "sql" / "deploy_opus_update_boards.sql")).ok
+    after = check_dependents(baseline)
+    assert [b.split(":")[0] for b in after.broken] == ["view dbo.VW_LegacyReview"]
+    assert "'validation_status' appears more than once" in after.broken[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pytest_opus.history import read_history, render_index, sparkline, write_index
+from pytest_opus.report.history import read_history, render_index, sparkline, write_index
 
 
 def _record(directory: Path, stamp: str, **data: object) -> None:

@@ -34,7 +34,7 @@ class RunRow:
 
 def read_history(history_dir: Path) -> list[RunRow]:
     """The runs recorded under `history_dir`, oldest first."""
-    from .report import headline
+    from . import headline
 
     rows: list[RunRow] = []
     for path in sorted(history_dir.glob("opus-phase0-*.json")):

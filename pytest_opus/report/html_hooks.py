@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from . import fixtures, report
+from .. import fixtures
+from . import html_section
 
 
 def pytest_html_report_title(report: Any) -> None:
@@ -17,7 +18,7 @@ def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: 
                                 session: pytest.Session) -> None:
     data = session.config.stash[fixtures.run_key].sign_off
     if data is not None:
-        prefix.insert(0, report.html_section(data))
+        prefix.insert(0, html_section(data))
 
 
 def attach_extras(item: pytest.Item, rep: pytest.TestReport) -> None:

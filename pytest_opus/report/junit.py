@@ -43,6 +43,6 @@ def record_decision(config: pytest.Config, data: dict[str, Any]) -> None:
 
 
 def decision_line(data: dict[str, Any]) -> str:
-    from .report import headline
+    from . import headline
 
     return headline(data)

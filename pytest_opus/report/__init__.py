@@ -1,6 +1,11 @@
-"""The Phase 0 sign-off: the HTML section at the top of the pytest-html report, the JSON summary, the
-timestamped history copy and the terminal lines. Every value that came from the database or YAML is
-escaped (html.escape) before it reaches the page."""
+"""The Phase 0 sign-off as the project lead reads it: the HTML section at the top of the pytest-html
+report, the JSON summary, the timestamped history copy and the terminal lines. Every value that came
+from the database or YAML is escaped (html.escape) before it reaches the page.
+
+The report package renders plain data (the summary dict `signoff.sign_off` builds); it never reads
+the run's state. Its other modules: `history` (reports/index.html), `junit` (the decision as a JUnit
+test case), `html_hooks` (the pytest-html hooks, registered only with pytest-html).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .criteria import SCENARIOS, SUCCESS_RATE_DEFINITION, Decision
+from .. import __version__
+from ..criteria import SCENARIOS, SUCCESS_RATE_DEFINITION, Decision
 
 _STYLE = """
 <style>
@@ -87,11 +92,12 @@ def html_section(data: dict[str, Any]) -> str:
     for c in data["criteria"]:
         if c["group"] != group:
             group = c["group"]
-            rows.append(f'<tr><th colspan="3">{escape(group)}</th></tr>')
+            rows.append(f'<tr><th colspan="4">{escape(group)}</th></tr>')
         status = ('<span class="pass">PASS</span>' if c["passed"] else
                   '<span class="unmeasured">NOT MEASURED</span>' if c.get("status") == "not measured" else
                   '<span class="fail">FAIL</span>')
-        rows.append(f"<tr><td>{status}</td><td>{escape(c['name'])}</td><td>{escape(c['evidence'])}</td></tr>")
+        rows.append(f"<tr><td>{status}</td><td>{escape(c['name'])}</td><td>{escape(c.get('threshold', ''))}</td>"
+                    f"<td>{escape(c['evidence'])}</td></tr>")
     phase_rows = [
         f"<tr><td>{escape(name)}</td><td>{p['passed']}</td><td>{p['failed']}</td><td>{p['skipped']}</td>"
         f"<td>{p['seconds']:.2f}s</td><td>{_estimate(p)}</td><td>{p['server_warnings']}</td>"
@@ -117,9 +123,11 @@ def html_section(data: dict[str, Any]) -> str:
         + '<section id="opus-phase0"><h2>OPUS Update Boards: Phase 0 sign-off</h2>'
         + f'<div class="decision {"go" if go else "nogo"}" id="opus-decision">'
         + f'Decision: {escape(headline(data))}</div>'
+        + f'<p id="opus-scope"><b>{escape(scope_line(data))}</b></p>'
         + f'<p id="opus-scenario">{escape(SCENARIOS[data["scenario"]])}</p>'
         + failed_html + rollback_html
-        + "<table><tr><th>status</th><th>criterion</th><th>evidence</th></tr>" + "".join(rows) + "</table>"
+        + "<table><tr><th>status</th><th>criterion</th><th>required</th><th>evidence</th></tr>" + "".join(rows)
+        + "</table>"
         + "<h3>Phases and checkpoints</h3><table><tr><th>phase</th><th>passed</th><th>failed</th>"
         + "<th>skipped</th><th>time</th><th>seed's estimate</th><th>database warnings</th><th>checkpoint</th></tr>"
         + "".join(phase_rows) + "</table>" + server_html + ledger_html(data.get("deployment_status"))
@@ -167,8 +175,20 @@ def headline(data: dict[str, Any]) -> str:
     return f"{data['decision']} for {data.get('target', 'the target')}"
 
 
+def scope_line(data: dict[str, Any]) -> str:
+    """Where the decision applies and on which data, in one line beside the headline (the first screen)."""
+    target = data.get("target") or "the target"
+    if data.get("scope") == "rehearsal":
+        where = (f"Scope: rehearsal. Target: {target}, made for this run and thrown away; the decision is about "
+                 "the scripts and the library, no database was signed off")
+    else:
+        where = f"Scope: target. Target: {target}, a persistent database; the decision is about it"
+    source = (data.get("evidence") or {}).get("workflow.sample_source")
+    return where + (f". Data: {source}" if source else "")
+
+
 def terminal_lines(data: dict[str, Any]) -> list[str]:
-    lines = [f"Phase 0 decision: {headline(data)} ({SCENARIOS[data['scenario']]})"]
+    lines = [f"Phase 0 decision: {headline(data)} ({SCENARIOS[data['scenario']]})", f"  {scope_line(data)}"]
     for c in data["criteria"]:
         mark = "PASS" if c["passed"] else "NOT MEASURED" if c.get("status") == "not measured" else "FAIL"
         lines.append(f"  [{mark}] {c['name']}: {c['evidence']}")
