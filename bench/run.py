@@ -1,12 +1,17 @@
 """Benchmarks of UpdateOperations on the sandbox: staging speed, validation statements, planning, peak memory.
 
-    python bench/run.py [--quick]
+    python bench/run.py [--quick] [--scale N]
 
 Builds a deployed sandbox in a temporary directory, prints each figure as it is measured, and ends
 with one line of JSON. Goals (issue 4): staging >= 200,000 rows/s, planning >= 100,000 updates/s,
 the same number of validation statements for 1,000 and 100,000 rows, a 1,000,000-row batch staged
 from a query under 300 MB peak memory. `--quick` uses smaller batches (validation on 20,000 rows
 instead of 100,000, reported under the same key) and skips the 1,000,000-row runs.
+
+`--scale N` adds an end-to-end run of N rows (bench/speed.py: staged, validated and processed in dry
+run in a fresh process) with the keys e2e_rows, e2e_seconds, e2e_peak_rss_mb and each stage's
+seconds, rate and ratio to the plain SQL it stands on (validate_over_plain_sql, process_over_plain_sql;
+1.0 = as fast as the plain SQL).
 
 Staging is measured both ways a query can be staged: set-based (one INSERT ... SELECT, the way a
 query of typed columns is staged; `stage_rows_per_s`, the goal) and streamed (row by row through
@@ -234,6 +239,8 @@ def _vm_hwm() -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes; finishes in under a minute")
+    parser.add_argument("--scale", type=int, metavar="N",
+                        help="also run N rows end to end (bench/speed.py): adds the e2e_* keys and the ratios")
     parser.add_argument("--child-stage", nargs=3, metavar=("DB", "ROWS", "METHOD"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_stage:
@@ -287,6 +294,12 @@ def main() -> None:
                     f"({child['rss_before_mb']:.1f} MB before staging{hwm})"
                 )
 
+    if args.scale:
+        import speed  # bench/speed.py, next to this file (its directory is on sys.path when run as a script)
+
+        say(f"end to end: {args.scale:,} rows staged, validated and processed (bench/speed.py) ...")
+        e2e = speed.measure(args.scale)
+        figures.update(e2e)
     met = {
         "stage_rows_per_s": figures["stage_rows_per_s"] >= GOALS["stage_rows_per_s"],
         "plan_updates_per_s": figures["plan_updates_per_s"] >= GOALS["plan_updates_per_s"],
@@ -295,6 +308,8 @@ def main() -> None:
     for key in ("peak_rss_mb_1m", "peak_rss_mb_1m_streamed"):
         if key in figures:
             met[key] = figures[key] < GOALS["peak_rss_mb_1m"]
+    if args.scale:
+        met.update(speed.goals_met(figures))
     figures["goals_met"] = met
     figures["seconds"] = round(time.perf_counter() - started, 1)
     say("goals: " + ", ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in met.items()))

@@ -15,19 +15,28 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
+import stat
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from . import confirm
 from .batches import split_batches
-from .databases import ResolvedDatabase, find_project_root, open_database, resolve_database
+from .databases import (
+    TARGET_ENV,
+    ResolvedDatabase,
+    find_project_root,
+    open_database,
+    resolve_target,
+    target_from_environment,
+)
 from .errors import ConfigError, DeploymentLocked, OpusError, ScriptError
 from .ledger import run_recorded
-from .secrets import mask_dsn, redact, secret_values
+from .secrets import redact, secret_values
 from .status import read_status
 from .targets.base import BatchResult, Message, ResultSet, ScriptResult
 from .targets.locking import DEFAULT_LOCK_WAIT_SECONDS, LOCK_WAIT_ENV, check_wait
@@ -134,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--script", required=True, metavar="FILE",
                         help="the T-SQL script to run (GO separates batches)")
-    where = parser.add_mutually_exclusive_group(required=True)
+    where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--database", metavar="NAME",
         help="a named database: env OPUS_DB_<NAME>, [tool.opus.databases] in pyproject.toml, or 'dms' "
@@ -145,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="an ODBC connection string (prefer a named database: a password given here is visible "
         "to other users of this machine in the process list)",
     )
-    where.add_argument("--db", metavar="PATH", help="an existing sandbox database file")
+    where.add_argument("--db", metavar="PATH",
+                       help="a sandbox database file (built from sql/baseline/ when it does not exist yet)")
     parser.add_argument("--confirm", action="store_true",
                         help="required by scripts that drop, truncate or run dynamic SQL, such as the rollback "
                         "(see docs/dba.md, Confirmation)")
@@ -194,10 +204,10 @@ def build_status_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 no drift and no changed script, 1 drift or a changed script, 2 usage or "
         "configuration error. See docs/dba.md.",
     )
-    where = parser.add_mutually_exclusive_group(required=True)
+    where = parser.add_mutually_exclusive_group()
     where.add_argument("--database", metavar="NAME", help="a named database (as for opus-sql --script)")
     where.add_argument("--dsn", metavar="DSN", help="an ODBC connection string")
-    where.add_argument("--db", metavar="PATH", help="an existing sandbox database file")
+    where.add_argument("--db", metavar="PATH", help="a sandbox database file")
     parser.add_argument("--quiet", action="store_true", help="print only the final line")
     return parser
 
@@ -243,6 +253,10 @@ def _main(arguments: list[str], console: Console) -> int:
     except KeyboardInterrupt:
         console.error("interrupted by the user")
         return EXIT_INTERRUPTED
+    except sqlite3.DatabaseError as error:  # a sandbox file damaged in a way its header does not show
+        console.error(f"the sandbox database failed: {error}; if the file is damaged, restore it from a good copy, "
+                      "or delete it to have it built again from sql/baseline/")
+        return EXIT_SCRIPT_FAILED
     except Exception as error:  # a bug: still one redacted line, the traceback only on request
         console.error(f"internal error: {type(error).__name__}: {error} (please report it; "
                       "set OPUS_DEBUG=1 to see the traceback)")
@@ -256,6 +270,7 @@ def _run(options: argparse.Namespace, console: Console) -> int:
     script = Path(options.script)
     text = read_script(script)
     database = _database(options)
+    assert database is not None
     console.forget(*database.secrets)
 
     needed = requires_confirmation(text, source=str(script))
@@ -268,6 +283,7 @@ def _run(options: argparse.Namespace, console: Console) -> int:
 
     lock_wait = lock_wait_seconds(options.lock_wait)
     target = open_database(database, notify=console.say)
+    streamed = _stream_batches(target, str(script), console)
     try:
         where = f"database {database.name!r}: " if options.database is not None else "from "
         console.say(f"running {script} on {target.display_name} ({where}{database.origin})")
@@ -276,7 +292,8 @@ def _run(options: argparse.Namespace, console: Console) -> int:
             scope_run_id=options.scope_run, lock_wait=lock_wait,
             holder=f"{PROG} --script {script} (pid {os.getpid()})")
         result = recorded.result
-        _report(result, console)
+        if not streamed:
+            _report(result, console)
         if recorded.run_id is not None:
             console.say(f"ledger: recorded as run {recorded.run_id} ({'committed' if result.ok else 'failed'})")
         if recorded.record_error is not None:
@@ -285,9 +302,7 @@ def _run(options: argparse.Namespace, console: Console) -> int:
         target.close()
 
     if result.error is not None:
-        # Not "unchanged": after a script that committed the runner's transaction itself, the error
-        # says what may already be committed, and this line must not contradict it.
-        console.error(f"{result.error.describe().removesuffix('.')}; the script's transaction was rolled back")
+        console.error(f"{result.error.describe().removesuffix('.')}; {_what_was_kept(result.error, target)}")
         return EXIT_SCRIPT_FAILED
     batches = len(result.batches)
     console.result(f"OK: {script}: {batches} batch{'es' if batches != 1 else ''} committed on "
@@ -295,8 +310,53 @@ def _run(options: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _what_was_kept(error: ScriptError, target: Any) -> str:
+    """The end of the failure line: what happened to the script's changes.
+
+    A script that ran a COMMIT or ROLLBACK of its own ended the runner's transaction: what it did
+    before (and what ran after, outside any transaction) may be committed, so "rolled back" would lie.
+    """
+    from .targets.sandbox import SandboxTarget
+
+    may_be_kept = ("the script ended the transaction itself (a COMMIT or ROLLBACK without BEGIN TRANSACTION), "
+                   "so what it did may have been committed: check the database (opus-sql status) before running "
+                   "it again")
+    if isinstance(target, SandboxTarget):
+        ended = target.script_ended_transaction
+    elif "ended the script's transaction" in error.message:  # SQL Server's runner says so itself
+        ended = True
+    elif "committed or rolled back the deployment transaction" in error.message:  # cannot tell which
+        return ("if a batch ran COMMIT or ROLLBACK without BEGIN TRANSACTION, what the script did may have been "
+                "committed: check the database (opus-sql status); otherwise the script's transaction was rolled back")
+    else:
+        ended = False
+    if ended:
+        return may_be_kept
+    kept = "the script's transaction was rolled back: nothing it did was kept"
+    if "disk is full" in error.message:
+        kept += "; free space on the disk that holds the database (or raise its quota), then run it again"
+    return kept
+
+
+def _stream_batches(target: Any, source: str, console: Console) -> bool:
+    """Have `target` hand each batch of `source` to the console as soon as it has run (tables and the
+    batch line), keeping no rows; False when the target cannot, and the batches are shown at the end."""
+    from .targets.sandbox import SandboxTarget
+
+    if not isinstance(target, SandboxTarget):
+        return False
+
+    def show(batch_source: str, batch: BatchResult) -> None:
+        if batch_source == source:  # not the ledger's own statements
+            _report_batch(batch, console)
+
+    target.batch_sink = show
+    return True
+
+
 def _status(options: argparse.Namespace, console: Console) -> int:
     database = _database(options)
+    assert database is not None
     console.forget(*database.secrets)
     root = find_project_root() or Path.cwd()
     target = open_database(database, notify=console.say)
@@ -312,20 +372,23 @@ def _status(options: argparse.Namespace, console: Console) -> int:
 
 
 def _approve(options: argparse.Namespace, console: Console) -> int:
-    from .approval import approve, check_approvable, load_sign_off, write_approval
+    from .approval import approve, check_approvable, check_target, load_sign_off, write_approval
 
     root = find_project_root() or Path.cwd()
     json_path = Path(options.report) if options.report else root / "reports" / "opus-phase0.json"
     data = load_sign_off(json_path)
     check_approvable(data, accept_no_go=options.accept_no_go, rehearsal=options.rehearsal)
     named = any(getattr(options, k) is not None for k in ("database", "dsn", "db"))
-    if data.get("scope") == "target" and not named:
+    # The environment (OPUS_DATABASE, OPUS_DSN, OPUS_DB) stands in for a database the command line
+    # does not name only where the sign-off is for a database; a rehearsal has none to record in.
+    database = _database(options, required=False) if named or data.get("scope") == "target" else None
+    if data.get("scope") == "target" and database is None:
         raise ConfigError(f"the sign-off is for {data.get('target')}: name that database (--database, --dsn or "
                           "--db) so the approval is recorded in it")
     target = None
-    if named:
-        database = _database(options)
+    if database is not None:
         console.forget(*database.secrets)
+        check_target(data, database.display)  # before opening: a wrong name must not build a sandbox file
         target = open_database(database, notify=console.say)
     try:
         approval = approve(data, by=options.by, note=options.note, target=target)
@@ -357,18 +420,44 @@ def lock_wait_seconds(given: float | None) -> float:
 SUBCOMMANDS = {"status": (build_status_parser, _status), "approve": (build_approve_parser, _approve)}
 
 
+#: the largest script opus-sql reads; the Phase 0 scripts are well under 1 MB
+MAX_SCRIPT_BYTES = 64 * 1024 * 1024
+
+
 def read_script(path: Path) -> str:
-    """The script's text; ConfigError when it cannot be read or holds no SQL at all."""
+    """The script's text; ConfigError when it cannot be read or holds no SQL at all.
+
+    Only a regular file of at most MAX_SCRIPT_BYTES is read: a device such as /dev/zero would never
+    end and a FIFO would wait for a writer forever, so both are refused before they are opened.
+    """
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        mode = path.stat().st_mode
     except FileNotFoundError:
         raise ConfigError(f"script file not found: {path} (the Phase 0 scripts live under sql/)") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path} is a directory; --script takes one .sql file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path} is not UTF-8 text (save it as UTF-8; SSMS: Save with Encoding)") from None
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise ConfigError(f"{path} is a directory; --script takes one .sql file") from None
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise ConfigError(f"{path} is {kind}, not a file; save the script to a .sql file and give its path")
+    size = path.stat().st_size
+    if size > MAX_SCRIPT_BYTES:
+        raise ConfigError(f"{path} is {size / 2**20:.0f} MB; opus-sql runs scripts up to "
+                          f"{MAX_SCRIPT_BYTES // 2**20} MB: split it into several scripts (or load data with bcp)")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory; --script takes one .sql file") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {error.start}); save it as UTF-8 "
+                          "(SSMS: File > Save As > Save with Encoding)") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ConfigError(f"{path}:{line} holds a NUL byte: it is not a text script (a binary file, or saved "
+                          "as UTF-16?); save it as UTF-8")
     try:
         empty = not split_batches(text, source=str(path))
     except ScriptError:
@@ -378,13 +467,23 @@ def read_script(path: Path) -> str:
     return text
 
 
-def _database(options: argparse.Namespace) -> ResolvedDatabase:
-    if options.database is not None:
-        return resolve_database(options.database)
-    if options.dsn is not None:
-        return ResolvedDatabase("dsn", "dsn", mask_dsn(options.dsn), "--dsn", dsn=options.dsn)
-    path = Path(options.db)
-    return ResolvedDatabase(str(path), "sandbox", f"sandbox {path}", "--db", path=path)
+def _database(options: argparse.Namespace, *, required: bool = True) -> ResolvedDatabase | None:
+    """The database the options name, else the one the environment names (the same rules as the
+    pytest plugin's: databases.py); ConfigError when `required` and neither names one."""
+    for kind in TARGET_ENV:
+        value = getattr(options, kind, None)
+        if value is not None:
+            return resolve_target(kind, value, origin=f"--{kind}")
+    from_env = target_from_environment()
+    if from_env is not None:
+        kind, value, origin = from_env
+        return resolve_target(kind, value, origin=origin)
+    if not required:
+        return None
+    raise ConfigError(
+        "name the database: --database NAME (e.g. --database dms, the local sandbox), --dsn DSN or --db PATH "
+        f"(or set one of {', '.join(TARGET_ENV.values())})"
+    )
 
 
 def _secrets_in(arguments: Sequence[str]) -> list[str]:
@@ -400,10 +499,15 @@ def _secrets_in(arguments: Sequence[str]) -> list[str]:
 # -- reporting -----------------------------------------------------------------------------------
 def _report(result: ScriptResult, console: Console) -> None:
     for batch in result.batches:
+        _report_batch(batch, console)
+
+
+def _report_batch(batch: BatchResult, console: Console) -> None:
+    if not console.quiet:
         for result_set in batch.result_sets:
-            for line in format_table(result_set):
+            for line in table_lines(result_set):
                 console.say(line)
-        console.say(batch_line(batch))
+    console.say(batch_line(batch))
 
 
 def batch_line(batch: BatchResult) -> str:
@@ -436,23 +540,30 @@ def _is_number(value: Any) -> bool:
 
 def format_table(result_set: ResultSet) -> list[str]:
     """A result set as aligned text: header, rule, rows (numbers right-aligned), then a row count."""
+    return list(table_lines(result_set))
+
+
+def table_lines(result_set: ResultSet) -> Iterator[str]:
+    """The lines of format_table, one at a time: the cells are formatted twice (once for the widths)
+    rather than held, so a large result set costs its rows and one line, not a copy as text."""
     headers = [name or "(no column name)" for name in result_set.columns]
-    cells = [[format_cell(v) for v in row] for row in result_set.rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    numeric = [
-        bool(result_set.rows) and all(row[i] is None or _is_number(row[i]) for row in result_set.rows)
-        for i in range(len(headers))
-    ]
+    widths = [len(h) for h in headers]
+    numeric = [bool(result_set.rows)] * len(headers)
+    for row in result_set.rows:
+        for i, value in enumerate(row):
+            widths[i] = max(widths[i], len(format_cell(value)))
+            numeric[i] = numeric[i] and (value is None or _is_number(value))
 
     def render(values: Sequence[str], align: Sequence[bool]) -> str:
         return "  ".join(v.rjust(w) if right else v.ljust(w)
                          for v, w, right in zip(values, widths, align, strict=True)).rstrip()
 
-    lines = [render(headers, [False] * len(headers)), "  ".join("-" * w for w in widths)]
-    lines += [render(row, numeric) for row in cells]
+    yield render(headers, [False] * len(headers))
+    yield "  ".join("-" * w for w in widths)
+    for row in result_set.rows:
+        yield render([format_cell(v) for v in row], numeric)
     count = len(result_set.rows)
-    lines.append(f"({count} row{'s' if count != 1 else ''})")
-    return lines
+    yield f"({count} row{'s' if count != 1 else ''})"
 
 
 if __name__ == "__main__":

@@ -1,4 +1,16 @@
-"""Named databases for the DBA command: resolving `--database NAME` to a DSN or a local sandbox file.
+"""Which database: the one resolution of the target shared by `opus-sql` and the pytest plugin.
+
+A target is named in one of three ways, the same for both entry points:
+
+| opus-sql          | pytest                       | environment     | what it names                          |
+|-------------------|------------------------------|-----------------|----------------------------------------|
+| `--database NAME` | `--opus-database NAME`       | `OPUS_DATABASE` | a named database (below)               |
+| `--dsn DSN`       | `--opus-dsn DSN`             | `OPUS_DSN`      | an ODBC connection string              |
+| `--db PATH`       | `--opus-db=PATH`             | `OPUS_DB`       | a sandbox file                         |
+
+A sandbox file, however it is named, follows one rule: a path that does not exist yet is built from
+`sql/baseline/*.sql` on first use (and the command says so); an empty file or one that is not an
+SQLite database is refused with the reason, never opened as an empty database.
 
 Where a name comes from, first match wins:
 
@@ -36,6 +48,14 @@ DEFAULT_SANDBOX = Path(".opus") / "dms.sqlite"
 #: the scripts a new sandbox is built from, relative to the project root
 BASELINE_DIR = Path("sql") / "baseline"
 ENV_PREFIX = "OPUS_DB_"
+#: the three ways of naming the target, each with the environment variable both entry points read
+TARGET_ENV = {"database": "OPUS_DATABASE", "dsn": "OPUS_DSN", "db": "OPUS_DB"}
+#: how each way is spelt on each entry point, for messages
+TARGET_FLAGS = {
+    "database": ("--database", "--opus-database"),
+    "dsn": ("--dsn", "--opus-dsn"),
+    "db": ("--db", "--opus-db"),
+}
 
 _ENTRY_KEYS = ("dsn", "uid_env", "pwd_env", "sandbox")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -137,6 +157,57 @@ def resolve_database(
     raise ConfigError(_unknown(name, configured, environ, pyproject if root is not None else None))
 
 
+def resolve_target(
+    kind: str,
+    value: str,
+    *,
+    origin: str,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    baseline_dir: Path | None = None,
+) -> ResolvedDatabase:
+    """The target named by `kind` ("database", "dsn" or "db", see TARGET_ENV) and `value`.
+
+    `origin` says where the value came from (e.g. "--db", "env OPUS_DSN"), for the output.
+    `baseline_dir` is what a missing sandbox file is built from (default: sql/baseline/ of the
+    project). Nothing is opened or created; ConfigError for a value that names nothing.
+    """
+    if kind == "database":
+        return resolve_database(value, cwd=cwd, environ=environ)
+    root = find_project_root(cwd)
+    base = root if root is not None else (cwd or Path.cwd()).resolve()
+    if kind == "dsn":
+        if not value.strip():
+            raise ConfigError(f"the DSN ({origin}) is empty: give an ODBC connection string such as "
+                              "Driver={ODBC Driver 18 for SQL Server};Server=HOST;Database=NAME;Encrypt=yes")
+        return ResolvedDatabase("dsn", "dsn", mask_dsn(value), origin, dsn=value)
+    if kind != "db":
+        raise ValueError(f"unknown kind of target {kind!r}")
+    if not value.strip() or "\x00" in value:
+        raise ConfigError(f"the sandbox path ({origin}) {value!r} is not a file name: give the path of a sandbox file")
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError as error:  # ~user that does not exist
+        raise ConfigError(f"the sandbox path {value!r} ({origin}): {error}") from None
+    path = path if path.is_absolute() else (cwd or Path.cwd()).resolve() / path
+    return ResolvedDatabase(str(path), "sandbox", f"sandbox {path}", origin, path=path,
+                            baseline_dir=baseline_dir if baseline_dir is not None else base / BASELINE_DIR)
+
+
+def target_from_environment(environ: Mapping[str, str] | None = None) -> tuple[str, str, str] | None:
+    """(kind, value, origin) of the target the environment names (OPUS_DATABASE, OPUS_DSN or OPUS_DB).
+
+    None when none is set; ConfigError when more than one is, since neither would be the obvious choice.
+    """
+    environ = os.environ if environ is None else environ
+    given = [(kind, environ[var], f"env {var}") for kind, var in TARGET_ENV.items() if environ.get(var, "").strip()]
+    if len(given) > 1:
+        names = " and ".join(origin.removeprefix("env ") for _, _, origin in given)
+        raise ConfigError(f"the environment names more than one target ({names}): unset all but one, "
+                          "or name the target on the command line")
+    return given[0] if given else None
+
+
 def open_database(database: ResolvedDatabase, *, notify: Callable[[str], None] | None = None) -> Target:
     """Open the target `database` describes; a sandbox file used for the first time is built first.
 
@@ -144,13 +215,22 @@ def open_database(database: ResolvedDatabase, *, notify: Callable[[str], None] |
     """
     if database.kind == "dsn":
         assert database.dsn is not None
-        return open_target(dsn=database.dsn)
+        try:
+            return open_target(dsn=database.dsn)
+        except ConfigError as error:
+            # Some reasons (pyodbc or unixODBC missing) are about this machine, not the DSN; say
+            # which database could not be opened all the same.
+            if database.display in str(error):
+                raise
+            raise ConfigError(f"cannot open {database.display} ({database.origin}): {error}") from None
     assert database.path is not None
     if not database.path.exists() and database.baseline_dir is not None:
         target = open_target(db_path=database.path, baseline_dir=database.baseline_dir)
         if notify is not None:
-            notify(f"created the sandbox {database.path} from {database.baseline_dir}/*.sql "
-                   f"(first use of database {database.name!r})")
+            named = database.name != str(database.path)
+            first_use = (f"first use of database {database.name!r}" if named
+                         else f"first use of this file ({database.origin})")
+            notify(f"created the sandbox {database.path} from {database.baseline_dir}/*.sql ({first_use})")
         return target
     return open_target(db_path=database.path)
 

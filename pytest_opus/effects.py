@@ -20,7 +20,12 @@ creates a procedure and then runs it is judged by what the body does.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
+import pickle
 import re
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +33,7 @@ from typing import Literal, TypeVar
 
 from sqlglot import exp
 
+from pytest_opus import __version__
 from pytest_opus.batches import split_batches
 from pytest_opus.catalog import (
     Catalog,
@@ -297,9 +303,81 @@ def _by_line(refused: Iterable[UnsupportedConstruct]) -> dict[int, str]:
 
 
 def file_effects(path: str | Path, source: str | None = None) -> Effects:
-    """`script_effects` of a file; locations name it as given (relative to the working directory)."""
+    """`script_effects` of a file; locations name it as given (relative to the working directory).
+
+    The result is cached by the file's content, the name it is given and the reader's own sources
+    (`_reader_fingerprint`), next to the sandbox's baseline template (`OPUS_CACHE_DIR`, default
+    ~/.cache/pytest-opus): reading the 1.3 MB sample-data script takes about 1.6 s and tells nothing
+    new until it changes. A missing, unreadable or foreign cache file just means reading the script.
+    """
     path = Path(path)
-    return script_effects(path.read_text(encoding="utf-8-sig"), source or display_path(path))
+    text = path.read_text(encoding="utf-8-sig")
+    source = source or display_path(path)
+    if len(text) < _CACHE_FROM_CHARS:
+        return script_effects(text, source)
+    digest = hashlib.sha256(_reader_fingerprint().encode())
+    digest.update(source.encode("utf-8", "surrogatepass"))
+    digest.update(b"\0")
+    digest.update(text.encode("utf-8", "surrogatepass"))
+    cached = _cache_dir() / f"effects-{digest.hexdigest()[:32]}.pickle"
+    found = _read_cached(cached)
+    if found is not None:
+        return found
+    effects = script_effects(text, source)
+    _write_cached(cached, effects)
+    return effects
+
+
+#: Scripts shorter than this are read every time (reading them costs less than the cache's upkeep).
+_CACHE_FROM_CHARS = 64 * 1024
+
+
+def _cache_dir() -> Path:
+    from pytest_opus.targets.sandbox import cache_dir  # the same directory as the baseline template
+
+    return cache_dir()
+
+
+@functools.lru_cache(maxsize=1)
+def _reader_fingerprint() -> str:
+    """The package version and the sources of everything the static reader runs: a change to any of
+    them is a different reader, whose results are not the cached ones."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256(__version__.encode())
+    files = [package / "effects.py", package / "batches.py", package / "catalog.py", package / "errors.py",
+             *sorted((package / "expectations").glob("*.py")), *sorted((package / "tsql").glob("*.py"))]
+    for file in files:
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def _read_cached(path: Path) -> Effects | None:
+    """A cached result, only from a file this user owns and nobody else may write (it is unpickled)."""
+    try:
+        with open(path, "rb") as handle:
+            status = os.fstat(handle.fileno())
+            if (hasattr(os, "getuid") and status.st_uid != os.getuid()) or status.st_mode & 0o022:
+                return None
+            found = pickle.load(handle)
+    except Exception:  # absent, truncated, or from an incompatible build: read the script
+        return None
+    return found if isinstance(found, Effects) else None
+
+
+def _write_cached(path: Path, effects: Effects) -> None:
+    """Written atomically (a parallel run never reads half a file); a cache that cannot be written is skipped."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".writing")
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump(effects, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        return
+    from pytest_opus.targets.sandbox import prune_cache
+
+    prune_cache(path.parent, "effects-*.pickle")
 
 
 def display_path(path: str | Path) -> str:

@@ -32,12 +32,20 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {phases.MARKER_HELP[name]}")
     from .errors import ConfigError
 
+    misread = options.split_path_option(list(config.invocation_params.args), Path(str(config.rootpath)),
+                                        config.inipath, Path(str(config.invocation_params.dir)))
+    if misread is not None:
+        raise pytest.UsageError(misread)
     try:
         resolved = options.resolve(config.getoption, config.getini, Path(str(config.rootpath)))
     except ConfigError as error:
-        raise pytest.UsageError(str(error)) from None
+        if not config.option.help:
+            raise pytest.UsageError(str(error)) from None
+        resolved = options.OpusConfig()  # `pytest --help` works whatever the settings say
     workdir = Path(str(config.rootpath)) / ".opus" / "runs"
-    config.stash[fixtures.run_key] = OpusRun(resolved, workdir)
+    from .criteria import Evidence  # only declared evidence keys can be written (a typo fails its test)
+
+    config.stash[fixtures.run_key] = OpusRun(resolved, workdir, evidence=Evidence())
     if _runs_phase_suite(config):
         try:  # say so now, before any test runs, rather than fail when the report is written
             resolved.report.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.self_contained_html = True
     config.pluginmanager.register(fixtures, "opus-fixtures")
     if config.pluginmanager.hasplugin("html"):
-        from . import html_hooks
+        from .report import html_hooks
 
         config.pluginmanager.register(html_hooks, "opus-html")
 
@@ -102,7 +110,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[
         complete = data["scenario"] != "incomplete"
         if complete and data["decision"] != "GO" and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a NO-GO is a failed gate
-        from .junit import record_decision
+        from .report.junit import record_decision
 
         record_decision(config, data)
     yield
@@ -178,7 +186,7 @@ def pytest_runtest_makereport(
     if phase is None:
         return report
     if report.when == "call" and item.config.pluginmanager.hasplugin("opus-html"):
-        from . import html_hooks
+        from .report import html_hooks
 
         html_hooks.attach_extras(item, report)
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ class OpusRun:
     #: the automatic rollback's outcome, as plain data for the report (see signoff.rollback_after_failure)
     rollback_outcome: dict[str, Any] | None = None
     _target: Target | None = None
+    _session_lock: AbstractContextManager[None] | None = None
     _deployment: Deployment | None = None
     _expectations: Any = None
     _schema_results: dict[str, Any] | None = None
@@ -59,19 +61,34 @@ class OpusRun:
         return self.config.sql / name
 
     def target(self) -> Target:
-        """Open the target on first use (never while pytest is configuring)."""
+        """Open the target on first use (never while pytest is configuring).
+
+        A persistent SQLite target (a sandbox file, a named sandbox, an SQLite ODBC source) is held
+        under its deployment lock from here to the end of the run: the phases write to it (deploy,
+        staging, rollback), and another run on the same file would otherwise fail at some random
+        statement with SQLite's "database is locked" instead of being told which run holds it.
+        """
         if self._target is None:
-            from .targets.sandbox import SandboxTarget, create_sandbox
+            from .databases import ResolvedDatabase, open_database
 
-            if self.config.dsn is not None:
-                from .targets import open_target
-
-                self._target = open_target(dsn=self.config.dsn)
-            else:
-                path = self.config.db or self.workdir / "opus-sandbox.sqlite"
-                if not path.exists():
-                    create_sandbox(path, self.config.sql / "baseline")
-                self._target = SandboxTarget(path, persistent=self.config.db is not None)
+            database = self.config.target
+            if database is None:  # the disposable sandbox: a fresh file in this run's directory
+                path = self.workdir / "opus-sandbox.sqlite"
+                database = ResolvedDatabase(str(path), "sandbox", f"sandbox {path}", "default", path=path,
+                                            baseline_dir=self.config.sql / "baseline")
+            target = open_database(database)
+            if database is not self.config.target:
+                target.persistent = False
+            elif target.kind != "sqlserver":
+                self._session_lock = target.deployment_lock(
+                    self.config.lock_wait, f"pytest --opus session (pid {os.getpid()}) on {target.display_name}")
+                try:
+                    self._session_lock.__enter__()
+                except BaseException:
+                    self._session_lock = None
+                    target.close()
+                    raise
+            self._target = target
         return self._target
 
     def deployment(self) -> Deployment:
@@ -155,5 +172,10 @@ class OpusRun:
 
     def close(self) -> None:
         if self._target is not None:
-            self._target.close()
-            self._target = None
+            try:
+                if self._session_lock is not None:
+                    self._session_lock.__exit__(None, None, None)
+                    self._session_lock = None
+            finally:
+                self._target.close()
+                self._target = None

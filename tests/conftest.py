@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_opus.targets.sandbox import SandboxTarget, create_sandbox
+from pytest_opus.targets.sandbox import CACHE_VARIABLE, NO_FSYNC_VARIABLE, SandboxTarget, cache_dir, create_sandbox
 from pytest_opus.updates import BoardMetadata, load_board
 
 try:  # a development dependency: the Phase 0 suite (tests/phase0) must run without it
@@ -21,6 +22,15 @@ else:
     settings.register_profile("opus", deadline=None, print_blob=True,
                               suppress_health_check=[HealthCheck.too_slow])
     settings.load_profile("opus")
+
+# The baseline template cache, pinned once for the whole session (and every pytester run, in process
+# or in a subprocess, inherits it): pytester points HOME at a fresh directory, so a cache found
+# through HOME would miss and every pytester run would rebuild the template (about 9 s of CPU each).
+# A cache directory the caller set already is kept. Tests of the cache itself set their own.
+os.environ.setdefault(CACHE_VARIABLE, str(cache_dir()))
+# The sandbox files tests open are throwaway copies: no fsync after every statement (nothing the
+# tests check depends on durability across a power cut). Persistent files are never affected.
+os.environ.setdefault(NO_FSYNC_VARIABLE, "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 SQL = ROOT / "sql"

@@ -56,6 +56,7 @@ MODES: tuple[Mode, ...] = ("contains", "exact")
 
 _NULL_TAG = "tag:yaml.org,2002:null"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,12 @@ class _Reader:
         if node.tag == _NULL_TAG or not str(node.value).strip():
             self.problem(node, f"{what} is empty")
             return None
+        implicit = _RESOLVER.resolve(ScalarNode, node.value, (not node.style, bool(node.style)))
+        if node.tag not in (implicit, _STR_TAG):
+            # `type: !custom nvarchar(50)` would otherwise be read as if the tag were not there.
+            self.problem(node, f"{what}: the YAML tag {node.tag} is not allowed here; write the value "
+                               "without it (quote it if it must stay text)")
+            return None
         return str(node.value).strip()
 
     def flag(self, node: Node, what: str) -> bool | None:
@@ -214,7 +221,7 @@ class _Reader:
             return parse_type(text)
         except InvalidType as error:
             hint = ""
-            if text.count("(") > text.count(")") and getattr(node, "style", None) is None:
+            if text.count("(") > text.count(")") and not getattr(node, "style", None):
                 # Inside {...} a comma ends the value, so `{type: decimal(18,4)}` arrives cut in two.
                 hint = f"; inside {{...}} quote a type with a comma: \"{text},...)\""
             self.problem(node, f"{what}: {error}{hint}")
@@ -508,7 +515,20 @@ class _Reader:
 _MISSING = object()
 
 
+#: libyaml's parser where PyYAML was built with it (about ten times faster on large files), else
+#: PyYAML's own; both give nodes with the same line marks, so messages keep their file:line
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RESOLVER = yaml.resolver.Resolver()
+
+
 def _compose(text: str, source: str) -> tuple[Node | None, list[Problem]]:
+    if _LOADER is not yaml.SafeLoader:
+        try:
+            return yaml.compose(text, Loader=_LOADER), []
+        except (yaml.YAMLError, RecursionError):
+            # libyaml words its errors differently: only a broken file pays for a second reading,
+            # which gives the message (and line) PyYAML gives everywhere else in the project.
+            pass
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader), []
     except yaml.MarkedYAMLError as error:

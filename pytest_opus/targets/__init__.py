@@ -129,12 +129,47 @@ def _open_sandbox(path: Path, baseline_dir: Path | None) -> Target:
 
 
 def _check_sqlite_file(path: Path) -> None:
-    # sqlite3 opens any file and only fails at the first query, with "file is not a database";
-    # checking the header here names the file instead.
+    # sqlite3 opens any file and only fails at the first query, with "file is not a database"; an
+    # empty file it even takes for an empty database, so the first script then fails on a missing
+    # table. Checking the file here names the real problem instead.
+    import stat
+
     try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise ConfigError(f"{path} is not a regular file (a device, pipe or socket); a sandbox is an SQLite "
+                              "database file")
         with path.open("rb") as handle:
-            header = handle.read(16)
+            header = handle.read(100)
+        size = path.stat().st_size
     except OSError as error:
         raise ConfigError(f"cannot read the sandbox database {path}: {error.strerror}") from None
-    if header and header != b"SQLite format 3\x00":
+    if not header:
+        raise ConfigError(
+            f"{path} is an empty file (0 bytes), not a sandbox database: delete it and it is built from "
+            "sql/baseline/ on first use, or give the path of an existing sandbox file"
+        )
+    if header[:16] != b"SQLite format 3\x00":
         raise ConfigError(f"{path} is not an SQLite database file (a sandbox made by opus-sql or pytest-opus)")
+    expected = _expected_size(header)
+    if expected is not None and size < expected:
+        raise ConfigError(
+            f"{path} is damaged: it is {size} bytes, and its header says {expected} (a copy that was cut short?); "
+            "restore it from a good copy, or delete it to have it built again from sql/baseline/"
+        )
+
+
+def _expected_size(header: bytes) -> int | None:
+    """The file size an SQLite header promises (page size x page count), when the header is current.
+
+    The page count at offset 28 is valid only when the "version-valid-for" number (offset 92)
+    matches the change counter (offset 24); older writers leave it stale, and then nothing is claimed.
+    """
+    if len(header) < 100:
+        return None
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    if header[24:28] != header[92:96] or not pages:
+        return None
+    return page_size * pages

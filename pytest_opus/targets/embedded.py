@@ -16,7 +16,7 @@ from sqlglot.errors import SqlglotError
 
 from ..batches import split_batches
 from ..catalog import Catalog
-from ..errors import DeploymentLockError, ScriptError
+from ..errors import ConfigError, DeploymentLockError, ScriptError, UnsupportedConstruct
 from ..tsql.engine import Driver, Engine, Output
 from ..tsql.runtime import server_error
 from ..tsql.sqlite_schema import quote, stored_value_fits
@@ -34,6 +34,25 @@ class EmbeddedTarget(Target):
         self._last_rowcount = -1
         self._savepoints = 0
         self._file_lock: FileLock | None = None  # made on first use: one per target, so nesting re-enters it
+        if self.engine.collations is not None:
+            self._reindex()
+
+    def _reindex(self) -> None:
+        """Rebuild the indexes of character columns under SQL Server's collation (collation.py): a file
+        written by another SQLite (the ODBC target, an older runner) ordered them by SQLite's own NOCASE,
+        and an index in another order misses rows."""
+        try:
+            self.driver.run("REINDEX NOCASE")
+        except self.driver.error_types as error:
+            text = self.driver.clean_error(error)
+            if "UNIQUE" in text:
+                self.driver.connection.close()  # the target is not made: nothing else will close it
+                raise ConfigError(
+                    f"{self.display_name} holds values that SQL Server's collation counts as the same in a "
+                    f"unique key or index ({text}): case or trailing blanks differ. Remove the duplicates "
+                    "(they could not exist on SQL Server) before using this database"
+                ) from None
+            # read-only or locked by another run: it keeps its indexes; writes are refused there anyway
 
     # -- scripts ---------------------------------------------------------------------------------
     def execute_script(
@@ -60,6 +79,7 @@ class EmbeddedTarget(Target):
 
         self.engine.on_message = relay
         self.engine.begin()
+        self.engine.script_transaction = True  # a ROLLBACK of the script's own BEGIN would end it too
         finished = False  # only a loop that ran to its end may commit (not Ctrl-C, not a raising callback)
         try:
             for number, batch in enumerate(batches, start=1):
@@ -81,6 +101,7 @@ class EmbeddedTarget(Target):
             finished = True
         finally:
             self.engine.on_message = None
+            self.engine.script_transaction = False
             self._drop_temp_tables()
             if finished and result.error is None:
                 self.engine.commit()
@@ -266,11 +287,14 @@ class EmbeddedTarget(Target):
         self.statements += 1
         translated, order = self.engine.translate_dml(sql)
         positions = [int(i) for i in order]
+        self._collation_refusal()  # what an earlier statement left is not this one's
         try:
             cursor = self.driver.run_many(translated, [[row[p] for p in positions] for row in rows])
         except self.driver.error_types as error:
             raise self._statement_error(error) from None
         self._last_rowcount = cursor.rowcount
+        if (refusal := self._collation_refusal()) is not None:
+            raise UnsupportedConstruct(refusal, source="<statement>")
 
     def stream(self, sql: str, params: Sequence[Any] = (), chunk: int = 5000) -> Iterator[list[Row]]:
         self.statements += 1
@@ -279,11 +303,19 @@ class EmbeddedTarget(Target):
             cursor = self.driver.run(translated, [params[int(i)] for i in order])
         except self.driver.error_types as error:
             raise self._statement_error(error) from None
+        self._collation_refusal()
         while True:
             rows = cursor.fetchmany(chunk)
+            if (refusal := self._collation_refusal()) is not None:
+                raise UnsupportedConstruct(refusal, source="<statement>")
             if not rows:
                 return
             yield [tuple(r) for r in rows]
+
+    def _collation_refusal(self) -> str | None:
+        """What SQL Server's collation could answer otherwise than the sandbox's model (collation.py),
+        for statements run here straight on the driver (the engine checks its own)."""
+        return self.engine.collations.take() if self.engine.collations is not None else None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -7,18 +7,70 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .. import __version__
 from ..errors import ConfigError
 from ..tsql.engine import Driver
+from .base import BatchResult, MessageSink, ResultSet, ScriptResult
 from .embedded import EmbeddedTarget
+
+
+class _SqliteDriver(Driver):
+    """The runner's driver over Python's sqlite3, knowing when SQLite has already rolled back.
+
+    On some errors (a full disk, an I/O error, out of memory) SQLite rolls the whole transaction
+    back by itself. The runner's ROLLBACK that follows would then fail with "cannot rollback - no
+    transaction is active", and that error, raised while handling the first, would be the one the
+    user sees. Skipping the ROLLBACK that has nothing left to undo keeps the first error, the one
+    that says what happened.
+    """
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if sql == "ROLLBACK" and not self.connection.in_transaction:
+            return self.connection.cursor()
+        return super().run(sql, params)
+
+
+#: Set to "1" (the project's own tests do, in tests/conftest.py) to open non-persistent sandbox files
+#: without fsync after every statement (PRAGMA synchronous = OFF). A file opened as persistent (a
+#: user's `--opus-db` file, the cached baseline template) is never affected.
+NO_FSYNC_VARIABLE = "OPUS_SANDBOX_NO_FSYNC"
+
+#: told of each batch of a script as soon as it has run: (the script's source, the batch)
+BatchSink = Callable[[str, BatchResult], None]
 
 
 class SandboxTarget(EmbeddedTarget):
     """A SQLite database driven by the embedded T-SQL runner; the default target."""
 
     kind = "sandbox"
+    #: when set, each batch is handed over as soon as it has run, and its rows are then let go (the
+    #: ScriptResult keeps the result sets' columns, not their rows), so a script returning millions
+    #: of rows in many batches is shown as it runs without being held in memory
+    batch_sink: BatchSink | None = None
+
+    #: whether the last script ended the runner's transaction itself (a COMMIT or ROLLBACK of its
+    #: own without a BEGIN TRANSACTION): then what it did may be committed, whatever failed after
+    script_ended_transaction = False
+
+    def execute_script(
+        self, text: str, *, source: str = "<script>", on_message: MessageSink | None = None
+    ) -> ScriptResult:
+        self.script_ended_transaction = False
+        return super().execute_script(text, source=source, on_message=on_message)
+
+    def _run_batch(self, text: str, number: int, start_line: int, source: str) -> BatchResult:
+        outcome = super()._run_batch(text, number, start_line, source)
+        if self.engine.trancount == 0:
+            self.script_ended_transaction = True
+        if self.batch_sink is not None:
+            self.batch_sink(source, outcome)
+            outcome.result_sets = [ResultSet(r.columns, []) for r in outcome.result_sets]
+        return outcome
 
     def __init__(self, path: str | Path | None = None, *, persistent: bool = False) -> None:
         location = str(path) if path is not None else ":memory:"
@@ -30,12 +82,16 @@ class SandboxTarget(EmbeddedTarget):
         try:
             connection = sqlite3.connect(location, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA foreign_keys = OFF")
+            if path is not None and not persistent and os.environ.get(NO_FSYNC_VARIABLE) == "1":
+                connection.execute("PRAGMA synchronous = OFF")  # a throwaway copy: a crash loses nothing of worth
         except sqlite3.Error as error:
             raise ConfigError(f"cannot open the sandbox database {location}: {error}") from None
         name = "sandbox (in memory)" if path is None else f"sandbox {location}"
-        super().__init__(Driver(connection, (sqlite3.Error,), str), name)
+        super().__init__(_SqliteDriver(connection, (sqlite3.Error,), str), name)
         self.path = Path(location) if path is not None else None
         self.persistent = persistent
+        if self.path is not None:  # the database's name as the user knows it: .opus/dms.sqlite is dms (USE dms)
+            self.engine.database = self.path.stem
 
     def close(self) -> None:
         self.driver.connection.close()
@@ -59,8 +115,44 @@ def _fingerprint(files: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
+#: The directory of the baseline template (and the static check's cache); default ~/.cache/pytest-opus.
+CACHE_VARIABLE = "OPUS_CACHE_DIR"
+
+
 def cache_dir() -> Path:
+    """Where built baseline templates are kept: $OPUS_CACHE_DIR, else ~/.cache/pytest-opus."""
     return Path(os.environ.get("OPUS_CACHE_DIR") or Path.home() / ".cache" / "pytest-opus")
+
+
+#: Cached files kept per kind: every runner or baseline change builds a new template (about 1 MB each).
+CACHE_KEEP = 5
+#: A cached file younger than this is never removed: a parallel run may be about to copy it.
+CACHE_GRACE_SECONDS = 24 * 3600
+
+
+def prune_cache(directory: Path, pattern: str, keep: int = CACHE_KEEP) -> list[Path]:
+    """Remove the older cached files matching `pattern` beyond the newest `keep`, if a day old; the removed ones.
+
+    Best effort: a file that cannot be removed (or is already gone) is left to the next build.
+    """
+    def modified(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    found = sorted(directory.glob(pattern), key=modified, reverse=True)
+    now = time.time()
+    removed = []
+    for path in found[keep:]:
+        if now - modified(path) < CACHE_GRACE_SECONDS:
+            continue
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
 
 
 def build_baseline(path: Path, baseline_dir: Path) -> None:
@@ -90,6 +182,7 @@ def create_sandbox(path: Path, baseline_dir: Path) -> Path:
         os.unlink(tmp)
         build_baseline(Path(tmp), baseline_dir)
         os.replace(tmp, template)  # atomic: parallel builders never see half a file
+        prune_cache(template.parent, "baseline-*.sqlite")
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(template, path)
     return path

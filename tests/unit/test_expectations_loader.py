@@ -386,3 +386,32 @@ def test_the_documented_example_loads() -> None:
     result = parse_expectations(example, "docs/expectations.md")
     assert [t.name for t in result.tables] == ["MON_UpdateAudit"]
     assert len(result) == 4
+
+
+# -- issue 13: YAML tags, and the C parser giving the same answers -------------------------------
+
+
+@pytest.mark.parametrize("value", ["!custom nvarchar(50)", "!!int nvarchar(50)", "!!binary aGVsbG8="])
+def test_a_yaml_tag_on_a_type_is_refused_with_its_line(value: str) -> None:
+    text = f"tables:\n  dbo.T:\n    columns:\n      c: {{type: {value}}}\n"
+    found = problems(text)
+    assert any(p.startswith("t.yaml:4: table dbo.T: column c: type: the YAML tag") for p in found), found
+
+
+def test_a_plain_str_tag_is_only_text() -> None:
+    expectations = parse("tables:\n  dbo.T:\n    columns:\n      c: {type: !!str nvarchar(50)}\n")
+    assert str(expectations.tables[0].columns[0].type) == "nvarchar(50)"
+
+
+@pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML was built without libyaml: pip install pyyaml "
+                    "from a wheel, or install libyaml-dev and reinstall it")
+@pytest.mark.parametrize("text", [t for _, t, _ in BAD_DOCUMENTS], ids=[n for n, _, _ in BAD_DOCUMENTS])
+def test_the_c_parser_reports_exactly_what_the_python_parser_does(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loader uses libyaml where it can (a large file loads many times faster); every message,
+    file:line included, must be the same as with PyYAML's own parser."""
+    from pytest_opus.expectations import loader
+
+    assert loader._LOADER is yaml.CSafeLoader
+    with_c = problems(text)
+    monkeypatch.setattr(loader, "_LOADER", yaml.SafeLoader)
+    assert problems(text) == with_c

@@ -1,0 +1,197 @@
+"""End to end: a batch staged from a query, validated and processed in dry run; each stage's rate, the
+peak memory, and each stage side by side with the plain SQL it stands on.
+
+    python bench/speed.py [--quick | --rows N]
+
+A benchmark, not a test: it prints figures and ends with one line of JSON; nothing fails when a goal
+is missed (issue 14: 1,000,000 rows in under 60 s and 300 MB; validation and processing at least
+half as fast as their plain SQL, a ratio of 0.5). `--quick` runs 50,000 rows; the default is
+1,000,000. The batch runs in a fresh process started through a small launcher (see bench/run.py:
+Linux carries a parent's peak RSS over into a forked child), so the peak is the batch's own.
+
+The plain-SQL floor of each stage runs through Python's sqlite3 on the same file, in the same run,
+inside a transaction that is rolled back afterwards:
+- staging: not repeated here; bench/run.py measures it (within a few percent of a raw executemany);
+- validation: one UPDATE setting every row of the batch VALID with its `validation_errors`, and one
+  SELECT counting the batch's rows by status (what validation must at least write and read);
+- processing: one SELECT of the batch's VALID rows joined to the snapshot, each row's JSON decoded,
+  and an executemany INSERT of as many audit rows as processing wrote.
+The ratios are plain seconds over pytest-opus seconds: 1.0 means as fast as the plain SQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import run as bench  # noqa: E402  (bench/run.py: the sandbox, the source table and the board)
+
+from pytest_opus.targets.sandbox import SandboxTarget  # noqa: E402
+from pytest_opus.updates import UpdateOperations  # noqa: E402
+
+GOALS = {"e2e_seconds": 60.0, "e2e_peak_rss_mb": 300.0, "validate_over_plain_sql": 0.5, "process_over_plain_sql": 0.5}
+STAGING = "STG_MON_CustMasterSchedule"
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def child(path: str, rows: int) -> dict[str, Any]:
+    """Stage, validate and process `rows` rows on the sandbox file at `path`; figures as a dict."""
+    target = SandboxTarget(path)
+    ops = UpdateOperations(target, bench.big_board(), user_id="bench")
+    figures: dict[str, Any] = {"rows": rows}
+    started = time.perf_counter()
+    staged = ops.stage_updates_from_query(bench.query(rows), "update_items", source_table="dbo.BENCH_Source")
+    figures["stage_seconds"] = time.perf_counter() - started
+    assert staged.rows_staged == rows, staged
+    figures["stage_method"] = staged.method
+    mark = time.perf_counter()
+    validated = ops.validate_staged_updates(staged.batch_id)
+    figures["validate_seconds"] = time.perf_counter() - mark
+    assert validated.valid == rows, validated
+    mark = time.perf_counter()
+    processed = ops.process_staged_updates(staged.batch_id)
+    figures["process_seconds"] = time.perf_counter() - mark
+    figures["e2e_seconds"] = time.perf_counter() - started
+    figures["audit_rows"] = processed.audit_rows
+    figures["mutations"] = processed.plan.mutation_count
+    figures["batch_id"] = staged.batch_id
+    figures["e2e_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    target.close()
+    return figures
+
+
+def plain(path: Path, figures: dict[str, Any]) -> dict[str, float]:
+    """The plain-SQL floor of each stage on the same file, each rolled back afterwards."""
+    db = sqlite3.connect(path, isolation_level=None)
+    batch = figures["batch_id"]
+    seconds: dict[str, float] = {}
+    try:
+        db.execute("BEGIN")
+        mark = time.perf_counter()
+        db.execute(
+            f"UPDATE {STAGING} SET validation_status = 'VALID', validation_errors = '[]' WHERE update_batch_id = ?",
+            [batch],
+        )
+        db.execute(f"SELECT validation_status, COUNT(*) FROM {STAGING} WHERE update_batch_id = ? "
+                   "GROUP BY validation_status", [batch]).fetchall()
+        seconds["validate"] = time.perf_counter() - mark
+        db.execute("ROLLBACK")
+        db.execute("BEGIN")
+        mark = time.perf_counter()
+        cursor = db.execute(
+            f"SELECT t.stg_id, t.stg_monday_item_id, t.update_fields, s.[AAG ORDER NUMBER], s.[ORDER STATUS], "
+            f"s.[ORDER QTY] FROM {STAGING} AS t LEFT JOIN MON_CustMasterSchedule AS s ON s.[Item ID] = "
+            "t.stg_monday_item_id WHERE t.update_batch_id = ? AND t.validation_status = 'VALID' ORDER BY t.stg_id",
+            [batch],
+        )
+        per_row = max(1, figures["audit_rows"] // max(1, figures["rows"]))
+        insert = (
+            "INSERT INTO MON_UpdateAudit (batch_id, update_operation, monday_item_id, monday_board_id, column_id, "
+            "old_value, new_value, user_id, source_system) VALUES (?, 'UPDATE_ITEMS', ?, 1, ?, NULL, ?, 'bench', "
+            "'OPUS_DRY_RUN')"
+        )
+        while chunk := cursor.fetchmany(5000):
+            audit = []
+            for row in chunk:
+                fields = json.loads(row[2])
+                for name in list(fields)[:per_row]:
+                    audit.append((batch, row[1], name, str(fields[name])))
+            db.executemany(insert, audit)
+        seconds["process"] = time.perf_counter() - mark
+        db.execute("ROLLBACK")
+    finally:
+        db.close()
+    return seconds
+
+
+_LAUNCHER = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
+
+
+def measure(rows: int) -> dict[str, Any]:
+    """Build a sandbox with `rows` source rows, run the batch in a fresh process, then the plain SQL."""
+    with tempfile.TemporaryDirectory(prefix="opus-speed-") as tmp:
+        say("building a deployed sandbox ...")
+        path = bench.build_sandbox(Path(tmp))
+        target = SandboxTarget(path)
+        bench.make_source(target, rows)
+        target.close()
+        say(f"  dbo.BENCH_Source: {rows:,} rows; staging, validating and processing them in a fresh process ...")
+        done = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, sys.executable, __file__, "--child", str(path), str(rows)],
+            capture_output=True, text=True, check=False,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"the {rows:,}-row run failed:\n{done.stderr}")
+        figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        say("  the same work as plain SQL through sqlite3, side by side ...")
+        floor = plain(path, figures)
+        shutil.rmtree(tmp, ignore_errors=True)
+    result: dict[str, Any] = {
+        "e2e_rows": rows,
+        "e2e_seconds": round(figures["e2e_seconds"], 1),
+        "e2e_peak_rss_mb": round(figures["e2e_peak_rss_mb"], 1),
+        "stage_method": figures["stage_method"],
+        "audit_rows": figures["audit_rows"],
+    }
+    for stage in ("stage", "validate", "process"):
+        seconds = figures[f"{stage}_seconds"]
+        result[f"{stage}_seconds"] = round(seconds, 2)
+        result[f"{stage}_rows_per_s"] = round(rows / seconds)
+        if stage in floor:
+            result[f"{stage}_plain_sql_seconds"] = round(floor[stage], 2)
+            result[f"{stage}_over_plain_sql"] = round(floor[stage] / seconds, 3)
+    return result
+
+
+def goals_met(result: dict[str, Any]) -> dict[str, bool]:
+    met = {
+        "e2e_seconds": result["e2e_seconds"] < GOALS["e2e_seconds"],
+        "e2e_peak_rss_mb": result["e2e_peak_rss_mb"] < GOALS["e2e_peak_rss_mb"],
+    }
+    for key in ("validate_over_plain_sql", "process_over_plain_sql"):
+        if key in result:
+            met[key] = result[key] >= GOALS[key]
+    if result["e2e_rows"] < 1_000_000:
+        met = {f"{k} (at {result['e2e_rows']:,} rows)": v for k, v in met.items()}
+    return met
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="50,000 rows instead of 1,000,000")
+    size.add_argument("--rows", type=int, help="the batch size (default 1,000,000)")
+    parser.add_argument("--child", nargs=2, metavar=("DB", "ROWS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child[0], int(args.child[1]))))
+        return
+    rows = args.rows or (50_000 if args.quick else 1_000_000)
+    result = measure(rows)
+    for stage in ("stage", "validate", "process"):
+        ratio = result.get(f"{stage}_over_plain_sql")
+        versus = f"; plain SQL {result[f'{stage}_plain_sql_seconds']:.2f}s, ratio {ratio}" if ratio is not None else ""
+        say(f"  {stage}: {result[f'{stage}_seconds']:.2f}s = {result[f'{stage}_rows_per_s']:,} rows/s{versus}")
+    say(f"  end to end {rows:,} rows: {result['e2e_seconds']}s, peak RSS {result['e2e_peak_rss_mb']} MB")
+    result["goals_met"] = goals_met(result)
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
