@@ -2,6 +2,7 @@
 peak memory, and each stage side by side with the plain SQL it stands on.
 
     python bench/speed.py [--quick | --rows N]
+    python bench/speed.py --deploy-scaling [--groups N]
 
 A benchmark, not a test: it prints figures and ends with one line of JSON; nothing fails when a goal
 is missed (issue 14: 1,000,000 rows in under 60 s and 300 MB; validation and processing at least
@@ -17,6 +18,13 @@ inside a transaction that is rolled back afterwards:
 - processing: one SELECT of the batch's VALID rows joined to the snapshot, each row's JSON decoded,
   and an executemany INSERT of as many audit rows as processing wrote.
 The ratios are plain seconds over pytest-opus seconds: 1.0 means as fast as the plain SQL.
+
+`--deploy-scaling` measures instead how deploy time grows with the schema (issue 14: linear in the number
+of objects): one script of N groups, each a table (primary key, default), an index on it, a view and a
+procedure that read it, and one row inserted, run on a new sandbox file at 1x, 10x and 100x N groups
+(N = 10 unless `--groups`). It prints the seconds and milliseconds per group at each size, and
+`deploy_growth`: the time per group at 100x over the time per group at 1x (1.0 = linear; the square of
+the schema would make it about 100).
 """
 
 from __future__ import annotations
@@ -120,6 +128,45 @@ def plain(path: Path, figures: dict[str, Any]) -> dict[str, float]:
     return seconds
 
 
+def deploy_script(groups: int) -> str:
+    """A deploy script of `groups` groups of objects (see the module's docstring)."""
+    parts = []
+    for i in range(groups):
+        parts.append(
+            f"CREATE TABLE dbo.BENCH_T{i} (id INT NOT NULL PRIMARY KEY, name NVARCHAR(50) NULL, "
+            f"qty DECIMAL(10,2) NOT NULL CONSTRAINT DF_BENCH_T{i}_qty DEFAULT 0)\nGO\n"
+            f"CREATE INDEX IX_BENCH_T{i}_name ON dbo.BENCH_T{i} (name)\nGO\n"
+            f"CREATE VIEW dbo.BENCH_V{i} AS SELECT id, name FROM dbo.BENCH_T{i} WHERE qty > 0\nGO\n"
+            f"CREATE PROCEDURE dbo.BENCH_P{i} @id INT AS SELECT name FROM dbo.BENCH_T{i} WHERE id = @id\nGO\n"
+            f"INSERT INTO dbo.BENCH_T{i} (id, name, qty) VALUES (1, N'a', 1.5)\nGO\n"
+        )
+    return "".join(parts)
+
+
+def deploy_scaling(base: int) -> dict[str, Any]:
+    """Seconds to deploy 1x, 10x and 100x `base` groups of objects, each on a new sandbox file."""
+    result: dict[str, Any] = {"deploy_groups_1x": base, "deploy_objects_per_group": 4}
+    per_group: dict[str, float] = {}
+    for factor in (1, 10, 100):
+        groups = base * factor
+        text = deploy_script(groups)
+        with tempfile.TemporaryDirectory(prefix="opus-deploy-") as tmp:
+            target = SandboxTarget(str(Path(tmp) / "deploy.sqlite"))
+            started = time.perf_counter()
+            outcome = target.execute_script(text, source="deploy_scaling.sql")
+            seconds = time.perf_counter() - started
+            target.close()
+        if not outcome.ok:
+            raise SystemExit(f"the {groups:,}-group deploy failed: {outcome.summary()}")
+        per_group[f"{factor}x"] = seconds / groups
+        result[f"deploy_seconds_{factor}x"] = round(seconds, 2)
+        result[f"deploy_ms_per_group_{factor}x"] = round(1000 * seconds / groups, 2)
+        say(f"  {factor:>3}x: {groups:,} groups ({4 * groups:,} objects, {groups:,} rows) in {seconds:.2f}s = "
+            f"{1000 * seconds / groups:.1f} ms per group")
+    result["deploy_growth"] = round(per_group["100x"] / per_group["1x"], 2)
+    return result
+
+
 _LAUNCHER = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
 
 
@@ -177,10 +224,19 @@ def main() -> None:
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="50,000 rows instead of 1,000,000")
     size.add_argument("--rows", type=int, help="the batch size (default 1,000,000)")
+    size.add_argument("--deploy-scaling", action="store_true",
+                      help="deploy time at 1x, 10x and 100x a schema of --groups groups of objects instead")
+    parser.add_argument("--groups", type=int, default=10, help="the 1x size of --deploy-scaling (default 10)")
     parser.add_argument("--child", nargs=2, metavar=("DB", "ROWS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child[0], int(args.child[1]))))
+        return
+    if args.deploy_scaling:
+        say(f"deploying 1x, 10x and 100x {args.groups:,} groups of objects, each on a new sandbox file ...")
+        scaling = deploy_scaling(args.groups)
+        say(f"  time per group at 100x over 1x: {scaling['deploy_growth']} (1.0 = linear)")
+        print(json.dumps(scaling), flush=True)
         return
     rows = args.rows or (50_000 if args.quick else 1_000_000)
     result = measure(rows)

@@ -341,9 +341,9 @@ def _what_was_kept(error: ScriptError, target: Any) -> str:
 def _stream_batches(target: Any, source: str, console: Console) -> bool:
     """Have `target` hand each batch of `source` to the console as soon as it has run (tables and the
     batch line), keeping no rows; False when the target cannot, and the batches are shown at the end."""
-    from .targets.sandbox import SandboxTarget
+    from .targets.base import Target
 
-    if not isinstance(target, SandboxTarget):
+    if not isinstance(target, Target):
         return False
 
     def show(batch_source: str, batch: BatchResult) -> None:

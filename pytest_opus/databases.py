@@ -216,7 +216,7 @@ def open_database(database: ResolvedDatabase, *, notify: Callable[[str], None] |
     if database.kind == "dsn":
         assert database.dsn is not None
         try:
-            return open_target(dsn=database.dsn)
+            return _answer_to_name(open_target(dsn=database.dsn), database)
         except ConfigError as error:
             # Some reasons (pyodbc or unixODBC missing) are about this machine, not the DSN; say
             # which database could not be opened all the same.
@@ -231,8 +231,22 @@ def open_database(database: ResolvedDatabase, *, notify: Callable[[str], None] |
             first_use = (f"first use of database {database.name!r}" if named
                          else f"first use of this file ({database.origin})")
             notify(f"created the sandbox {database.path} from {database.baseline_dir}/*.sql ({first_use})")
-        return target
-    return open_target(db_path=database.path)
+        return _answer_to_name(target, database)
+    return _answer_to_name(open_target(db_path=database.path), database)
+
+
+def _answer_to_name(target: Target, database: ResolvedDatabase) -> Target:
+    """A named database run by the embedded runner (a sandbox file, an SQLite ODBC source) answers to
+    its name (`USE dms`, `DB_NAME()`), whatever its file is called.
+
+    A sandbox file given by path (`--db PATH`, whose name is the path) keeps the file's stem, and a
+    DSN given as such (`--dsn`) the runner's default name, as the embedded targets set them.
+    """
+    engine = getattr(target, "engine", None)
+    named = database.name != (str(database.path) if database.kind == "sandbox" else "dsn")
+    if engine is not None and named:
+        engine.database = database.name
+    return target
 
 
 def _match_name(name: str, configured: Mapping[str, Any]) -> str | None:

@@ -166,8 +166,8 @@ def _compile(target: Target, dependent: Dependent) -> None:
                 "view when it is refreshed, error 4506): a SELECT * in it now returns a column the deployment "
                 "added; list the view's columns, or alias the other one")
     else:
-        from .tsql.subset import check_subset
+        from .tsql.subset import check_subset, target_database
 
-        problems = check_subset(dependent.text, dependent.name)
+        problems = check_subset(dependent.text, dependent.name, database=target_database(target))
         if problems:
             raise OpusError("; ".join(str(p) for p in problems))

@@ -84,6 +84,8 @@ class ScriptResult:
 
 
 MessageSink = Callable[[Message], None]
+#: told of each batch of a script as soon as it has run: (the script's source, the batch)
+BatchSink = Callable[[str, "BatchResult"], None]
 
 
 class Target(ABC):
@@ -99,6 +101,16 @@ class Target(ABC):
     kind: str = "abstract"
     #: True when the database outlives the run (a DSN or a file the user named)
     persistent: bool = False
+    #: when set, each batch of a script is handed over as soon as it has run, and its rows are then let
+    #: go (the ScriptResult keeps the result sets' columns, not their rows), so a script returning
+    #: millions of rows in many batches is shown as it runs without being held in memory
+    batch_sink: BatchSink | None = None
+
+    def _hand_over(self, source: str, batch: BatchResult) -> None:
+        """Give `batch` to the batch sink, if one is set, and keep only its result sets' columns."""
+        if self.batch_sink is not None:
+            self.batch_sink(source, batch)
+            batch.result_sets = [ResultSet(r.columns, []) for r in batch.result_sets]
 
     def __init__(self, display_name: str) -> None:
         self.display_name = display_name  # masked: safe to print

@@ -86,6 +86,7 @@ class EmbeddedTarget(Target):
                 for _ in range(batch.repeat):
                     outcome = self._run_batch(batch.text, number, batch.start_line, source)
                     result.batches.append(outcome)
+                    self._hand_over(source, outcome)
                     if outcome.error is not None:
                         result.error = outcome.error
                         break
@@ -134,6 +135,8 @@ class EmbeddedTarget(Target):
                                       "AND name LIKE '#%'")
             for (name,) in names:
                 self.driver.run(f'DROP TABLE temp."{name}"')
+            if names:  # translations of statements that named them change (the engine's translation cache)
+                self.engine.changed(*(name for (name,) in names))
         except self.driver.error_types:  # the connection is already unusable; its error is reported
             pass
 

@@ -8,14 +8,14 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..errors import ConfigError
 from ..tsql.engine import Driver
-from .base import BatchResult, MessageSink, ResultSet, ScriptResult
+from .base import BatchResult, MessageSink, ScriptResult
 from .embedded import EmbeddedTarget
 
 
@@ -40,18 +40,12 @@ class _SqliteDriver(Driver):
 #: user's `--opus-db` file, the cached baseline template) is never affected.
 NO_FSYNC_VARIABLE = "OPUS_SANDBOX_NO_FSYNC"
 
-#: told of each batch of a script as soon as it has run: (the script's source, the batch)
-BatchSink = Callable[[str, BatchResult], None]
 
 
 class SandboxTarget(EmbeddedTarget):
     """A SQLite database driven by the embedded T-SQL runner; the default target."""
 
     kind = "sandbox"
-    #: when set, each batch is handed over as soon as it has run, and its rows are then let go (the
-    #: ScriptResult keeps the result sets' columns, not their rows), so a script returning millions
-    #: of rows in many batches is shown as it runs without being held in memory
-    batch_sink: BatchSink | None = None
 
     #: whether the last script ended the runner's transaction itself (a COMMIT or ROLLBACK of its
     #: own without a BEGIN TRANSACTION): then what it did may be committed, whatever failed after
@@ -67,9 +61,6 @@ class SandboxTarget(EmbeddedTarget):
         outcome = super()._run_batch(text, number, start_line, source)
         if self.engine.trancount == 0:
             self.script_ended_transaction = True
-        if self.batch_sink is not None:
-            self.batch_sink(source, outcome)
-            outcome.result_sets = [ResultSet(r.columns, []) for r in outcome.result_sets]
         return outcome
 
     def __init__(self, path: str | Path | None = None, *, persistent: bool = False) -> None:

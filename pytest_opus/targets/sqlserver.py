@@ -421,14 +421,16 @@ def run_batches(
     clean: Callable[[str], str] = lambda text: text,
     on_message: MessageSink | None = None,
     advise: Callable[[Sequence[_odbc.Diagnostic]], str | None] = lambda records: None,
+    on_batch: Callable[[BatchResult], None] | None = None,
 ) -> ScriptResult:
     """Run `batches` on a DB-API connection (pyodbc's, or one shaped like it) as one transaction.
 
     Each batch is sent verbatim, `repeat` times, and drained (see `_drain`). The first error stops
     the run and rolls everything back. `db_error` is the driver's exception class, `clean` redacts
     secrets from every text taken from the driver, `advise` adds what to do to some errors (see
-    `batch_error`). `connection.autocommit` is restored afterwards; the session's SET options are
-    the caller's to restore (`SqlServerTarget.execute_script` does).
+    `batch_error`). `on_batch` is told of each batch as soon as it has run (failed or not), before
+    the next one is sent. `connection.autocommit` is restored afterwards; the session's SET options
+    are the caller's to restore (`SqlServerTarget.execute_script` does).
     """
     started = time.perf_counter()
     result = ScriptResult(source=source)
@@ -491,6 +493,8 @@ def run_batches(
                     records, source=source, number=number, batch=batch, clean=clean, advise=advise
                 )
             batch_result.seconds = time.perf_counter() - batch_started
+            if on_batch is not None:
+                on_batch(batch_result)
             if batch_result.error is not None:
                 result.error = batch_result.error
                 return result
@@ -781,6 +785,7 @@ class SqlServerTarget(Target):
                 clean=self._clean,
                 on_message=on_message,
                 advise=self.session.advice,
+                on_batch=None if self.batch_sink is None else lambda batch: self._hand_over(source, batch),
             )
         finally:
             if before is not None:

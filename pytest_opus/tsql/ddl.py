@@ -358,6 +358,7 @@ def view_definition(create: exp.Create) -> ViewDefinition:
     name = object_name(target.this if isinstance(target, exp.Schema) else target)
     if create.expression is None:
         raise SyntaxProblem("CREATE VIEW needs AS SELECT ...")
+    _no_collated_functions(create.expression)
     select = rewrite(create.expression, None)
     if select.runtime_values:  # answered when a statement runs, so a stored view cannot hold them
         raise NotInSubset(f"{select.runtime_values[0]} in a view")
@@ -366,6 +367,26 @@ def view_definition(create: exp.Create) -> ViewDefinition:
                           "(CAST the operands to their types)")
     columns = tuple(c.name for c in target.expressions) if isinstance(target, exp.Schema) else ()
     return ViewDefinition(name, columns, select)
+
+
+#: the string functions whose answer follows the collation or Unicode (translate._COLLATED_FUNCTIONS)
+_COLLATED = {exp.Upper: "UPPER", exp.Lower: "LOWER", exp.StrPosition: "CHARINDEX", exp.Replace: "REPLACE"}
+_BINARY_SUFFIXES = ("_bin", "_bin2", "_cs_as")
+
+
+def _no_collated_functions(select: exp.Expression) -> None:
+    """A view is stored as SQLite's own SQL, where UPPER and LOWER change ASCII letters only and CHARINDEX
+    and REPLACE search case-sensitively: refused in a view, unless a binary or _CS_ COLLATE on an argument
+    of CHARINDEX/REPLACE asks for the case-sensitive search SQLite does."""
+    for node in select.find_all(*_COLLATED):
+        name = _COLLATED[type(node)]
+        if name in ("CHARINDEX", "REPLACE") and any(
+                isinstance(a, exp.Collate) and a.expression.name.lower().endswith(_BINARY_SUFFIXES)
+                for a in node.args.values() if isinstance(a, exp.Expression)):
+            continue
+        raise NotInSubset(f"{name} in a view (the view is stored as SQLite's SQL, whose {name} "
+                          f"{'changes ASCII letters only' if name in ('UPPER', 'LOWER') else 'is case-sensitive'}; "
+                          f"apply {name} in the query that reads the view)")
 
 
 # -- options SQL Server stores and the sandbox has no use for -------------------------------------------------

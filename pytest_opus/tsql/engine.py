@@ -11,15 +11,17 @@ DB-API connection (Python's sqlite3, or pyodbc with an SQLite ODBC driver).
 from __future__ import annotations
 
 import decimal
+import hashlib
 import json
 import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlglot import exp
 
-from ..catalog import Index, Table, split_name
+from ..catalog import Catalog, Index, Table, split_name
 from ..errors import ScriptError, UnsupportedConstruct
 from . import collation, dialect
 from .compile_checks import CompileError, Refused, check_batch, use_refusal
@@ -67,11 +69,13 @@ from .sqlite_schema import (
     ROUTINES_DDL,
     ROUTINES_TABLE,
     SandboxCatalog,
+    TableModel,
     catalog_view_rows,
     object_id,
     object_types,
     quote,
     read_catalog,
+    read_temp_table,
     type_text,
 )
 from .statements import classify, procedure_call
@@ -80,6 +84,7 @@ from .translate import (
     Answers,
     NotInSubset,
     SyntaxProblem,
+    Translated,
     parse_expression,
     parse_statement,
     rewrite,
@@ -94,11 +99,34 @@ from .writes import (
     qualified,
     sql_server_error,
     temp_table,
+    type_by_value,
 )
 
 #: SQLite's message for a violated constraint: its kind, then the columns ("T.a, T.b") or the CHECK's name
 _CONSTRAINT_FAILED = re.compile(r"^(NOT NULL|UNIQUE|CHECK) constraint failed: (.*)$", re.S)
 _WRITE_VERB = re.compile(r"\b(INSERT|UPDATE|MERGE)\b", re.I)
+
+#: the #temp table that holds a table variable (Engine.declare_table): #tv<n>_<the variable's name>
+_TABLE_VARIABLE_HELD = re.compile(r"^#tv\d+_(.+)$")
+#: types whose values are compared under the default collation (case-insensitive, trailing blanks ignored)
+_CHARACTER_TYPES = frozenset({"char", "varchar", "nchar", "nvarchar", "text", "ntext", "sysname"})
+_NUMERIC_TYPES = frozenset({"tinyint", "smallint", "int", "bigint", "decimal", "numeric", "money", "smallmoney"})
+_NOT_KNOWN = object()
+
+
+def _stored_literal(value: exp.Expression, data_type: str) -> Any:
+    """A VALUES literal as its column stores it, when that is the literal itself (an integer written to an
+    integer type, text to a character type, NULL); _NOT_KNOWN when a conversion would decide it."""
+    if isinstance(value, exp.Null):
+        return None
+    if isinstance(value, exp.National) and data_type in ("nvarchar", "sysname"):
+        return value.this
+    if isinstance(value, exp.Literal) and value.is_string and data_type in ("varchar", "nvarchar", "sysname"):
+        return value.this
+    if isinstance(value, exp.Literal) and not value.is_string and data_type in _NUMERIC_TYPES and value.this.isdigit():
+        return int(value.this)
+    return _NOT_KNOWN
+
 
 #: datetime2(n), time(n), datetimeoffset(n) with n below 7: the sandbox stores the type without n (seven decimals)
 SCALED_TIME = re.compile(r"\b(?:datetime2|time|datetimeoffset)\s*\(\s*[0-6]\s*\)", re.IGNORECASE)
@@ -109,6 +137,27 @@ SCALED_TIME_CONSTRUCT = ("datetime2(n), time(n) or datetimeoffset(n) with n belo
 #: or after LOOP_SECONDS of wall time, whichever comes first; Engine.loop_iterations/loop_seconds.
 MAX_LOOP = 1_000_000
 LOOP_SECONDS = 30.0
+
+#: How many translations (and parsed library statements) an engine keeps before it starts over: enough for
+#: every statement of a deploy or an update run; a bound for dynamic SQL that builds new text in a loop.
+TRANSLATION_CACHE_SIZE = 4096
+
+#: Statements and expressions at least this long are also kept for every engine of the process whose
+#: database has the same schema (the same CREATE texts in sqlite_master and sqlite_temp_master): the
+#: generated SQL of `UpdateOperations` is translated once per process, not once per target. Shorter
+#: ones translate faster than the schema's fingerprint is taken. Engine.shared_translation_chars.
+SHARED_TRANSLATION_CHARS = 2000
+_SHARED_TRANSLATIONS: dict[tuple[Any, ...], Any] = {}
+
+
+@dataclass(frozen=True)
+class _DmlTranslation:
+    """One DML statement as the runner ran it on SQLite: what `exec_sql` keeps to run the same text again."""
+
+    sql: str  # the SQLite text, the write plan's conversions included
+    translated: Translated
+    keys: tuple[Table, list[Index]] | None  # Engine.nullable_keys of the statement
+    written_variable: str | None  # the table variable the statement writes (without @), if any
 
 
 class _ReturnSignal(Exception):
@@ -127,6 +176,11 @@ class Engine:
         self.ddl_version = 0
         self._snapshot: SandboxCatalog | None = None
         self._snapshot_version = -1
+        #: the objects (lower-case names) whose DDL ran since the snapshot was read: only they are read again;
+        #: None when a change may reach further (ALTER, DROP, a rollback) and the whole catalog is read
+        self._stale: set[str] | None = set()
+        # every object name (lower case) -> its type codes, for the snapshot; None until asked for
+        self._types: dict[str, set[str]] | None = None
         self._filled: dict[str, int] = {}
         # What is derived from the catalog (column types, time defaults, DML translations), for the
         # ddl_version it was derived under: a DDL statement drops all of it at once.
@@ -135,6 +189,12 @@ class Engine:
         self._errors: list[TsqlError] = []  # the errors being handled by enclosing CATCH blocks
         self._statement_cache: dict[str, exp.Expression] = {}
         self._procedure_cache: dict[str, CreateProcedure] = {}
+        #: Whether statements and expressions are translated once and run again from the cache (see
+        #: docs/embedded-runner.md "Translation cache"); tests turn it off to compare both paths.
+        self.translation_cache = True
+        self.shared_translation_chars = SHARED_TRANSLATION_CHARS
+        # library statements (`execute`): their text with `?` made variables, and the parsed batch
+        self._calls: dict[str, tuple[str, list[str], Any]] = {}
         self.output = Output()
         self.schema = SchemaChanges(self)
         self.on_message: Callable[[str, str, int | None], None] | None = None
@@ -210,7 +270,8 @@ class Engine:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> tuple[tuple[str, ...], list[Row]]:
         """Run one T-SQL statement from library code, with `?` parameters; returns its last result."""
-        text, names = _placeholders_to_variables(sql)
+        call = self._calls.get(sql) if self.translation_cache else None
+        text, names, parsed = call if call is not None else (*_placeholders_to_variables(sql), None)
         if len(names) != len(params):
             raise ScriptError(f"statement has {len(names)} parameter marker(s) but {len(params)} value(s) "
                               "were given", source="<statement>")
@@ -218,7 +279,12 @@ class Engine:
         self.source = "<statement>"
         self.output = Output()
         try:
-            parsed = parse_batch(text, source="<statement>")
+            if parsed is None:
+                parsed = parse_batch(text, source="<statement>")
+                if self.translation_cache:  # the same text parses the same: parse_batch reads nothing else
+                    if len(self._calls) >= TRANSLATION_CACHE_SIZE:
+                        self._calls.clear()
+                    self._calls[sql] = (text, names, parsed)
             self.batch_offset = 0
             for statement in parsed.statements:
                 self.execute_statement(statement, frame)
@@ -259,10 +325,75 @@ class Engine:
         return result
 
     def catalog(self, *, fresh: bool = False) -> SandboxCatalog:
-        if fresh or self._snapshot is None or self._snapshot_version != self.ddl_version:
+        """The catalog as it is now: read in full once, then after each DDL statement only the objects it
+        created (`changed(name)`), so that deploying N objects costs N reads of one object, not N of N."""
+        if fresh or self._snapshot is None or self._stale is None:
             self._snapshot = read_catalog(self._query_plain, routines=True)
-            self._snapshot_version = self.ddl_version
+            self._types = None
+        elif self._snapshot_version != self.ddl_version:
+            self._snapshot = self._updated_catalog(self._snapshot, self._stale)
+        self._snapshot_version = self.ddl_version
+        self._stale = set()
         return self._snapshot
+
+    def _updated_catalog(self, old: SandboxCatalog, names: set[str]) -> SandboxCatalog:
+        """`old` with the objects named `names` read again (gone when they no longer exist)."""
+        marks = ", ".join("?" for _ in names)
+        shown = sorted(names)
+
+        def only(sql: str, params: Sequence[Any]) -> list[Row]:
+            # the catalog's queries, narrowed to the named objects (sqlite_schema's texts, checked below)
+            if sql.startswith("SELECT m.") and " WHERE m.type" in sql:
+                narrowed = sql.replace(" WHERE m.type", f" WHERE lower(m.name) IN ({marks}) AND m.type", 1)
+            elif sql.startswith(f"SELECT schema_name, name, parameters FROM {ROUTINES_TABLE} ORDER BY"):
+                narrowed = sql.replace(" ORDER BY", f" WHERE lower(name) IN ({marks}) ORDER BY", 1)
+            else:
+                raise LookupError(sql)
+            return self._query_plain(narrowed, [*params, *shown])
+
+        try:
+            part = read_catalog(only, routines=True)
+        except LookupError:  # a query of read_catalog's this does not know how to narrow: read it all
+            self._types = None
+            return read_catalog(self._query_plain, routines=True)
+
+        def kept(group: Any) -> dict[str, Any]:
+            copied = dict(group)  # a copy in C, then the few objects read again taken out (keys: "dbo.name")
+            for name in names:
+                copied.pop(f"dbo.{name}", None)
+            return copied
+
+        catalog = Catalog(
+            {**kept(old.catalog.tables), **part.catalog.tables},
+            {**kept(old.catalog.views), **part.catalog.views},
+            {**kept(old.catalog.procedures), **part.catalog.procedures},
+        )
+        models = dict(old.models)
+        for name in names:
+            models.pop(name, None)
+        models.update(part.models)
+        if self._types is not None:  # the object names: those of the objects read again replace their old ones
+            keys = [f"dbo.{name}" for name in names]
+            before = old.catalog
+            gone = Catalog({k: before.tables[k] for k in keys if k in before.tables},
+                           {k: before.views[k] for k in keys if k in before.views},
+                           {k: before.procedures[k] for k in keys if k in before.procedures})
+            for name, codes in object_types(SandboxCatalog(gone, {}, 0)).items():
+                left = self._types.get(name, set()) - codes
+                if left:
+                    self._types[name] = left
+                else:
+                    self._types.pop(name, None)
+            for name, codes in object_types(part).items():
+                self._types[name] = self._types.get(name, set()) | codes
+        return SandboxCatalog(catalog, models, part.queries)
+
+    def object_types(self) -> dict[str, set[str]]:
+        """sqlite_schema.object_types of the catalog as it is now, kept up to date after each CREATE."""
+        self.catalog()
+        if self._types is None:
+            self._types = object_types(self.catalog())
+        return self._types
 
     def begin(self) -> None:
         if self.trancount == 0:
@@ -286,8 +417,18 @@ class Engine:
         self.changed()  # the catalog may be back to what it was
         self._filled.clear()
 
-    def changed(self) -> None:
+    def changed(self, *created: str) -> None:
+        """The schema changed: by the creation of the objects named `created` only (a table with its
+        indexes, a view, a procedure), or, with no names, in ways that may reach any object."""
         self.ddl_version += 1
+        if not created:
+            self._stale = None
+        elif self._stale is not None:
+            names = [split_name(name)[1].lower() for name in created]
+            if all(n.isascii() for n in names):  # SQLite's lower() folds ASCII letters only
+                self._stale.update(names)
+            else:
+                self._stale = None
 
     # -- statements ------------------------------------------------------------------------------------
     def execute_statement(self, statement: Statement, frame: Frame) -> None:
@@ -330,71 +471,158 @@ class Engine:
 
     def constraint_error(self, text: str, statement: Statement) -> tuple[int, str] | None:
         """SQLite's words for a violated NOT NULL, key, unique index or CHECK -> SQL Server's number and
-        text (515, 2627, 2601, 547), naming the constraint or index from the catalog; None for the rest."""
+        text (515, 2627, 2601, 547), naming the constraint or index from the catalog (a #temp table's or
+        table variable's from SQLite's temp schema); None for the rest."""
         found = _CONSTRAINT_FAILED.match(text)
         if found is None:
             return None
         kind, detail = found.group(1), found.group(2).strip()
         verb_match = _WRITE_VERB.search(getattr(statement, "text", "") or "")
         verb = verb_match.group(1).upper() if verb_match else "INSERT"
-        tables = {t.name.lower(): t for t in self.catalog().catalog.tables.values()}
         if kind == "NOT NULL":
             table_name, _, column = detail.partition(".")
-            table = tables.get(table_name.lower())
-            shown = table.name if table is not None else table_name
-            database = "tempdb" if shown.startswith("#") else self.database
+            found_table = self.constrained_table(table_name)
+            shown = self.shown_table(found_table[0].name if found_table else table_name)
+            database = "tempdb" if shown.startswith(("#", "@")) else self.database
             return 515, (f"Cannot insert the value NULL into column '{column}', table '{database}.dbo.{shown}'; "
                          f"column does not allow nulls. {verb} fails.")
-        if kind == "CHECK":
-            for table in tables.values():
+        if kind == "CHECK":  # SQLite names the CHECK (or gives an unnamed one's text), not its table
+            temp = [self.constrained_table(row[0]) for row in
+                    self._query_plain("SELECT name FROM sqlite_temp_master WHERE type = 'table'", ())]
+            candidates = [*(t for t in temp if t is not None),
+                          *((t, self.catalog().models.get(t.name.lower()))
+                            for t in self.catalog().catalog.tables.values())]
+            tree = self._statement_tree(statement)
+            target = tree.find(exp.Table) if isinstance(tree, exp.Insert | exp.Update) else None
+            written = target.name.lower() if target is not None else ""
+            candidates.sort(key=lambda c: c[0].name.lower() != written)  # the written table's CHECK first
+            for table, model in candidates:
                 for check in table.checks:
-                    if check.name.lower() == detail.lower() or check.definition == detail:
-                        model = self.catalog().models.get(table.name.lower())
-                        column = next((c.name for c in (model.columns if model else [])
-                                       if any((n or "") == check.name or e == check.definition for n, e in c.checks)),
-                                      None)
+                    # an unnamed CHECK of a column is reported by the column's name (SQLite 3.4x) or its text
+                    column = next((c.name for c in (model.columns if model else [])
+                                   if any(n == check.name or (n is None and e == check.definition)
+                                          for n, e in c.checks)), None)
+                    unnamed_here = check.name.upper().startswith("CK__") and (
+                        (column or "").lower() == detail.lower()
+                        or re.sub(r'[`"\[\]]', "", check.definition).lower().startswith(detail.lower()))
+                    if check.name.lower() == detail.lower() or check.definition == detail or unnamed_here:
                         where = f", column '{column}'" if column else ""
+                        shown = self.shown_table(table.name)
+                        database = "tempdb" if shown.startswith(("#", "@")) else self.database
                         return 547, (f'The {verb} statement conflicted with the CHECK constraint "{check.name}". '
-                                     f'The conflict occurred in database "{self.database}", table '
-                                     f'"dbo.{table.name}"{where}.')
-            return None  # an unnamed CHECK, or a #temp table's: SQL Server's number, SQLite's text
-        columns = [part.strip().partition(".") for part in detail.split(",")]
-        table = tables.get(columns[0][0].lower()) if columns and columns[0][1] else None
-        if table is None:
+                                     f'The conflict occurred in database "{database}", table '
+                                     f'"dbo.{shown}"{where}.')
             return None
+        columns = [part.strip().partition(".") for part in detail.split(",")]
+        found_table = self.constrained_table(columns[0][0]) if columns and columns[0][1] else None
+        if found_table is None:
+            return None
+        table = found_table[0]
         key = tuple(c[2].lower() for c in columns)
         index = next((i for i in table.indexes if i.unique and tuple(c.lower() for c in i.columns) == key), None)
         if index is None:
             return None
-        return self.duplicate_key(table, index)
+        return self.duplicate_key(table, index, self.clashing_key(statement, table, index),
+                                  model=found_table[1])
 
-    def duplicate_key(self, table: Table, index: Index, value: str = "") -> tuple[int, str]:
+    def constrained_table(self, name: str) -> tuple[Table, TableModel | None] | None:
+        """The catalog table `name`, or the #temp table of that name (a table variable's too), with its model."""
+        if name.startswith("#"):
+            return read_temp_table(self._query_plain, name)
+        table = self.catalog().catalog.table(name)
+        return (table, self.catalog().models.get(table.name.lower())) if table is not None else None
+
+    @staticmethod
+    def shown_table(name: str) -> str:
+        """A table's name in SQL Server's messages: a table variable's #temp table (`#tv1_t`, see
+        `declare_table`) is the variable (`@t`)."""
+        held = _TABLE_VARIABLE_HELD.match(name)
+        return "@" + held.group(1) if held is not None else name
+
+    def _statement_tree(self, statement: Statement) -> exp.Expression | None:
+        """The statement's tree when it is plain SQL (read only); None otherwise."""
+        if not isinstance(statement, Sql):
+            return None
+        try:
+            return self._shared_statement(statement.text)
+        except Exception:  # only for naming an error: the statement already failed
+            return None
+
+    def clashing_key(self, statement: Statement, table: Table, index: Index) -> str:
+        """SQL Server's "(v1, v2)" of the key an INSERT ... VALUES could not write twice, when its values are
+        literals written as they are stored (a number to a numeric column, text to a character column): the
+        first row whose key the table already holds, or an earlier row of the statement holds; "" when the
+        runner cannot tell (INSERT ... SELECT, UPDATE, computed values)."""
+        tree = self._statement_tree(statement)
+        if not isinstance(tree, exp.Insert) or not isinstance(tree.expression, exp.Values):
+            return ""
+        names = ([c.name.lower() for c in tree.this.expressions] if isinstance(tree.this, exp.Schema)
+                 else [c.name.lower() for c in table.columns if not c.identity])
+        types = {c.name.lower(): c.data_type.lower() for c in table.columns}
+        try:
+            positions = [names.index(c.lower()) for c in index.columns]
+        except ValueError:
+            return ""
+        keys: list[tuple[Any, ...]] = []
+        for row in tree.expression.expressions:
+            values = row.expressions if isinstance(row, exp.Tuple) else [row]
+            if len(values) != len(names):
+                return ""
+            stored = [_stored_literal(values[position], types.get(names[position], "")) for position in positions]
+            if any(value is _NOT_KNOWN for value in stored):
+                return ""
+            keys.append(tuple(stored))
+        nocase = {c.lower() for c in index.columns if types.get(c.lower(), "") in _CHARACTER_TYPES}
+        columns = [c.lower() for c in index.columns]
+
+        def same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+            return all(
+                (x.rstrip(" ").casefold() == y.rstrip(" ").casefold() if c in nocase else x == y)
+                for c, x, y in zip(columns, a, b, strict=True))
+
+        where = " AND ".join(f"{quote(c)} = ?" for c in index.columns)
+        for i, row_key in enumerate(keys):
+            if None in row_key:  # a NULL key is checked by the runner (check_nullable_keys), not by SQLite's index
+                continue
+            earlier = any(same(other, row_key) for other in keys[:i] if None not in other)
+            if earlier or self.driver.query(f"SELECT 1 FROM {quote(table.name)} WHERE {where} LIMIT 1",
+                                            list(row_key)):
+                return ", ".join(as_text(v) for v in row_key)
+        return ""
+
+    def duplicate_key(self, table: Table, index: Index, value: str = "", *,
+                      model: TableModel | None = None) -> tuple[int, str]:
         """Error 2627 (a PRIMARY KEY or UNIQUE constraint) or 2601 (a unique index) for a duplicate in
         `index` of `table`; `value` is SQL Server's "The duplicate key value is (...)." when known."""
         key = tuple(c.lower() for c in index.columns)
-        model = self.catalog().models.get(table.name.lower())
+        if model is None:
+            found = self.constrained_table(table.name)
+            model = found[1] if found is not None else None
         constraint = index.primary_key or (model is not None and (
             any(tuple(c.lower() for c in cols) == key for _, cols in model.uniques)
             or (len(key) == 1 and any(c.unique and c.name.lower() == key[0] for c in model.columns))))
         shown = f" The duplicate key value is ({value})." if value else ""
+        name = self.shown_table(table.name)
         if not constraint:
-            return 2601, (f"Cannot insert duplicate key row in object 'dbo.{table.name}' with unique index "
+            return 2601, (f"Cannot insert duplicate key row in object 'dbo.{name}' with unique index "
                           f"'{index.name}'.{shown}")
         which = "PRIMARY KEY" if index.primary_key else "UNIQUE KEY"
         return 2627, (f"Violation of {which} constraint '{index.name}'. Cannot insert duplicate key in object "
-                      f"'dbo.{table.name}'.{shown}")
+                      f"'dbo.{name}'.{shown}")
 
     def nullable_keys(self, tree: exp.Expression) -> tuple[Table, list[Index]] | None:
         """The table an INSERT or UPDATE writes and its unique keys with a nullable column: SQL Server lets
-        such a key hold NULL once, SQLite any number of times, so `dml` checks them itself."""
+        such a key hold NULL once, SQLite any number of times, so `dml` checks them itself (#temp tables
+        and table variables too)."""
         if not isinstance(tree, exp.Insert | exp.Update):
             return None
         target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
-        if not isinstance(target, exp.Table) or not target.name or target.name.startswith(("#", "@")):
+        if not isinstance(target, exp.Table) or not target.name or target.name.startswith("@"):
             return None
-        table = self.catalog().catalog.table(target.name)
-        if table is None:
+        found = self.constrained_table(target.name)
+        if found is None:
             return None
+        table = found[0]
         nullable = {c.name.lower() for c in table.columns if c.nullable}
         keys = [i for i in table.indexes if i.unique and any(c.lower() in nullable for c in i.columns)]
         return (table, keys) if keys else None
@@ -549,6 +777,8 @@ class Engine:
                 self.driver.run(f"DROP TABLE IF EXISTS temp.{quote(held)}")
             except self.driver.error_types:  # a failed transaction may have taken it already
                 pass
+        if frame.tables:
+            self.changed(*frame.tables)  # the #temp tables (translation cache, schema fingerprint)
         frame.tables.clear()
 
     def use(self, database: str, frame: Frame) -> None:
@@ -671,22 +901,27 @@ class Engine:
     def table_column_types(self, table: str) -> dict[str, str] | None:
         """{lower-case column name: full type ('decimal(18,4)')} of a catalog table; None when there is none."""
 
-        def build() -> dict[str, dict[str, str]]:
-            return {t.name.lower(): {c.name.lower(): c.type_text for c in t.columns}
-                    for t in self.catalog().catalog.tables.values()}
-
-        tables: dict[str, dict[str, str]] = self._for_schema("table_column_types", build)
-        return tables.get(table.lower())
+        tables: dict[str, dict[str, str] | None] = self._for_schema("table_column_types", dict)
+        lowered = table.lower()
+        if lowered not in tables:  # one table at a time: a deploy asks about a few tables between DDL statements
+            found = self._catalog_table(lowered)
+            tables[lowered] = None if found is None else {c.name.lower(): c.type_text for c in found.columns}
+        return tables[lowered]
 
     def table_columns(self, table: str) -> dict[str, str] | None:
         """{lower-case column name: base type} of a catalog table; None when there is no such table."""
 
-        def build() -> dict[str, dict[str, str]]:
-            return {t.name.lower(): {c.name.lower(): c.data_type for c in t.columns}
-                    for t in self.catalog().catalog.tables.values()}
+        tables: dict[str, dict[str, str] | None] = self._for_schema("table_columns", dict)
+        lowered = table.lower()
+        if lowered not in tables:
+            found = self._catalog_table(lowered)
+            tables[lowered] = None if found is None else {c.name.lower(): c.data_type for c in found.columns}
+        return tables[lowered]
 
-        tables: dict[str, dict[str, str]] = self._for_schema("table_columns", build)
-        return tables.get(table.lower())
+    def _catalog_table(self, lowered: str) -> Table | None:
+        """The catalog table whose (bare) name is `lowered`, in lower case; None when there is none."""
+        found = self.catalog().catalog.tables.get(f"dbo.{lowered}")
+        return found if found is not None and found.name.lower() == lowered else None
 
     @staticmethod
     def _variable_type(name: str, frame: Frame) -> str:
@@ -698,10 +933,7 @@ class Engine:
         converts on assignment (its errors: 220, 8115, 245, ...; arithmetic.py)."""
         if expression is None:
             return None
-        tree = self._parsed_expression(expression)
-        answers = self.answers(frame)
-        source = tsql_type(tree, answers) if into is not None else None  # before rewrite() changes the tree
-        translated = rewrite(exp.select(tree), answers)
+        source, translated = self._translated_expression("value" if into is None else "typed", expression, frame)
         self.fill_catalog_views(translated.catalog_views)
         params = self.bound(translated.variables, frame)
         rows = self.driver.query(translated.sql, params)
@@ -709,13 +941,91 @@ class Engine:
         return value if into is None else converted(source, into, value)
 
     def condition(self, text: str, frame: Frame) -> bool:
-        tree = self._parsed_expression(text)
-        case = exp.Case(ifs=[exp.If(this=tree, true=exp.Literal.number(1))], default=exp.Literal.number(0))
-        translated = rewrite(exp.select(case), self.answers(frame))
+        _source, translated = self._translated_expression("condition", text, frame)
         self.fill_catalog_views(translated.catalog_views)
         params = self.bound(translated.variables, frame)
         rows = self.driver.query(translated.sql, params)
         return bool(rows and rows[0][0])
+
+    def _translated_expression(self, kind: str, text: str, frame: Frame) -> tuple[str | None, Translated]:
+        """An expression as a SELECT for SQLite: a `value`, a `typed` value (with its T-SQL type, which
+        `evaluate` converts from) or a `condition` (1 or 0); kept in the translation cache."""
+        key = self._translation_key(kind, text, frame)
+        cached = self._cached(key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        version = self.ddl_version
+        tree = self._parsed_expression(text)
+        answers = self.answers(frame)
+        source = tsql_type(tree, answers) if kind == "typed" else None  # before rewrite() changes the tree
+        if kind == "condition":
+            tree = exp.Case(ifs=[exp.If(this=tree, true=exp.Literal.number(1))], default=exp.Literal.number(0))
+        translated = rewrite(exp.select(tree), answers)
+        self._remember(key, (source, translated), translated, version)
+        return source, translated
+
+    # -- the translation cache ---------------------------------------------------------------------------
+    def _translations(self) -> dict[tuple[Any, ...], Any]:
+        """The translations made under the current schema version (a DDL statement starts a new one)."""
+        found: dict[tuple[Any, ...], Any] = self._for_schema("translations", dict)
+        return found
+
+    def _translation_key(self, kind: str, text: str, frame: Frame) -> tuple[Any, ...] | None:
+        """What a translation of `text` depends on besides the schema version (`_for_schema`): the session's
+        IDENTITY_INSERT table, and each variable of the frame with its declared type and what of its value
+        a translation reads (a parameter's type; a table variable's #temp table; on the ODBC target, a
+        string's text, which its checks read). None when the cache is off. Not the database name: only
+        DB_NAME() reads it, a value answered while translating, which is never kept (`_remember`); so
+        sandbox files of other names share translations (`_SHARED_TRANSLATIONS`)."""
+        if not self.translation_cache:
+            return None
+        variables = tuple(sorted((name, v.type, self._value_kind(v)) for name, v in frame.variables.items()))
+        return kind, text, self.identity_insert, variables
+
+    def _value_kind(self, variable: Variable) -> Any:
+        if variable.type == "table":
+            return variable.value
+        if not self.driver.functions and isinstance(variable.value, str):
+            return variable.value
+        if variable.type.lower() == "sql_variant":
+            return type_by_value(variable.value)
+        return None
+
+    def _cached(self, key: tuple[Any, ...] | None) -> Any:
+        """The translation kept for `key` by this engine, or for a long text by any engine of the process
+        whose database has the same schema; None when there is none."""
+        if key is None:
+            return None
+        cache = self._translations()
+        found = cache.get(key)
+        if found is None and len(key[1]) >= self.shared_translation_chars:
+            found = _SHARED_TRANSLATIONS.get((self._schema_fingerprint(), self.driver.functions, *key))
+            if found is not None:
+                _keep(cache, key, found)
+        return found
+
+    def _remember(self, key: tuple[Any, ...] | None, value: Any, translated: Translated, version: int) -> None:
+        """Keep a translation, unless it holds a value answered while it was made (`@@ROWCOUNT`, `OBJECT_ID()`,
+        `ERROR_MESSAGE()`, ...: `runtime_values`) or the schema changed while it was made."""
+        if key is None or translated.runtime_values or version != self.ddl_version:
+            return
+        _keep(self._translations(), key, value)
+        if len(key[1]) >= self.shared_translation_chars:
+            _keep(_SHARED_TRANSLATIONS, (self._schema_fingerprint(), self.driver.functions, *key), value)
+
+    def _schema_fingerprint(self) -> str:
+        """A digest of every CREATE text of the database (tables, indexes, views, #temp tables): two databases
+        with the same digest give every statement the same translation."""
+
+        def build() -> str:
+            digest = hashlib.blake2b(digest_size=20)
+            for master in ("sqlite_master", "sqlite_temp_master"):
+                for row in self.driver.query(f"SELECT type, name, tbl_name, sql FROM {master} ORDER BY type, name"):
+                    digest.update(repr(tuple(row)).encode())
+            return digest.hexdigest()
+
+        found: str = self._for_schema("fingerprint", build)
+        return found
 
     def _parsed_expression(self, text: str) -> exp.Expression:
         return self._shared_expression(text).copy()
@@ -786,7 +1096,7 @@ class Engine:
         schema, bare = split_name(text)
         if schema.lower() != "dbo":
             return None
-        types = object_types(self.catalog()).get(bare.lower())
+        types = self.object_types().get(bare.lower())
         if not types:
             return None
         if object_type is not None and str(object_type).strip().upper() not in types:
@@ -794,7 +1104,7 @@ class Engine:
         return object_id(bare)
 
     def object_name(self, oid: Any) -> str | None:
-        for name in object_types(self.catalog()):
+        for name in self.object_types():
             if object_id(name) == oid:
                 return self._proper_name(name)
         return None
@@ -857,13 +1167,21 @@ class Engine:
         return cached
 
     def exec_sql(self, text: str, frame: Frame) -> None:
+        key = self._translation_key("dml", text, frame)
+        cached = self._cached(key)
+        if cached is not None:  # the same text, schema, variable types and session settings as before
+            self._run_dml(cached, frame)
+            return
         statement = classify(text, self._parsed_statement)
         kind, tree = statement.kind, statement.tree
         if kind in ("create-table", "alter-table", "select-into") and SCALED_TIME.search(text):
             raise NotInSubset(SCALED_TIME_CONSTRUCT)
         if kind == "dml":
             assert tree is not None
-            self.dml(tree, frame)
+            version = self.ddl_version
+            translation = self._translate_dml(tree, frame)
+            self._remember(key, translation, translation.translated, version)
+            self._run_dml(translation, frame)
             return
         if kind == "select-into":
             assert isinstance(tree, exp.Select)
@@ -893,18 +1211,35 @@ class Engine:
         self.rowcount = 0  # DDL, and SET options too (@@ROWCOUNT's page: SET <option> resets it to 0)
 
     def dml(self, tree: exp.Expression, frame: Frame) -> None:
+        """Translate and run one DML statement's tree (not cached: `exec_sql` keeps translations by text)."""
+        self._run_dml(self._translate_dml(tree, frame), frame)
+
+    def _translate_dml(self, tree: exp.Expression, frame: Frame) -> _DmlTranslation:
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        written = None
+        if isinstance(tree, exp.Insert | exp.Update | exp.Delete) and isinstance(target, exp.Table) \
+                and isinstance(target.this, exp.Parameter):
+            written = target.this.name
         plan = self.write_plan(tree, frame)
         translated = rewrite(tree, self.answers(frame))
+        return _DmlTranslation(plan.finish(translated.sql) if plan else translated.sql, translated,
+                               self.nullable_keys(tree), written)
+
+    def _run_dml(self, translation: _DmlTranslation, frame: Frame) -> None:
+        translated = translation.translated
+        name = translation.written_variable
+        if name is not None and self.trancount:  # as write_plan notes it (a later ROLLBACK is refused)
+            self._table_variables_in_transaction[self.table_variable(name, frame)] = "@" + name
         self.fill_catalog_views(translated.catalog_views)
         params = self.bound(translated.variables, frame)
-        keys = self.nullable_keys(tree)
+        keys = translation.keys
         savepoint = None
         if keys is not None:  # the statement is undone when it wrote a second NULL key (check_nullable_keys)
             self._savepoints += 1
             savepoint = f'"opus_keys_{self._savepoints}"'
             self.driver.run(f"SAVEPOINT {savepoint}")
         try:
-            cursor = self.driver.run(plan.finish(translated.sql) if plan else translated.sql, params)
+            cursor = self.driver.run(translation.sql, params)
             description = cursor.description
             rows = [tuple(r) for r in cursor.fetchall()] if description else []
             written = max(cursor.rowcount, 0)
@@ -988,7 +1323,7 @@ class Engine:
             "VALUES ('dbo', ?, 'P', ?, ?, strftime('%Y-%m-%d %H:%M:%f','now'))",
             [name, statement.text, json.dumps(parameters)],
         )
-        self.changed()
+        self.changed(name)
 
     def _procedure(self, bare: str, written: str | None = None) -> CreateProcedure:
         rows = self._query_plain(f"SELECT definition FROM {ROUTINES_TABLE} WHERE name = ?", [bare])
@@ -1091,6 +1426,13 @@ class Engine:
         finally:
             self.identity_insert = session
             self.end_frame(inner)
+
+
+def _keep(cache: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
+    """Keep `value` in a translation cache; a full cache starts over (see TRANSLATION_CACHE_SIZE)."""
+    if len(cache) >= TRANSLATION_CACHE_SIZE:
+        cache.clear()
+    cache[key] = value
 
 
 def _name_as_written(message: str, sql: str) -> str:

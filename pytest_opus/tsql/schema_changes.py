@@ -64,8 +64,9 @@ class SchemaChanges:
     def model(self, table: str) -> TableModel:
         return self.engine.catalog().models[table.lower()]
 
-    def changed(self) -> None:
-        self.engine.changed()
+    def changed(self, *created: str) -> None:
+        """See Engine.changed: name the objects a CREATE made, so that only they are read again."""
+        self.engine.changed(*created)
 
     # -- CREATE / DROP -----------------------------------------------------------------------------------
     def create_table(self, tree: exp.Create, indexes: list[InlineIndex] | None = None) -> None:
@@ -83,13 +84,14 @@ class SchemaChanges:
                 unique = "UNIQUE " if index.unique else ""
                 self.driver.run(f"CREATE {unique}INDEX temp.{quote(model.name + '.' + index.name)} "
                                 f"ON {quote(model.name)} ({cols})")
+            self.changed(model.name)  # not in the catalog, but translations of statements that name it change
             return
         self.require_absent(model.name)
         for name in [c.default_name for c in model.columns] + [c.pk_name for c in model.columns]:
             if name:
                 self.require_absent(name)
         self.driver.run(render_table(model))
-        self.changed()
+        self.changed(model.name)
         for index in indexes or []:
             self.add_index(IndexSpec(index.name, model.name, index.columns, index.unique))
 
@@ -107,7 +109,10 @@ class SchemaChanges:
         if exists:
             self.driver.run(f"DROP VIEW {quote(name)}")
         self.driver.run(f"CREATE VIEW {quote(name)}{columns} AS {view.select.sql}")
-        self.changed()
+        if exists:  # an altered view: the views that read it may have other columns now
+            self.changed()
+        else:
+            self.changed(name)
         try:  # SQLite checks a view's references only when it is used: use it once, like SQL Server would
             self.driver.query(f"SELECT * FROM {quote(name)} LIMIT 0")
         except self.driver.error_types as error:
@@ -117,6 +122,9 @@ class SchemaChanges:
         self.add_index(index_spec(tree))
 
     def add_index(self, spec: IndexSpec) -> None:
+        if spec.table.startswith("#"):
+            self.add_temp_index(spec)
+            return
         table = self.engine.catalog().catalog.table(spec.table)
         if table is None:
             raise TsqlError(1088, f"Cannot find the object \"{spec.table}\" because it does not exist.")
@@ -127,7 +135,28 @@ class SchemaChanges:
             if table.column(col) is None:
                 raise TsqlError(1911, f"Column name '{col}' does not exist in the target table or view.")
         self.driver.run(spec.sql())
-        self.changed()
+        self.changed(table.name)
+
+    def add_temp_index(self, spec: IndexSpec) -> None:
+        """An index on a #temp table, kept in SQLite's temp schema under `<table>.<index>` (SQL Server's
+        index names are per table, SQLite's per schema). A UNIQUE one is refused: SQL Server lets its key
+        hold one NULL, which SQLite's index would not enforce here."""
+        if spec.unique:
+            raise NotInSubset("CREATE UNIQUE INDEX on a #temp table")
+        if not self.temp_exists(spec.table):
+            raise TsqlError(1088, f"Cannot find the object \"{spec.table}\" because it does not exist.")
+        stored = f"{spec.table}.{spec.name}"
+        if self.driver.query("SELECT 1 FROM sqlite_temp_master WHERE type = 'index' AND name = ? COLLATE NOCASE",
+                             [stored]):
+            raise TsqlError(1913, f"The operation failed because an index or statistics with name "
+                            f"'{spec.name}' already exists on table '{spec.table}'.")
+        columns = {str(row[1]).lower() for row in self.driver.query(f"PRAGMA temp.table_info({quote(spec.table)})")}
+        for col in spec.columns:
+            if col.lower() not in columns:
+                raise TsqlError(1911, f"Column name '{col}' does not exist in the target table or view.")
+        listed = ", ".join(quote(c) for c in spec.columns)
+        self.driver.run(f"CREATE INDEX temp.{quote(stored)} ON {quote(spec.table)} ({listed})")
+        self.changed(spec.table)
 
     def drop_index(self, index: str, table_text: str, if_exists: bool) -> None:
         table = self.engine.catalog().catalog.table(table_text)
@@ -145,6 +174,7 @@ class SchemaChanges:
             if plan.kind == "TABLE" and name.startswith("#"):
                 if self.temp_exists(name):
                     self.driver.run(f"DROP TABLE temp.{quote(name)}")
+                    self.changed(name)
                 elif not plan.if_exists:
                     raise TsqlError(3701, f"Cannot drop the table '{name}', because it does not exist or you "
                                     "do not have permission.")
@@ -400,7 +430,9 @@ class SchemaChanges:
         sources = [Source.of(ttype) for ttype, _ in declared]
         insert = insert_sql(table_of(TableModel(target, columns)), qualified, translated.sql, sources)
         cursor = self.driver.run(insert, params)
-        if not temporary:
+        if temporary:
+            self.changed(target)
+        else:
             self.changed()
         return max(cursor.rowcount, 0)
 

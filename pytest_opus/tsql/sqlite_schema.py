@@ -382,15 +382,17 @@ def _table(name: str, model: TableModel, rows: list[tuple[Any, ...]], index_rows
         elif entry["origin"] == "u":
             uq = next((n for n, c in model.uniques if tuple(x.lower() for x in c) ==
                        tuple(x.lower() for x in entry["cols"])), None)
+            if uq is None and index_name.startswith("sqlite_autoindex_"):  # an unnamed UNIQUE: a system name
+                uq = system_key_name("UQ", name, entry["cols"])
             result.append(Index(uq or index_name, tuple(entry["cols"]), True, False))
         else:
             result.append(Index(index_name, tuple(entry["cols"]), entry["unique"], False))
     identity = next((c for c in model.columns if c.identity), None)
     if identity is not None:  # an INTEGER PRIMARY KEY is the rowid: SQLite lists no index for it
         result.append(Index(identity.pk_name or f"PK_{name}", (identity.name,), True, True))
-    checks = [CheckConstraint(n or f"CK_{name}_{i}", e) for i, (n, e) in enumerate(model.checks)]
+    checks = [CheckConstraint(n or system_check_name(name, None, e), e) for n, e in model.checks]
     for c in model.columns:
-        checks.extend(CheckConstraint(n or f"CK_{name}_{c.name}", e) for n, e in c.checks)
+        checks.extend(CheckConstraint(n or system_check_name(name, c.name, e), e) for n, e in c.checks)
     result.sort(key=lambda i: (not i.primary_key, i.name.lower()))
     return Table(SCHEMA, name, tuple(cols), tuple(result), tuple(checks))
 
@@ -515,6 +517,39 @@ def _int_precision(data_type: str) -> int | None:
 def system_default_name(table: str, column: str) -> str:
     """The name an unnamed default gets, shaped like SQL Server's system names (DF__table__col__hex)."""
     return f"DF__{table[:9]}__{column[:5]}__{object_id(table + '.' + column):08X}"
+
+
+def system_check_name(table: str, column: str | None, definition: str) -> str:
+    """The name an unnamed CHECK gets, shaped like SQL Server's system names: CK__table__col__hex for a
+    column's CHECK, CK__table__hex for a table's. SQL Server's suffix is the constraint's object id in
+    hex; the sandbox's is a hash of table and definition, so the same script gives the same name."""
+    middle = f"__{column[:5]}" if column else ""
+    return f"CK__{table[:9]}{middle}__{object_id(table + '.' + definition):08X}"
+
+
+def system_key_name(prefix: str, table: str, columns: Sequence[str]) -> str:
+    """The name an unnamed UNIQUE key gets, shaped like SQL Server's (UQ__table__hex); SQL Server's
+    suffix is an object id, the sandbox's a hash of table and columns (stable from run to run)."""
+    return f"{prefix}__{table[:9]}__{object_id(table + '.' + ','.join(columns)):08X}"
+
+
+def read_temp_table(execute: Execute, name: str) -> tuple[Table, TableModel] | None:
+    """A #temp table (or a table variable's #temp table) as `read_catalog` reads a table: its columns,
+    keys, unique indexes (created as `#T.IX_name`, see schema_changes) and CHECKs, and its model; None
+    when there is no such table in SQLite's temp schema."""
+    found = execute("SELECT name, sql FROM sqlite_temp_master WHERE type = 'table' AND name = ?", (name,))
+    if not found:
+        return None
+    name, sql = found[0]
+    rows = execute("SELECT cid, name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?, 'temp')", (name,))
+    index_rows = [
+        (index_name.removeprefix(name + "."), *rest)
+        for index_name, *rest in execute(
+            "SELECT il.name, il.\"unique\", il.origin, ii.seqno, ii.name, NULL FROM pragma_index_list(?, 'temp') AS il "
+            "JOIN pragma_index_info(il.name, 'temp') AS ii ORDER BY il.name, ii.seqno", (name,))
+    ]
+    model = parse_table_sql(sql)
+    return _table(name, model, [tuple(r) for r in rows], index_rows), model
 
 
 def without_default(model: TableModel, constraint: str) -> TableModel | None:

@@ -50,7 +50,8 @@ def check_subset(text: str, source: str, *, database: str = DATABASE) -> list[Un
     Raises ScriptError when the script cannot be split into batches or parsed at all (a GO line
     with junk, a BEGIN without END, a typo such as `SELEC`, `SELECT 1 > 0`): that is a syntax error,
     not a matter of the subset. Input nested beyond the parser's documented limits raises
-    `parser.LimitExceeded`. `database`: the one database `USE` may name (the sandbox's).
+    `parser.LimitExceeded`. `database`: the one database `USE` may name, compared as the engine does
+    (letter case ignored); give the target's (`target_database`), else only `USE sandbox` passes.
     """
     found: list[UnsupportedConstruct] = []
     for batch in split_batches(text, source=source):
@@ -64,6 +65,16 @@ def check_subset(text: str, source: str, *, database: str = DATABASE) -> list[Un
         for statement in parsed.statements:
             checker.statement(statement)
     return sorted(found, key=lambda problem: problem.line or 0)
+
+
+def target_database(target: object) -> str:
+    """The database `USE` may name on `target`, exactly as its runner accepts it: a sandbox file's stem
+    (`dms` for `.opus/dms.sqlite`), a named database's configured name (databases.open_database), or
+    `sandbox` for a database in memory. Pass it as `check_subset(..., database=target_database(target))`
+    so that the static check and the run agree; `sandbox` for a target without the embedded runner."""
+    engine = getattr(target, "engine", None)
+    name = getattr(engine, "database", None)
+    return name if isinstance(name, str) and name else DATABASE
 
 
 #: batch text and database -> (line in the batch, construct) of each refusal: the check is a pure function

@@ -193,6 +193,8 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
             return _abs(node, visit, answers, unchecked, checked)
         if _functions(answers) and isinstance(node, _COLLATED_FUNCTIONS):
             return _collated_function(node, visit)
+        if answers is not None and isinstance(node, _COLLATED_FUNCTIONS):  # the ODBC target, a view
+            return _plain_collated_function(node, visit)
         if isinstance(node, exp.Concat):
             # CONCAT treats NULL as an empty string (and SQLite before 3.44 has no concat())
             parts = [exp.Coalesce(this=e.transform(visit, copy=False), expressions=[exp.Literal.string("")])
@@ -384,6 +386,140 @@ def _collated_function(node: exp.Expression, visit: Callable[[exp.Expression], e
     if isinstance(node, exp.StrPosition):
         return exp.Anonymous(this="tsql_charindex", expressions=[arg("substr"), arg("this"), flag])
     return exp.Anonymous(this="tsql_replace", expressions=[arg("this"), arg("expression"), arg("replacement"), flag])
+
+
+#: text that SQLite's upper()/lower() change as SQL Server's UPPER/LOWER do: ASCII (SQLite leaves other
+#: letters as they are; a replace() per Latin-1 letter would nest deeper than the ODBC driver's SQLite
+#: parser takes); a GLOB pattern matching a text with a character beyond it
+_ASCII = "".join(chr(c) for c in range(1, 0x80))
+_BEYOND_ASCII = "*[^" + chr(1) + "-" + chr(0x7F) + "]*"
+#: text the collation model searches case-insensitively without refusing (collation._VOUCHED's ASCII part)
+_PRINTABLE_ASCII = "".join(chr(c) for c in range(0x20, 0x7F))
+_BEYOND_PRINTABLE = "*[^ -~]*"
+_PLAIN_FUNCTIONS = ("{function} on the ODBC SQLite target of text with {what} (SQLite's {sqlite} "
+                    "{differs}; run it on the sandbox or SQL Server)")
+
+
+def _plain_collated_function(node: exp.Expression,
+                             visit: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
+    """UPPER/LOWER, CHARINDEX and REPLACE where the runner's functions are missing (the ODBC target, a view,
+    which SQLite stores as its own SQL): SQLite's upper(), lower(), instr() and replace(), which fold ASCII
+    letters only and search case-sensitively, used where they give the sandbox's (SQL Server's) answer.
+
+    - UPPER/LOWER: text of ASCII characters only.
+    - CHARINDEX and REPLACE with a binary or _CS_ COLLATE: a search by code point, as SQLite's.
+    - CHARINDEX under the default collation: printable ASCII text, searched as lower(haystack) for
+      lower(needle) (an empty needle is 0, as in SQL Server; SQLite's instr() says 1).
+    - REPLACE under the default collation: printable ASCII text where a case-insensitive search finds
+      what a case-sensitive one does (each match replaced by CHAR(1) gives the same text both ways).
+
+    A literal outside these is refused here, before the statement runs; a value known only when it runs
+    (a column, a variable, a parameter) is checked by the statement itself, and refused then.
+    """
+    def literal_text(value: exp.Expression) -> str | None:
+        while isinstance(value, exp.Paren | exp.Collate):
+            value = value.this
+        if isinstance(value, exp.National) or (isinstance(value, exp.Literal) and value.is_string):
+            return str(value.this)
+        return None
+
+    # read before any argument is translated (translating changes the tree in place)
+    names = [n for n in ("this", "substr", "expression", "replacement") if node.args.get(n) is not None]
+    literals = {n: literal_text(node.args[n]) for n in names}
+    printable = {n: _printable_replace(node.args[n]) for n in names}
+    sensitive = any(_case_sensitive(node.args[n]) for n in names)
+    translated: dict[str, exp.Expression] = {}
+
+    def arg(name: str) -> exp.Expression:
+        """The argument translated (once), as a new copy for each place it is written."""
+        if name not in translated:
+            translated[name] = node.args[name].transform(visit, copy=False)
+        return translated[name].copy()
+
+    def literal(name: str) -> str | None:
+        return literals[name]
+
+    def guarded(result: exp.Expression, names: tuple[str, ...], allowed: str, beyond: str, function: str,
+                what: str, sqlite: str, differs: str) -> exp.Expression:
+        refusal = _PLAIN_FUNCTIONS.format(function=function, what=what, sqlite=sqlite, differs=differs)
+        checks: list[exp.Expression] = []
+        for name in names:
+            text = literal(name)
+            if text is not None:
+                if not set(text) <= set(allowed):
+                    raise NotInSubset(refusal)
+                continue
+            if allowed == _PRINTABLE_ASCII and printable[name]:
+                continue  # its value is printable ASCII already (or it was refused): not checked again
+            checks.append(exp.Glob(this=arg(name), expression=exp.Literal.string(beyond)))
+        if not checks:
+            return result
+        condition = checks[0]
+        for check in checks[1:]:
+            condition = exp.Or(this=condition, expression=check)
+        return exp.Case(ifs=[exp.If(this=condition, true=arithmetic.raise_sql(arithmetic.REFUSED + refusal))],
+                        default=result)
+
+    if isinstance(node, exp.Upper | exp.Lower):
+        function = "UPPER" if isinstance(node, exp.Upper) else "LOWER"
+        call = exp.Anonymous(this=function.lower(), expressions=[arg("this")])
+        return guarded(call, ("this",), _ASCII, _BEYOND_ASCII, function, "characters beyond ASCII",
+                       "upper() and lower()", "change ASCII letters only")
+    if isinstance(node, exp.StrPosition):
+        needle, haystack = arg("substr"), arg("this")
+        if sensitive:
+            return exp.Anonymous(this="instr", expressions=[haystack, needle])
+        found = exp.Anonymous(this="instr", expressions=[exp.Anonymous(this="lower", expressions=[haystack]),
+                                                         exp.Anonymous(this="lower", expressions=[needle.copy()])])
+        empty = exp.EQ(this=needle.copy(), expression=exp.Literal.string(""))
+        result = exp.Case(ifs=[exp.If(this=empty, true=exp.Literal.number(0))], default=found)
+        return guarded(result, ("substr", "this"), _PRINTABLE_ASCII, _BEYOND_PRINTABLE, "CHARINDEX",
+                       "characters beyond printable ASCII", "instr()", "is case-sensitive")
+    text, find, replacement = arg("this"), arg("expression"), arg("replacement")
+    call = exp.Anonymous(this="replace", expressions=[text, find, replacement])
+    if sensitive:
+        return call
+
+    def lower(e: exp.Expression) -> exp.Expression:
+        return exp.Anonymous(this="lower", expressions=[e.copy()])
+
+    # The case-sensitive search finds exactly what the case-insensitive one does when replacing each match
+    # by a character the (printable) text cannot hold gives the same text, compared by code point.
+    mark = exp.Anonymous(this="char", expressions=[exp.Literal.number(1)])
+    sensitive_marks = lower(exp.Anonymous(this="replace", expressions=[text.copy(), find.copy(), mark.copy()]))
+    folded_marks = exp.Anonymous(this="replace", expressions=[lower(text), lower(find), mark])
+    agrees = exp.or_(
+        exp.EQ(this=find.copy(), expression=exp.Literal.string("")),
+        exp.EQ(this=exp.Anonymous(this="hex", expressions=[sensitive_marks]),
+               expression=exp.Anonymous(this="hex", expressions=[folded_marks])),
+    )
+    refusal = _PLAIN_FUNCTIONS.format(function="REPLACE", what="a match in another letter case",
+                                      sqlite="replace()", differs="is case-sensitive")
+    to_find = literal("expression")
+    checked: exp.Expression = call
+    if to_find is None or to_find.lower() != to_find.upper():  # text to find without letters: any case matches
+        checked = exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Paren(this=agrees)),
+                                       true=arithmetic.raise_sql(arithmetic.REFUSED + refusal))], default=call)
+    replaced = guarded(checked, ("this", "expression"), _PRINTABLE_ASCII, _BEYOND_PRINTABLE, "REPLACE",
+                       "characters beyond printable ASCII", "replace()", "is case-sensitive")
+    if len(replaced.sql(dialect=SandboxSQLite)) > arithmetic.PLAIN_BUDGET:
+        raise NotInSubset("REPLACE nested so deeply on the ODBC SQLite target that its plain SQLite checks would "
+                          f"exceed {arithmetic.PLAIN_BUDGET:,} characters of SQL (search for text without letters, "
+                          "or run it on the sandbox or SQL Server)")
+    return replaced
+
+
+def _printable_replace(node: exp.Expression) -> bool:
+    """Whether the value of `node` is printable ASCII (or NULL) whenever its plain translation does not refuse:
+    a REPLACE under the default collation whose replacement is a printable ASCII literal."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if not isinstance(node, exp.Replace) or any(_case_sensitive(node.args[n]) for n in ("this", "expression",
+                                                                                      "replacement")):
+        return False
+    replacement = node.args["replacement"]
+    return (isinstance(replacement, exp.National) or (isinstance(replacement, exp.Literal) and replacement.is_string)) \
+        and all(" " <= c <= "~" for c in str(replacement.this))
 
 
 def _concat_ws(node: exp.ConcatWs, visit: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:

@@ -16,7 +16,7 @@ from pytest_opus.options import OpusConfig
 from pytest_opus.report import table_html
 from pytest_opus.run import OpusRun
 from pytest_opus.targets.base import Target
-from pytest_opus.tsql.subset import check_subset
+from pytest_opus.tsql.subset import check_subset, target_database
 
 pytestmark = pytest.mark.preflight
 
@@ -48,7 +48,8 @@ def test_scripts_are_present_and_parse(opus_config: OpusConfig, opus_target_befo
         if not split_batches(text, source=str(path)):
             problems.append(f"{path}: holds no SQL")
         if opus_target_before_deploy.kind != "sqlserver":  # the sandbox must be able to run every statement
-            problems += [str(problem) for problem in check_subset(text, str(path))]
+            problems += [str(problem) for problem in check_subset(
+                text, str(path), database=target_database(opus_target_before_deploy))]
     opus_run.evidence["preflight.scripts"] = len(SCRIPTS) - len(problems)
     assert not problems, "\n".join(problems)
 

@@ -302,6 +302,28 @@ def test_an_error_after_results_and_messages_is_caught_and_nothing_is_lost() -> 
     assert connection.trancount == 0 and connection.autocommit is False  # restored
 
 
+def test_each_batch_is_handed_over_before_the_next_is_sent() -> None:
+    """opus-sql's streamed output on SQL Server: a batch is told of (with its rows, and a failed one
+    too) before the next batch goes to the server."""
+    connection = FakeConnection({
+        "SELECT 1 AS n": [Step(columns=("n",), rows=[(1,)])],
+        "SELECT 2 AS n": [Step(columns=("n",), rows=[(2,)])],
+        "RAISERROR('boom', 16, 1)": [
+            Step(error=FakeDbError("42000", pyodbc_error("42000", "boom", 50000, "SQLExecDirectW")))
+        ],
+    })
+    seen: list[tuple[int, list[Any], int]] = []
+    result = run_batches(
+        connection, batches("SELECT 1 AS n", "SELECT 2 AS n", "RAISERROR('boom', 16, 1)"), db_error=FakeDbError,
+        on_batch=lambda b: seen.append((b.number, [r.rows for r in b.result_sets], len(connection.sent))),
+    )
+    assert not result.ok and [(n, rows) for n, rows, _ in seen] == [(1, [[(1,)]]), (2, [[(2,)]]), (3, [])]
+    sent_after = [count for _, _, count in seen]
+    assert sent_after == sorted(sent_after) and len(set(sent_after)) == 3  # one more statement sent each time
+    before_first = connection.sent[:sent_after[0]]  # what had been sent when batch 1 was handed over
+    assert "SELECT 1 AS n" in before_first and "SELECT 2 AS n" not in before_first
+
+
 def test_a_print_inside_the_exception_stays_a_message_and_secrets_are_redacted() -> None:
     text = (
         pyodbc_error("01000", "connecting with s3cr3t!", 0)
@@ -405,6 +427,17 @@ def target(sqlite_dsn: str) -> Iterator[SqlServerTarget]:
 
 def tables(target: SqlServerTarget) -> set[str]:
     return {row[0] for row in target.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def test_the_sql_server_target_hands_batches_over_and_lets_their_rows_go(target: SqlServerTarget) -> None:
+    """Through a real driver manager: each batch reaches the sink with its rows; the result keeps columns only."""
+    shown: list[tuple[str, list[int]]] = []
+    target.batch_sink = lambda source, batch: shown.append((source, [len(r.rows) for r in batch.result_sets]))
+    result = target.execute_script("CREATE TABLE t (a INTEGER)\nGO\nINSERT INTO t VALUES (1)\nGO 3\n"
+                                   "SELECT a FROM t\nGO 2\n", source="rows.sql")
+    assert result.ok, result.summary()
+    assert shown == [("rows.sql", []), ("rows.sql", []), ("rows.sql", [3, 3])]  # GO n: one batch, run n times
+    assert [len(r.rows) for r in result.result_sets] == [0, 0] and result.result_sets[0].columns == ("a",)
 
 
 def test_real_driver_runs_a_multi_batch_script_and_collects_results(target: SqlServerTarget) -> None:

@@ -295,3 +295,112 @@ def test_glob_and_sqlite_like_fast_paths_answer_as_the_runners_like(tmp_path_fac
                         assert found == (expected is not None), (type(target).__name__, query, value)
         finally:
             target.close()
+
+
+# -- UPPER, LOWER, CHARINDEX and REPLACE without the runner's functions (the ODBC target) -----------------------
+FUNCTION_TEXT = st.text(alphabet="aAbBc -'éÉß\t", max_size=6)
+FUNCTION_FIND = st.text(alphabet="aAbB -é", min_size=0, max_size=2)
+_FUNCTIONS = ("UPPER(s)", "LOWER(s)", "CHARINDEX(f, s)", "REPLACE(s, f, N'#')")
+
+
+def _n(text: str) -> str:
+    return "N'" + text.replace("'", "''") + "'"
+
+
+def _answer(target: Any, script: str) -> Any:
+    """The value of the script's last result set, or UnsupportedConstruct when it is refused."""
+    result = target.execute_script(script)
+    if isinstance(result.error, UnsupportedConstruct):
+        return UnsupportedConstruct
+    assert result.error is None, (script, result.error)
+    return result.batches[-1].result_sets[-1].rows[0][0]
+
+
+def _odbc_target(path: Any) -> Any:
+    pyodbc = pytest.importorskip("pyodbc")
+    if "SQLite3" not in pyodbc.drivers():
+        pytest.skip("the SQLite3 ODBC driver is not installed: apt-get install libsqliteodbc")
+    from pytest_opus.targets.odbc_sqlite import OdbcSqliteTarget
+
+    return OdbcSqliteTarget(f"Driver=SQLite3;Database={path}")
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=FUNCTION_TEXT, find=FUNCTION_FIND)
+@example(text="aBc", find="b")  # REPLACE: a case-insensitive match SQLite's replace() would miss
+@example(text="Aaa", find="aa")  # as many matches both ways, at other places
+@example(text="abc", find="")  # CHARINDEX of '' is 0 (SQLite's instr: 1)
+@example(text="éa", find="a")  # UPPER/LOWER of a letter beyond ASCII
+def test_the_odbc_target_gives_the_sandboxs_string_functions_or_refuses(tmp_path_factory: Any, text: str,
+                                                                        find: str) -> None:
+    """On the ODBC target UPPER, LOWER, CHARINDEX and REPLACE give the sandbox's answer (SQL Server's, by the
+    collation model) or are refused; never another. A column's value is checked when the statement runs, a
+    literal before. Printable ASCII text is never refused, except by REPLACE where a case-insensitive search
+    finds other matches than SQLite's case-sensitive replace()."""
+    odbc = _odbc_target(tmp_path_factory.mktemp("functions") / "f.sqlite")
+    sandbox = SandboxTarget()
+    try:
+        for target in (odbc, sandbox):
+            assert target.execute_script(f"CREATE TABLE dbo.W (s NVARCHAR(10), f NVARCHAR(10))\n"
+                                         f"INSERT INTO dbo.W VALUES ({_n(text)}, {_n(find)})").ok
+        printable = all(" " <= c <= "~" for c in text + find)
+        for function in _FUNCTIONS:
+            expected = _answer(sandbox, f"SELECT {function} FROM dbo.W")
+            for form in (f"SELECT {function} FROM dbo.W",
+                         "SELECT " + function.replace("s", _n(text), 1).replace("f,", _n(find) + ",")):
+                got = _answer(odbc, form)
+                assert got is UnsupportedConstruct or got == expected, (form, got, expected)
+                if not printable or expected is UnsupportedConstruct:
+                    continue
+                clash = function.startswith("REPLACE") and find and \
+                    text.lower().replace(find.lower(), "\x01") != text.replace(find, "\x01").lower()
+                assert (got is UnsupportedConstruct) == bool(clash), (form, got, expected)
+    finally:
+        odbc.close()
+        sandbox.close()
+
+
+def test_the_library_sql_over_odbc_keeps_running_with_binary_collations(tmp_path: Any) -> None:
+    """staging.py searches NUL and FOR JSON's `\\/` under a binary collation: SQLite's instr() and replace()."""
+    odbc = _odbc_target(tmp_path / "lib.sqlite")
+    try:
+        assert _answer(odbc, "SELECT CHARINDEX(N'B' COLLATE Latin1_General_BIN2, N'aBé')") == 2
+        assert _answer(odbc, "SELECT CHARINDEX(N'b' COLLATE Latin1_General_BIN2, N'aBé')") == 0
+        assert _answer(odbc, "SELECT REPLACE(N'{\"a\":\"x\\/é\"}' COLLATE Latin1_General_BIN2, N'\\/', N'/')") == \
+            '{"a":"x/é"}'
+        assert _answer(odbc, "SELECT UPPER(LTRIM(RTRIM(N'  true '))) COLLATE Latin1_General_BIN2") == "TRUE"
+    finally:
+        odbc.close()
+
+
+def test_nested_replace_over_odbc_stays_small_and_answers_as_the_sandbox(tmp_path: Any) -> None:
+    """Cleaning text with REPLACE(REPLACE(...)) is common: a text to find without letters needs no check of
+    its case, and an inner REPLACE's printable result is not checked again, so the SQL grows linearly."""
+    odbc = _odbc_target(tmp_path / "nest.sqlite")
+    sandbox = SandboxTarget()
+    try:
+        expression = "s"
+        for find in "-_ .,;/":
+            expression = f"REPLACE({expression}, '{find}', '')"
+        for target in (odbc, sandbox):
+            assert target.execute_script("CREATE TABLE dbo.W (s NVARCHAR(20))\n"
+                                         "INSERT INTO dbo.W VALUES (N'a-b_c d.e,f;g/h')").ok
+            assert _answer(target, f"SELECT {expression} FROM dbo.W") == "abcdefgh"
+        # letters to find are checked: on a value where the case matters, refused rather than SQLite's answer
+        assert _answer(odbc, "SELECT REPLACE(REPLACE(s, 'A', 'x'), 'b', 'y') FROM dbo.W") is UnsupportedConstruct
+        assert _answer(sandbox, "SELECT REPLACE(REPLACE(s, 'A', 'x'), 'b', 'y') FROM dbo.W") == "x-y_c d.e,f;g/h"
+    finally:
+        odbc.close()
+        sandbox.close()
+
+
+@pytest.mark.parametrize("definition", ["UPPER(s)", "LOWER(s)", "CHARINDEX('a', s)", "REPLACE(s, 'a', 'b')"])
+def test_a_view_is_refused_the_string_functions_sqlite_would_answer_otherwise(sandbox: SandboxTarget,
+                                                                              definition: str) -> None:
+    """A view is stored as SQLite's own SQL (no runner functions, on either target): UPPER(N'é') there is é."""
+    assert sandbox.execute_script("CREATE TABLE dbo.W (s NVARCHAR(10))").ok
+    result = sandbox.execute_script(f"CREATE VIEW dbo.V AS SELECT {definition} AS u FROM dbo.W")
+    assert isinstance(result.error, UnsupportedConstruct) and "in a view" in result.error.construct
+    # a case-sensitive search is SQLite's own: kept
+    assert sandbox.execute_script("CREATE VIEW dbo.V AS SELECT REPLACE(s COLLATE Latin1_General_BIN2, 'a', 'b') "
+                                  "AS u FROM dbo.W").ok

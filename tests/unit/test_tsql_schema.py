@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from test_tsql_support import failure, ok, printed
 
+from pytest_opus.errors import UnsupportedConstruct
 from pytest_opus.targets.sandbox import SandboxTarget
 
 TABLES = """CREATE TABLE dbo.Orders (
@@ -417,3 +418,16 @@ def test_temp_table_twice_fails(sandbox: SandboxTarget) -> None:
 def test_truncate_table(sandbox: SandboxTarget) -> None:
     ok(sandbox, "TRUNCATE TABLE dbo.Orders;")
     assert sandbox.execute("SELECT COUNT(*) FROM dbo.Orders") == [(0,)]
+
+
+def test_an_index_on_a_temp_table_is_created_and_checked_as_sql_server_does(sandbox: SandboxTarget) -> None:
+    result = ok(sandbox, "CREATE TABLE #w (a INT, b INT);\nCREATE INDEX IX_a ON #w (a);\n"
+                         "CREATE TABLE #v (a INT);\nCREATE INDEX IX_a ON #v (a);\n"  # index names are per table
+                         "INSERT INTO #w VALUES (1, 2), (1, 3);\nSELECT COUNT(*) FROM #w WHERE a = 1;")
+    assert result.result_sets[0].rows == [(2,)]
+    assert failure(sandbox, "CREATE TABLE #x (a INT);\nCREATE INDEX IX_a ON #x (a);\n"
+                            "CREATE INDEX ix_A ON #x (a);").number == 1913
+    assert failure(sandbox, "CREATE TABLE #y (a INT);\nCREATE INDEX IX_b ON #y (b);").number == 1911
+    assert failure(sandbox, "CREATE INDEX IX_a ON #missing (a);").number == 1088
+    refused = failure(sandbox, "CREATE TABLE #z (a INT);\nCREATE UNIQUE INDEX UX_a ON #z (a);")
+    assert isinstance(refused, UnsupportedConstruct) and "CREATE UNIQUE INDEX on a #temp table" in str(refused)

@@ -10,6 +10,7 @@ at file:line, run it against SQL Server (--opus-dsn)".
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -44,11 +45,19 @@ def test_key_violations_name_the_constraint_or_index(sandbox: SandboxTarget) -> 
                 "INSERT INTO dbo.T (k, c, d, e) VALUES (1, 'a', 1, 1)")
     cases = [
         ("INSERT INTO dbo.T (k, c) VALUES (1, 'b')", 2627, "Violation of PRIMARY KEY constraint 'PK_T'. "
-         "Cannot insert duplicate key in object 'dbo.T'."),
+         "Cannot insert duplicate key in object 'dbo.T'. The duplicate key value is (1)."),
         ("INSERT INTO dbo.T (k, c) VALUES (2, 'A')", 2627, "Violation of UNIQUE KEY constraint 'UQ_T_c'. "
-         "Cannot insert duplicate key in object 'dbo.T'."),
+         "Cannot insert duplicate key in object 'dbo.T'. The duplicate key value is (A)."),
         ("INSERT INTO dbo.T (k, d, e) VALUES (2, 1, 1)", 2601, "Cannot insert duplicate key row in object 'dbo.T' "
-         "with unique index 'UX_T_de'."),
+         "with unique index 'UX_T_de'. The duplicate key value is (1, 1)."),
+        # two rows of the statement clash with each other: the second one's key
+        ("INSERT INTO dbo.T (k, c) VALUES (7, 'p'), (8, 'q'), (7, 'r')", 2627, "Violation of PRIMARY KEY "
+         "constraint 'PK_T'. Cannot insert duplicate key in object 'dbo.T'. The duplicate key value is (7)."),
+        # a value the runner would have to convert (text to int), or a SELECT: the sentence is left out
+        ("INSERT INTO dbo.T (k, c) VALUES ('1', 'b')", 2627, "Violation of PRIMARY KEY constraint 'PK_T'. "
+         "Cannot insert duplicate key in object 'dbo.T'."),
+        ("INSERT INTO dbo.T (k, c) SELECT 1, 'b'", 2627, "Violation of PRIMARY KEY constraint 'PK_T'. "
+         "Cannot insert duplicate key in object 'dbo.T'."),
     ]
     for script, number, message in cases:
         error = failure(sandbox, script)
@@ -61,6 +70,66 @@ def test_a_check_constraint_names_itself_its_table_and_column(sandbox: SandboxTa
     assert (error.number, error.message) == (547, 'The UPDATE statement conflicted with the CHECK constraint '
                                                   '"CK_T_q". The conflict occurred in database "sandbox", table '
                                                   '"dbo.T", column \'q\'.')
+
+
+def test_an_unnamed_check_gets_a_system_name_and_the_full_message(sandbox: SandboxTarget) -> None:
+    ok(sandbox, "CREATE TABLE dbo.T (q INT CHECK (q > 0), r INT, CHECK (r < 10))")
+    column = failure(sandbox, "INSERT INTO dbo.T (q, r) VALUES (-1, 1)")
+    assert column.number == 547
+    assert re.fullmatch(r'The INSERT statement conflicted with the CHECK constraint "CK__T__q__[0-9A-F]{8}"\. The '
+                        r'conflict occurred in database "sandbox", table "dbo\.T", column \'q\'\.', column.message)
+    table = failure(sandbox, "INSERT INTO dbo.T (q, r) VALUES (1, 11)")
+    assert re.fullmatch(r'The INSERT statement conflicted with the CHECK constraint "CK__T__[0-9A-F]{8}"\. The '
+                        r'conflict occurred in database "sandbox", table "dbo\.T"\.', table.message)
+    # the name is the one the catalog shows, and stays the same from run to run
+    name = column.message.split('"')[1]
+    assert ok(sandbox, "SELECT name FROM sys.check_constraints WHERE name LIKE 'CK__T__q%'").result_sets[-1].rows == [
+        (name,)]
+
+
+def caught(statements: list[str]) -> str:
+    """The statements, each in TRY ... CATCH printing ERROR_NUMBER() and ERROR_MESSAGE()."""
+    return "".join(f"BEGIN TRY\n  {s}\nEND TRY\nBEGIN CATCH\n  PRINT CONCAT(ERROR_NUMBER(), ' ', ERROR_MESSAGE())\n"
+                   "END CATCH\n" for s in statements)
+
+
+def test_temp_tables_and_table_variables_report_keys_and_checks_in_sql_servers_words(
+        sandbox: SandboxTarget) -> None:
+    lines = printed(sandbox, "CREATE TABLE #T (k INT CONSTRAINT PK_K PRIMARY KEY, u INT UNIQUE, "
+                             "q INT CONSTRAINT CK_Q CHECK (q > 0), r INT CHECK (r > 0), n INT NOT NULL DEFAULT 0)\n"
+                             "INSERT INTO #T (k, u, q, r) VALUES (1, NULL, 1, 1)\n" + caught([
+                                 "INSERT INTO #T (k) VALUES (1)",
+                                 "INSERT INTO #T (k, u) VALUES (2, NULL)",  # SQL Server: NULL is one key value
+                                 "UPDATE #T SET q = -1",
+                                 "UPDATE #T SET r = -1",
+                                 "UPDATE #T SET n = NULL",
+                             ]) + "PRINT (SELECT COUNT(*) FROM #T WHERE q = 1 AND r = 1 AND n = 0)")
+    assert lines[0] == ("2627 Violation of PRIMARY KEY constraint 'PK_K'. Cannot insert duplicate key in object "
+                        "'dbo.#T'. The duplicate key value is (1).")
+    assert re.fullmatch(r"2627 Violation of UNIQUE KEY constraint 'UQ__#T__[0-9A-F]{8}'\. Cannot insert duplicate "
+                        r"key in object 'dbo\.#T'\. The duplicate key value is \(<NULL>\)\.", lines[1])
+    assert lines[2] == ('547 The UPDATE statement conflicted with the CHECK constraint "CK_Q". The conflict occurred '
+                        'in database "tempdb", table "dbo.#T", column \'q\'.')
+    assert re.fullmatch(r'547 The UPDATE statement conflicted with the CHECK constraint "CK__#T__r__[0-9A-F]{8}"\. '
+                        r'The conflict occurred in database "tempdb", table "dbo\.#T", column \'r\'\.', lines[3])
+    assert lines[4] == ("515 Cannot insert the value NULL into column 'n', table 'tempdb.dbo.#T'; column does not "
+                        "allow nulls. UPDATE fails.")
+    assert lines[5] == "1"  # every failing statement was undone
+
+
+def test_a_table_variable_is_named_as_the_variable_in_key_errors(sandbox: SandboxTarget) -> None:
+    lines = printed(sandbox, "DECLARE @t TABLE (k INT PRIMARY KEY, v VARCHAR(5) UNIQUE, CHECK (k < 10))\n"
+                             "INSERT INTO @t VALUES (1, 'a'), (2, NULL)\n" + caught([
+                                 "INSERT INTO @t VALUES (3, NULL)",
+                                 "INSERT INTO @t VALUES (4, 'A')",
+                                 "INSERT INTO @t VALUES (11, 'b')",
+                             ]) + "PRINT (SELECT COUNT(*) FROM @t)")
+    assert lines[0].startswith("2627 Violation of UNIQUE KEY constraint")
+    assert lines[0].endswith("Cannot insert duplicate key in object 'dbo.@t'. The duplicate key value is (<NULL>).")
+    assert lines[1].endswith("Cannot insert duplicate key in object 'dbo.@t'. The duplicate key value is (A).")
+    assert lines[2].startswith('547 The INSERT statement conflicted with the CHECK constraint "CK__')
+    assert lines[2].endswith('The conflict occurred in database "tempdb", table "dbo.@t".')
+    assert lines[3] == "2"
 
 
 def test_a_unique_key_holds_null_once_and_the_failing_statement_is_undone(sandbox: SandboxTarget) -> None:
@@ -152,5 +221,43 @@ def test_use_accepts_the_sandbox_files_name_and_refuses_another_by_name(tmp_path
         result = run(target, "USE sandbox\nSELECT 1 AS a")
         assert isinstance(result.error, UnsupportedConstruct) and "USE sandbox" in result.error.construct
         assert "holds one database, dms" in result.error.construct
+    finally:
+        target.close()
+
+
+def test_a_named_database_answers_to_its_name_whatever_its_file_is_called(tmp_path: Path) -> None:
+    from pytest_opus.databases import open_database, resolve_database, resolve_target
+
+    (tmp_path / "pyproject.toml").write_text('[tool.opus.databases]\ndms = { sandbox = "files/copy-2.sqlite" }\n')
+    (tmp_path / "files").mkdir()
+    (tmp_path / "sql" / "baseline").mkdir(parents=True)  # what the sandbox file is built from on first use
+    (tmp_path / "sql" / "baseline" / "001.sql").write_text("CREATE TABLE dbo.T (a INT)\n")
+    named = open_database(resolve_database("dms", cwd=tmp_path, environ={}))
+    try:
+        assert ok(named, "USE dms\nSELECT DB_NAME() AS d").result_sets[-1].rows == [("dms",)]
+        refused = run(named, "USE [copy-2]")
+        assert isinstance(refused.error, UnsupportedConstruct) and "holds one database, dms" in refused.error.construct
+    finally:
+        named.close()
+    # the same file given by its path answers to the file's name
+    by_path = open_database(resolve_target("db", str(tmp_path / "files" / "copy-2.sqlite"), origin="--db",
+                                           cwd=tmp_path, environ={}))
+    try:
+        assert ok(by_path, "SELECT DB_NAME() AS d").result_sets[-1].rows == [("copy-2",)]
+    finally:
+        by_path.close()
+
+
+def test_the_static_check_takes_the_targets_database_name_as_the_engine_does(tmp_path: Path) -> None:
+    from pytest_opus.tsql.subset import check_subset, target_database
+
+    script = "PRINT 'x'\nUSE [DMS]\nGO\nUSE dms;\nSELECT 1 AS a\n"
+    target = SandboxTarget(tmp_path / "dms.sqlite")
+    try:
+        assert target_database(target) == "dms"
+        assert check_subset(script, "use.sql", database=target_database(target)) == []
+        assert run(target, script).error is None  # the run agrees
+        assert [p.line for p in check_subset(script, "use.sql", database=target_database(SandboxTarget()))] == [2, 4]
+        assert [p.line for p in check_subset("USE other\n", "use.sql", database="dms")] == [1]
     finally:
         target.close()

@@ -1,0 +1,361 @@
+"""The runner's translation cache (docs/embedded-runner.md, "Translation cache").
+
+The engine keeps each statement's and expression's SQLite translation by its text, the schema version
+and what else the translation reads (variables' declared types, IDENTITY_INSERT, the database name),
+and the parse of each library statement by its text. These tests check that a run with the cache gives
+what a run without it gives (results, messages, errors, refusals), that the cache is used, and that a
+schema change, a variable's type or a session setting makes the runner translate again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pytest_opus.errors import ScriptError, UnsupportedConstruct
+from pytest_opus.targets.sandbox import SandboxTarget
+from pytest_opus.tsql import engine as engine_module
+
+
+def sandboxes() -> tuple[SandboxTarget, SandboxTarget]:
+    """A sandbox that keeps every translation, for itself and for every sandbox of the same schema (not
+    only long statements), and one that keeps none."""
+    cached, uncached = SandboxTarget(), SandboxTarget()
+    cached.engine.shared_translation_chars = 0
+    uncached.engine.translation_cache = False
+    return cached, uncached
+
+
+def outcome(target: SandboxTarget, script: str) -> tuple[Any, ...]:
+    """Everything a user sees of one script: its messages, result sets and error (kind, number, text)."""
+    result = target.execute_script(script, source="t.sql")
+    error = result.error
+    return (
+        [(m.kind, m.text, m.line) for m in result.messages],
+        [(tuple(r.columns), [tuple(row) for row in r.rows]) for r in result.result_sets],
+        None if error is None else (type(error).__name__, error.number, str(error)),
+    )
+
+
+def call(target: SandboxTarget, sql: str, params: list[Any]) -> tuple[Any, ...]:
+    """A library statement (`execute` with `?` parameters): its rows, or its error."""
+    try:
+        return ("rows", [tuple(r) for r in target.execute(sql, params)])
+    except (ScriptError, UnsupportedConstruct) as error:
+        return ("error", type(error).__name__, error.number, str(error))
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts the engine translated (each call of translate.rewrite from the engine)."""
+    seen: list[str] = []
+    original = engine_module.rewrite
+
+    def counting(tree: Any, answers: Any) -> Any:
+        seen.append(tree.sql(dialect="tsql"))
+        return original(tree, answers)
+
+    monkeypatch.setattr(engine_module, "rewrite", counting)
+    return seen
+
+
+# -- the cache is used, and only where it may be -------------------------------------------------------
+def test_a_repeated_statement_is_translated_once(counted: list[str]) -> None:
+    target = SandboxTarget()
+    target.execute_script("CREATE TABLE dbo.T (a INT, b NVARCHAR(10))")
+    sql = "SELECT COUNT(*) FROM dbo.T WHERE b LIKE ? AND a > ?"
+    counted.clear()
+    for n in range(5):
+        assert target.execute(sql, ["x%", n]) == [(0,)]
+    assert len(counted) == 1
+
+
+def test_a_loop_translates_its_body_once(counted: list[str]) -> None:
+    target = SandboxTarget()
+    result = target.execute_script(
+        "CREATE TABLE dbo.T (a INT)\nGO\nDECLARE @i INT = 0\n"
+        "WHILE @i < 20 BEGIN INSERT INTO dbo.T (a) VALUES (@i * 2); SET @i += 1 END\n"
+        "SELECT COUNT(*), SUM(a) FROM dbo.T"
+    )
+    assert result.error is None, result.summary()
+    assert result.result_sets[-1].rows == [(20, 380)]
+    inserts = [t for t in counted if "INSERT INTO dbo.T" in t]
+    assert len(inserts) == 1, counted
+    assert len([t for t in counted if "@i < 20" in t]) == 1  # the loop's condition, also translated once
+
+
+def test_values_answered_while_translating_are_never_reused(counted: list[str]) -> None:
+    script = ("CREATE TABLE dbo.T (a INT)\nGO\nDECLARE @i INT = 0\n"
+              "WHILE @i < 3 BEGIN INSERT INTO dbo.T (a) SELECT @@ROWCOUNT + @i; SET @i += 1 END\n"
+              "SELECT a FROM dbo.T ORDER BY a")
+    cached, uncached = sandboxes()
+    seen = outcome(cached, script)
+    assert seen == outcome(uncached, script)
+    assert seen[2] is None, seen
+    # @@ROWCOUNT is 1 after each SET @i += 1: a first translation's @@ROWCOUNT reused would give 0, 1, 2
+    assert seen[1][-1][1] == [(0,), (2,), (3,)]
+    assert len([t for t in counted if "@@ROWCOUNT" in t]) == 6  # each run translated again, in both sandboxes
+
+
+def test_ddl_makes_the_runner_translate_again() -> None:
+    target = SandboxTarget()
+    assert target.execute_script("CREATE TABLE dbo.T (a INT, b INT); INSERT INTO dbo.T VALUES (1, 2)").ok
+    assert target.execute("SELECT a + b FROM dbo.T") == [(3,)]
+    assert target.execute_script("DROP TABLE dbo.T\nGO\nCREATE TABLE dbo.T (a VARCHAR(5), b VARCHAR(5))\n"
+                                 "INSERT INTO dbo.T VALUES ('1', '2')").ok
+    assert target.execute("SELECT a + b FROM dbo.T") == [("12",)]  # + concatenates now, as SQL Server's does
+    assert target.execute_script("ALTER TABLE dbo.T ADD c INT").ok
+    with pytest.raises(ScriptError, match="Invalid column name 'd'"):
+        target.execute("SELECT a + d FROM dbo.T")
+
+
+def test_a_rolled_back_ddl_makes_the_runner_translate_again() -> None:
+    target = SandboxTarget()
+    assert target.execute_script("CREATE TABLE dbo.T (a INT); INSERT INTO dbo.T VALUES (1)").ok
+    failed = target.execute_script("DROP TABLE dbo.T\nGO\nCREATE TABLE dbo.T (a VARCHAR(5))\nGO\nTHROW 50001, 'no', 1")
+    assert failed.error is not None and failed.error.number == 50001
+    assert target.execute("SELECT a + 1 FROM dbo.T") == [(2,)]  # the INT table is back, and so is +
+
+
+def test_the_same_text_with_variables_of_other_types() -> None:
+    target = SandboxTarget()
+    first = outcome(target, "DECLARE @a INT = 1\nSELECT @a + '2'")
+    second = outcome(target, "DECLARE @a VARCHAR(5) = '1'\nSELECT @a + '2'")
+    assert first[1][-1][1] == [(3,)]
+    assert second[1][-1][1] == [("12",)]
+
+
+def test_the_same_text_with_parameters_of_other_types() -> None:
+    target = SandboxTarget()
+    assert target.execute("SELECT ? + 1", [1]) == [(2,)]
+    with pytest.raises(ScriptError) as overflow:
+        target.execute("SELECT ? + 1", [2_147_483_647])  # int + int
+    assert overflow.value.number == 8115
+    assert target.execute("SELECT ? + 1", [2_147_483_647 + 1]) == [(2_147_483_649,)]  # bigint + int
+    assert target.execute("SELECT ? + 1", [1]) == [(2,)]
+    assert target.execute_script("CREATE TABLE dbo.T (a INT)").ok
+    insert = "INSERT INTO dbo.T (a) VALUES (?)"
+    target.execute(insert, [1])  # a parameter's type is its value's (nvarchar for str, bigint past int's range)
+    with pytest.raises(ScriptError, match="converting the nvarchar value 'x' to data type int") as text:
+        target.execute(insert, ["x"])
+    assert text.value.number == 245
+    with pytest.raises(ScriptError, match="Arithmetic overflow") as big:
+        target.execute(insert, [2_147_483_648])
+    assert big.value.number == 8115
+    target.execute(insert, [2])
+    assert target.execute("SELECT a FROM dbo.T ORDER BY a") == [(1,), (2,)]
+
+
+def test_identity_insert_is_part_of_what_a_translation_depends_on() -> None:
+    target = SandboxTarget()
+    assert target.execute_script("CREATE TABLE dbo.T (id INT IDENTITY(1,1) PRIMARY KEY, b INT)").ok
+    insert = "INSERT INTO dbo.T (id, b) VALUES (7, 1)"
+    refused = outcome(target, insert)
+    assert refused[2] is not None and refused[2][1] == 544
+    assert outcome(target, f"SET IDENTITY_INSERT dbo.T ON\n{insert}\nSET IDENTITY_INSERT dbo.T OFF")[2] is None
+    again = outcome(target, insert)
+    assert again[2] is not None and again[2][1] == 544
+    assert target.execute("SELECT id, b FROM dbo.T") == [(7, 1)]
+
+
+def test_a_table_variable_of_another_declaration() -> None:
+    cached, uncached = sandboxes()
+    script = ("DECLARE @t TABLE (a INT)\nINSERT INTO @t (a) VALUES (1)\nSELECT COUNT(*) FROM @t\nGO\n"
+              "DECLARE @t TABLE (a INT)\nINSERT INTO @t (a) VALUES (1)\nSELECT COUNT(*) FROM @t\nGO\n"
+              "BEGIN TRANSACTION\nDECLARE @t TABLE (a INT)\nINSERT INTO @t (a) VALUES (1)\nROLLBACK\n")
+    seen = outcome(cached, script)
+    assert seen == outcome(uncached, script)
+    assert [rows for _, rows in seen[1]] == [[(1,)], [(1,)]]
+    assert seen[2] is not None and seen[2][0] == "UnsupportedConstruct"  # the ROLLBACK after writing @t
+
+
+# -- cached and uncached runs agree --------------------------------------------------------------------------
+TABLES = [
+    "CREATE TABLE dbo.T (a INT, b VARCHAR(10))",
+    "CREATE TABLE dbo.T (a VARCHAR(10) NOT NULL, b NVARCHAR(10))",
+    "CREATE TABLE dbo.T (a INT IDENTITY(1,1) PRIMARY KEY, b NVARCHAR(5) NULL UNIQUE)",
+    "CREATE TABLE dbo.T (a DECIMAL(5,2), b INT CHECK (b > 0))",
+]
+STEPS = [
+    *(f"DROP TABLE IF EXISTS dbo.T\nGO\n{table}" for table in TABLES),
+    "DROP TABLE dbo.T",
+    "ALTER TABLE dbo.T ADD c INT NULL",
+    "ALTER TABLE dbo.T ALTER COLUMN b NVARCHAR(20)",
+    "INSERT INTO dbo.T (b) VALUES ('x')",
+    "INSERT INTO dbo.T (a, b) VALUES (5, 'abc')",
+    "INSERT INTO dbo.T (a, b) VALUES ('7', 2)",
+    "INSERT INTO dbo.T (b) VALUES (NULL)",
+    "UPDATE dbo.T SET b = b + 'y' WHERE b LIKE 'x%'",
+    "UPDATE dbo.T SET a = a + 1",
+    "DELETE FROM dbo.T WHERE b LIKE N'[a-c]%'",
+    "SELECT a, b FROM dbo.T ORDER BY a, b",
+    "SELECT a + b FROM dbo.T ORDER BY 1",
+    "SELECT COUNT(*), MAX(b) FROM dbo.T WHERE b = 'X '",
+    "SELECT c FROM dbo.T",
+    "SELECT @@ROWCOUNT",
+    "IF EXISTS (SELECT 1 FROM dbo.T WHERE b = N'x') PRINT 'x' ELSE PRINT 'no x'",
+    "IF OBJECT_ID('dbo.T') IS NULL PRINT 'no table' ELSE PRINT 'table'",
+    "DECLARE @v INT = 2\nSELECT a * @v FROM dbo.T ORDER BY 1",
+    "DECLARE @v NVARCHAR(10) = N'x'\nSELECT a * @v FROM dbo.T ORDER BY 1",
+    "DECLARE @v VARCHAR(10) = 'x%'\nSELECT COUNT(*) FROM dbo.T WHERE b LIKE @v",
+    "DECLARE @v INT = 1\nSELECT a + @v FROM dbo.T ORDER BY 1",
+    "DECLARE @v VARCHAR(10) = '1'\nSELECT a + @v FROM dbo.T ORDER BY 1",
+    "SET IDENTITY_INSERT dbo.T ON\nINSERT INTO dbo.T (a, b) VALUES (9, 'z')",
+    "SET IDENTITY_INSERT dbo.T ON",
+    "SET IDENTITY_INSERT dbo.T OFF",
+    "INSERT INTO dbo.T (a, b) VALUES (9, 'z')",
+    "BEGIN TRY\n    INSERT INTO dbo.T (a, b) VALUES (1, 'dup')\n    INSERT INTO dbo.T (a, b) VALUES (1, 'dup')\n"
+    "END TRY\nBEGIN CATCH\n    PRINT ERROR_NUMBER()\nEND CATCH",
+    "SELECT nowhere FROM dbo.T",
+    "SELECT a FROM dbo.T CROSS APPLY (SELECT 1 AS one) AS x",
+]
+CALLS = [
+    ("SELECT COUNT(*) FROM dbo.T WHERE b = ?", ["x"]),
+    ("SELECT COUNT(*) FROM dbo.T WHERE b = ?", [1]),
+    ("SELECT a + ? FROM dbo.T ORDER BY 1", [1]),
+    ("SELECT a + ? FROM dbo.T ORDER BY 1", ["1"]),
+    ("SELECT a + ? FROM dbo.T ORDER BY 1", [2_147_483_647]),
+    ("UPDATE dbo.T SET b = ? WHERE a = ?", ["q", 5]),
+    ("INSERT INTO dbo.T (b) VALUES (?)", ["p"]),
+    ("INSERT INTO dbo.T (a) VALUES (?)", [3]),
+    ("INSERT INTO dbo.T (a) VALUES (?)", ["x"]),
+    ("INSERT INTO dbo.T (a) VALUES (?)", [2_147_483_648]),
+    ("INSERT INTO dbo.T (a) VALUES (?)", [1.5]),
+]
+ACTIONS = st.one_of(st.sampled_from(STEPS).map(lambda s: ("script", s)),
+                    st.sampled_from(CALLS).map(lambda c: ("call", c)))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(TABLES), st.lists(ACTIONS, min_size=1, max_size=14))
+def test_cached_and_uncached_runs_agree(table: str, actions: list[tuple[str, Any]]) -> None:
+    cached, uncached = sandboxes()
+    for target in (cached, uncached):
+        assert target.execute_script(table).ok
+    for kind, action in actions:
+        if kind == "script":
+            assert outcome(cached, action) == outcome(uncached, action), action
+        else:
+            sql, params = action
+            assert call(cached, sql, params) == call(uncached, sql, params), action
+    for target in (cached, uncached):
+        target.close()
+
+
+# -- the catalog, updated after each CREATE rather than read again in full ---------------------------------
+DDL = [
+    "CREATE TABLE dbo.A (id INT NOT NULL PRIMARY KEY, name NVARCHAR(20) NULL CONSTRAINT DF_A_name DEFAULT N'x')",
+    "CREATE TABLE dbo.B (id INT NOT NULL CONSTRAINT PK_B PRIMARY KEY, a INT NULL, CONSTRAINT CK_B CHECK (a > 0))",
+    "CREATE INDEX IX_A_name ON dbo.A (name)",
+    "CREATE UNIQUE INDEX UX_B_a ON dbo.B (a)",
+    "CREATE VIEW dbo.VA AS SELECT id, name FROM dbo.A",
+    "CREATE OR ALTER VIEW dbo.VA AS SELECT id FROM dbo.A",
+    "CREATE VIEW dbo.VB AS SELECT * FROM dbo.A",
+    "CREATE PROCEDURE dbo.PA @id INT AS SELECT @id",
+    "CREATE OR ALTER PROCEDURE dbo.PA @id INT, @n NVARCHAR(5) = NULL AS SELECT @id",
+    "ALTER TABLE dbo.A ADD extra DECIMAL(5,2) NULL",
+    "DROP TABLE dbo.B",
+    "DROP VIEW dbo.VA",
+    "DROP PROCEDURE dbo.PA",
+    "SELECT id INTO dbo.C FROM dbo.A",
+    "THROW 50001, 'undo this script', 1",
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.sampled_from(DDL), min_size=1, max_size=3), min_size=1, max_size=8))
+def test_the_catalog_after_ddl_is_what_a_full_read_gives(scripts: list[list[str]]) -> None:
+    target = SandboxTarget()
+    engine = target.engine
+    for script in scripts:
+        target.execute_script("\nGO\n".join(script))
+        updated = engine.catalog()
+        full = engine_module.read_catalog(engine._query_plain, routines=True)
+        assert updated.catalog == full.catalog, script
+        assert updated.models == full.models, script
+        assert engine.object_types() == engine_module.object_types(full), script
+        assert engine.table_columns("A") == ({c.name.lower(): c.data_type for c in table.columns}
+                                             if (table := full.catalog.table("dbo.A")) else None)
+    target.close()
+
+
+def test_a_create_reads_only_the_object_it_created() -> None:
+    target = SandboxTarget()
+    assert target.execute_script("CREATE TABLE dbo.A (id INT NOT NULL PRIMARY KEY)").ok
+    target.engine.catalog()
+    queries: list[str] = []
+    original = target.engine._query_plain
+
+    def recording(sql: str, params: Any) -> Any:
+        queries.append(sql)
+        return original(sql, params)
+
+    target.engine._query_plain = recording  # type: ignore[method-assign]
+    assert target.execute_script("CREATE TABLE dbo.B (id INT NOT NULL PRIMARY KEY, a INT NULL)").ok
+    catalog = target.engine.catalog()
+    assert catalog.catalog.table("dbo.A") is not None and catalog.catalog.table("dbo.B") is not None
+    reads = [q for q in queries if "sqlite_master" in q or "opus_routines" in q.lower()]
+    assert reads and all("IN (?)" in q for q in reads), reads
+
+
+def test_altering_a_view_reads_again_the_views_that_read_it() -> None:
+    target = SandboxTarget()
+    for script in (DDL[0], DDL[4], "CREATE VIEW dbo.VB AS SELECT * FROM dbo.VA"):
+        assert target.execute_script(script).ok
+    view = target.engine.catalog().catalog.view("dbo.VB")
+    assert view is not None and [c.name for c in view.columns] == ["id", "name"]
+    assert target.execute_script(DDL[5]).ok  # CREATE OR ALTER VIEW dbo.VA AS SELECT id FROM dbo.A
+    view = target.engine.catalog().catalog.view("dbo.VB")
+    assert view is not None and [c.name for c in view.columns] == ["id"]
+
+
+def test_a_temp_table_created_after_a_statement_naming_it_was_translated() -> None:
+    script = ("BEGIN TRY\n    INSERT INTO #t (a) VALUES ('12345')\nEND TRY\nBEGIN CATCH\n    PRINT ERROR_NUMBER()\n"
+              "END CATCH\nCREATE TABLE #t (a VARCHAR(3))\nGO\n"
+              "BEGIN TRY\n    INSERT INTO #t (a) VALUES ('12345')\nEND TRY\nBEGIN CATCH\n    PRINT ERROR_NUMBER()\n"
+              "END CATCH\nSELECT COUNT(*) FROM #t")
+    cached, uncached = sandboxes()
+    seen = outcome(cached, script)
+    assert seen == outcome(uncached, script)
+    assert [text for _, text, _ in seen[0]] == ["208", "2628"]  # no table yet; then too long for varchar(3)
+    assert seen[1][-1][1] == [(0,)]
+
+
+def test_a_long_statement_is_translated_once_for_every_sandbox_of_the_same_schema(counted: list[str]) -> None:
+    tables = "CREATE TABLE dbo.T (a INT, b NVARCHAR(20))", "CREATE TABLE dbo.T (a VARCHAR(20), b NVARCHAR(20))"
+    conditions = " OR ".join(f"b LIKE N'%{n}%'" for n in range(300))  # a generated statement of some length
+    sql = f"SELECT COUNT(*), MAX(a + a) FROM dbo.T WHERE {conditions}"
+    assert len(sql) >= engine_module.SHARED_TRANSLATION_CHARS
+    answers = []
+    for table in (tables[0], tables[0], tables[1], tables[1]):
+        target = SandboxTarget()
+        assert target.execute_script(f"{table}\nINSERT INTO dbo.T VALUES ('2', N'x7x')").ok
+        counted.clear()
+        answers.append(target.execute(sql))
+        answers.append(target.execute(sql))
+        answers.append(len(counted))
+        target.close()
+    unique = [a for a in answers if not isinstance(a, int)]
+    assert unique == [[(1, 4)]] * 4 + [[(1, "22")]] * 4  # int + int adds; varchar + varchar concatenates
+    # translated by the first sandbox of each schema only (or by neither, when an earlier test made the same)
+    assert answers[2] <= 1 and answers[5] == 0 and answers[8] <= 1 and answers[11] == 0
+
+
+def test_sandboxes_of_other_names_share_translations_but_not_their_names(tmp_path: Any, counted: list[str]) -> None:
+    conditions = " OR ".join(f"name LIKE N'%{n}%'" for n in range(300))
+    sql = f"SELECT DB_NAME(), COUNT(*) FROM dbo.T WHERE {conditions}"
+    names = []
+    for file in ("first.sqlite", "second.sqlite"):
+        target = SandboxTarget(str(tmp_path / file))
+        assert target.execute_script("CREATE TABLE dbo.T (name NVARCHAR(20))").ok
+        counted.clear()
+        names.append(target.execute(sql))
+        names.append(target.execute(f"SELECT COUNT(*) FROM dbo.T WHERE {conditions}"))
+        names.append(len(counted))
+        target.close()
+    assert names[0] == [("first", 0)] and names[3] == [("second", 0)]  # DB_NAME() is each sandbox's own
+    assert names[1] == names[4] == [(0,)]
+    assert names[2] >= 1 and names[5] == 1  # the second translates only the statement with DB_NAME()
