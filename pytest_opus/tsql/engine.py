@@ -1254,6 +1254,9 @@ class Engine:
             self.driver.run(f"RELEASE {savepoint}")
         if description:
             if translated.assignments:
+                if translated.accumulates and len(rows) > 1:
+                    raise NotInSubset("SELECT @v = <expression reading @v> over more than one row (SQL Server "
+                                      "accumulates row by row; build the value with STRING_AGG or a loop)")
                 if rows:
                     for name, source, value in zip(translated.assignments, translated.assignment_types, rows[-1],
                                                    strict=True):

@@ -273,6 +273,14 @@ _OBJECTS_QUERY = (
     "WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite!_%' ESCAPE '!' "
     "AND m.name NOT LIKE '!_!_opus!_%' ESCAPE '!' ORDER BY m.name, p.cid"
 )
+#: when the joined query fails (a view that reads a dropped object cannot be described, and SQLite then
+#: fails the whole join), the objects are listed and described one by one
+_OBJECT_NAMES_QUERY = (
+    "SELECT m.type, m.name, m.sql FROM sqlite_master AS m "
+    "WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite!_%' ESCAPE '!' "
+    "AND m.name NOT LIKE '!_!_opus!_%' ESCAPE '!' ORDER BY m.name"
+)
+_ONE_OBJECT_QUERY = "SELECT cid, name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid"
 _INDEX_QUERY = (
     "SELECT m.name, il.name, il.\"unique\", il.origin, ii.seqno, ii.name, s.sql "
     "FROM sqlite_master AS m JOIN pragma_index_list(m.name) AS il "
@@ -301,7 +309,7 @@ def read_catalog(execute: Execute, *, routines: bool = True) -> SandboxCatalog:
     """Read tables, views, indexes and procedures in at most three queries."""
     columns: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
     sql_of: dict[str, str] = {}
-    for row in execute(_OBJECTS_QUERY, ()):
+    for row in _object_rows(execute, columns):
         kind, name, sql = row[0], row[1], row[2]
         columns.setdefault((kind, name), []).append(row[3:])
         sql_of[name] = sql
@@ -330,6 +338,28 @@ def read_catalog(execute: Execute, *, routines: bool = True) -> SandboxCatalog:
         models[name.lower()] = model
         tables.append(table)
     return SandboxCatalog(Catalog.build(tables, views, procedures), models, queries)
+
+
+def _object_rows(execute: Execute, columns: dict[tuple[str, str], list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
+    """Every table's and view's columns, one row each. A view that reads an object dropped since (SQL
+    Server keeps such a view, and fails only when it is used) cannot be described: it is entered in
+    `columns` with no columns, and every other object is still read."""
+    try:
+        return execute(_OBJECTS_QUERY, ())
+    except Exception as error:  # the driver's own error class: sqlite3's or pyodbc's
+        if "no such" not in str(error).lower():
+            raise
+    rows: list[tuple[Any, ...]] = []
+    for kind, name, sql in execute(_OBJECT_NAMES_QUERY, ()):
+        try:
+            described = execute(_ONE_OBJECT_QUERY, (name,))
+        except Exception as error:
+            if kind != "view" or "no such" not in str(error).lower():
+                raise
+            columns[(kind, name)] = []  # broken: present, its columns unknown until it is fixed
+            continue
+        rows += [(kind, name, sql, *row) for row in described]
+    return rows
 
 
 @functools.lru_cache(maxsize=512)

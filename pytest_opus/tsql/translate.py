@@ -103,6 +103,10 @@ class Translated:
     checked: list[str] = field(default_factory=list)
     #: the T-SQL type of each value a SELECT assigns (the variable converts it: engine.dml)
     assignment_types: list[str | None] = field(default_factory=list)
+    #: a SELECT assigning a variable from an expression that reads an assigned variable (`SELECT @s = @s
+    #: + x FROM t`): SQL Server accumulates row by row, which the runner does not (engine.dml refuses it
+    #: over more than one row)
+    accumulates: bool = False
 
 
 @dataclass
@@ -156,13 +160,16 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
     unchecked: list[str] = []
     checked: list[str] = []
     assignment_types: list[str | None] = []
+    read: set[str] = set()  # the variables the assigned expressions read
 
     if isinstance(tree, exp.Select):
-        for i, projection in enumerate(tree.expressions):
+        for projection in list(tree.expressions):
             if isinstance(projection, exp.EQ) and is_variable(projection.this):
                 assignments.append(variable_name(projection.this))
+                read.update(variable_name(node) for node in projection.expression.find_all(exp.Parameter)
+                            if is_variable(node))
                 assignment_types.append(tsql_type(projection.expression, answers))
-                tree.expressions[i] = projection.expression
+                projection.replace(projection.expression)  # linked to the tree: variables in it are rewritten
         if assignments and len(assignments) != len(tree.expressions):
             raise SyntaxProblem("a SELECT that assigns variables cannot also return columns")
 
@@ -338,7 +345,7 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
 
     sql = _MARKER.sub(marker, sql)
     return Translated(sql, variables, catalog_views, assignments, runtime_values, unchecked, checked,
-                      assignment_types)
+                      assignment_types, accumulates=bool(read & set(assignments)))
 
 
 #: string functions whose answer follows the collation or Unicode: the sandbox's own (collation.py)

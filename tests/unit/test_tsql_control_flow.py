@@ -196,3 +196,15 @@ def test_errors_name_the_failing_statements_line(sandbox: SandboxTarget, script:
     error = failure(sandbox, script)
     assert error.line == line, error
     assert str(error).startswith(f"t.sql:{line} ")
+
+
+def test_select_assignment_reads_variables_and_refuses_row_by_row_accumulation() -> None:
+    """`SELECT @a = expr FROM ...` with variables in expr; reading the assigned variable itself over
+    several rows accumulates on SQL Server, which the runner does not do: refused, never another value."""
+    rows = "FROM (SELECT N'a' AS name UNION ALL SELECT N'b') AS x"
+    assert printed(SandboxTarget(), f"DECLARE @s NVARCHAR(20) = N'', @t NVARCHAR(5) = N'z'\n"
+                                    f"SELECT @s = @t + name {rows}\nPRINT @s") == ["zb"]
+    assert printed(SandboxTarget(), "DECLARE @s NVARCHAR(20) = N'x'\n"
+                                    "SELECT @s = @s + name FROM (SELECT N'a' AS name) AS x\nPRINT @s") == ["xa"]
+    error = failure(SandboxTarget(), f"DECLARE @s NVARCHAR(20) = N''\nSELECT @s = @s + name {rows}\nPRINT @s")
+    assert "not supported by the sandbox" in str(error) and "accumulates row by row" in str(error)

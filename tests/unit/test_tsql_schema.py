@@ -431,3 +431,17 @@ def test_an_index_on_a_temp_table_is_created_and_checked_as_sql_server_does(sand
     assert failure(sandbox, "CREATE INDEX IX_a ON #missing (a);").number == 1088
     refused = failure(sandbox, "CREATE TABLE #z (a INT);\nCREATE UNIQUE INDEX UX_a ON #z (a);")
     assert isinstance(refused, UnsupportedConstruct) and "CREATE UNIQUE INDEX on a #temp table" in str(refused)
+
+
+def test_a_view_reading_a_dropped_view_is_kept_and_fails_only_when_used(sandbox: SandboxTarget) -> None:
+    """SQL Server drops a view other views read, keeps those views, and fails them only when they are used
+    (208). The sandbox must go on working: its catalog still lists the broken view, and the rest."""
+    ok(sandbox, "CREATE VIEW dbo.VA AS SELECT [CUSTOMER] AS c FROM dbo.Orders\nGO\n"
+                "CREATE VIEW dbo.VB AS SELECT c FROM dbo.VA\nGO\nDROP VIEW dbo.VA\nGO\n")
+    catalog = sandbox.catalog()
+    assert catalog.table("dbo.Orders") is not None and "dbo.vb" in catalog.views
+    assert failure(sandbox, "SELECT c FROM dbo.VB").number == 208
+    ok(sandbox, "CREATE VIEW dbo.VA AS SELECT [CUSTOMER] AS c FROM dbo.Orders\nGO\n")  # mended: VB works again
+    assert ok(sandbox, "SELECT COUNT(*) FROM dbo.VB").result_sets[0].rows == [(3,)]
+    ok(sandbox, "DROP VIEW dbo.VA\nGO\nDROP VIEW dbo.VB\nGO\n")
+    assert "dbo.vb" not in sandbox.catalog().views
