@@ -30,13 +30,17 @@ class ScriptError(OpusError):
         self.number = number
         super().__init__(self.describe())
 
-    def describe(self) -> str:
+    def where(self) -> str:
+        """`file:line (batch n)`, as much of it as is known."""
         where = self.source
         if self.line is not None:
             where += f":{self.line}"
         if self.batch is not None:
             where += f" (batch {self.batch})"
-        return f"{where}: {self.message}"
+        return where
+
+    def describe(self) -> str:
+        return f"{self.where()}: {self.message}"
 
 
 #: what every refusal ends with: where the script can run instead (opus-sql spells the option --dsn)
@@ -55,12 +59,7 @@ class UnsupportedConstruct(ScriptError):
         super().__init__(f"not supported by the sandbox: {construct}, {RUN_ON_SQL_SERVER}", source=source, line=line)
 
     def describe(self) -> str:
-        where = self.source
-        if self.line is not None:
-            where += f":{self.line}"
-        if self.batch is not None:
-            where += f" (batch {self.batch})"
-        return f"not supported by the sandbox: {self.construct} at {where}, {RUN_ON_SQL_SERVER}"
+        return f"not supported by the sandbox: {self.construct} at {self.where()}, {RUN_ON_SQL_SERVER}"
 
 
 class DeploymentLockError(OpusError):

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from .parser import (
-    Block,
     CreateProcedure,
     Declare,
     DeclareTable,
@@ -33,9 +32,9 @@ from .parser import (
     SetVariable,
     Sql,
     Statement,
-    TryCatch,
     Use,
     While,
+    child_statements,
 )
 from .translate import NotInSubset, SyntaxProblem, parse_expression, parse_statement
 
@@ -146,7 +145,7 @@ def _trees(statement: Statement, parse: Callable[[str], exp.Expression],
         tree = expression(statement.condition)
         if tree is not None:  # a condition is a predicate: only the queries inside it are checked
             yield statement.line, statement.condition, tree, "condition"
-    for inner in _children(statement):
+    for inner in child_statements(statement):
         yield from _trees(inner, parse, parse_value)
 
 
@@ -158,7 +157,7 @@ def _check_use(statement: Statement, database: str | None, *, inside_procedure: 
         refusal = use_refusal(statement.database, database) if database is not None else None
         if refusal is not None:
             raise Refused(refusal, statement.line)
-    for inner in _children(statement):
+    for inner in child_statements(statement):
         _check_use(inner, database, inside_procedure=inside_procedure or isinstance(statement, CreateProcedure))
 
 
@@ -176,19 +175,7 @@ def _check_declarations(statements: list[Statement], declared: dict[str, int]) -
                 raise CompileError(134, f"The variable name '{name}' has already been declared. Variable names "
                                    "must be unique within a query batch or stored procedure.", statement.line)
             declared[name.lower()] = statement.line
-        _check_declarations(_children(statement), declared)
-
-
-def _children(statement: Statement) -> list[Statement]:
-    if isinstance(statement, Block | CreateProcedure):
-        return statement.body
-    if isinstance(statement, If):
-        return [s for s in (statement.then, statement.otherwise) if s is not None]
-    if isinstance(statement, While):
-        return [statement.body] if statement.body is not None else []
-    if isinstance(statement, TryCatch):
-        return statement.body + statement.handler
-    return []
+        _check_declarations(child_statements(statement), declared)
 
 
 # -- values where T-SQL takes no predicate -----------------------------------------------------------------

@@ -1307,6 +1307,20 @@ def _first_only(statement: Statement) -> str:
     return "ALTER VIEW" if m.group(1).upper() == "ALTER" and not m.group(2) else "CREATE VIEW"
 
 
+def child_statements(statement: Statement) -> list[Statement]:
+    """The statements nested directly in `statement` (a block's or procedure's body, both branches of an
+    IF, a loop's body, a TRY and its CATCH), in order; none for a plain statement."""
+    if isinstance(statement, Block | CreateProcedure):
+        return statement.body
+    if isinstance(statement, If):
+        return [s for s in (statement.then, statement.otherwise) if s is not None]
+    if isinstance(statement, While):
+        return [statement.body] if statement.body is not None else []
+    if isinstance(statement, TryCatch):
+        return statement.body + statement.handler
+    return []
+
+
 def unquote(identifier: str) -> str:
     """`[a b]` -> `a b`; `"x"` -> `x`; `name` -> `name`."""
     if identifier.startswith("[") and identifier.endswith("]"):

@@ -20,7 +20,6 @@ from ..errors import ScriptError, UnsupportedConstruct
 from .compile_checks import CompileError, check_batch, use_refusal
 from .ddl import declared_type, drop_plan, index_spec, object_name, table_model, view_definition
 from .parser import (
-    Block,
     CreateProcedure,
     Declare,
     DeclareTable,
@@ -34,9 +33,9 @@ from .parser import (
     Sql,
     Statement,
     Throw,
-    TryCatch,
     Use,
     While,
+    child_statements,
     parse_batch,
 )
 from .statements import classify, procedure_call
@@ -129,7 +128,7 @@ class _Checker:
     def statement(self, statement: Statement) -> None:
         with self.reporting(statement):
             self.own_parts(statement)
-        for inner in _children(statement):
+        for inner in child_statements(statement):
             self.statement(inner)
 
     def own_parts(self, statement: Statement) -> None:
@@ -181,18 +180,6 @@ class _Checker:
                 declared_type(parameter.type)
                 _expression(parameter.default)
         # Block, TryCatch, Transaction: nothing of their own; Skipped: already reported by the parser
-
-
-def _children(statement: Statement) -> list[Statement]:
-    if isinstance(statement, Block | CreateProcedure):
-        return statement.body
-    if isinstance(statement, If):
-        return [s for s in (statement.then, statement.otherwise) if s is not None]
-    if isinstance(statement, While):
-        return [statement.body] if statement.body is not None else []
-    if isinstance(statement, TryCatch):
-        return statement.body + statement.handler
-    return []
 
 
 def _expression(text: str | None) -> None:
