@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from .sqltypes import DECIMALS
+
 
 def key(schema: str, name: str) -> str:
     """The case-insensitive lookup key of a schema-qualified object name."""
@@ -44,7 +46,7 @@ class Column:
         """The full type as written in T-SQL: `varchar(50)`, `nvarchar(max)`, `decimal(18,4)`."""
         if self.max_length is not None:
             return f"{self.data_type}({'max' if self.max_length == -1 else self.max_length})"
-        if self.precision is not None and self.data_type in ("decimal", "numeric"):
+        if self.precision is not None and self.data_type in DECIMALS:
             return f"{self.data_type}({self.precision},{self.scale or 0})"
         return self.data_type
 

@@ -453,8 +453,13 @@ class _BatchReader:
         is_ddl = _DDL_START.match(statement.text) is not None
         if not is_ddl and _SELECT_INTO.match(statement.text) is None:
             return  # data statements and SET options change no schema
+        text = statement.text
+        inline: list[ddl.InlineIndex] = []
         try:
-            tree = parse_statement(statement.text)
+            # read as the runner reads it (statements.classify): SSMS's storage clauses (ON [PRIMARY], index
+            # WITH options) taken out, inline indexes apart
+            text, inline = ddl.storage_options(text)
+            tree = parse_statement(text)
         except (SyntaxProblem, NotInSubset) as problem:
             if is_ddl:  # sqlglot fails (unreadable) or keeps it as an opaque command (unsupported)
                 kind: Literal["unsupported", "unreadable"] = (
@@ -465,6 +470,11 @@ class _BatchReader:
             self.tree(statement, tree)
         except (SyntaxProblem, NotInSubset) as problem:
             self.not_analysed(statement, "unsupported", f"{_first_words(statement.text)}: {problem}")
+            return
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        if inline and isinstance(tree, exp.Create) and isinstance(target, exp.Table) and not _is_temporary(target):
+            self.changes.extend(IndexCreated(self.where(statement), index.name, _qualified(target), index.columns,
+                                             index.unique) for index in inline)
 
     def tree(self, statement: Sql, tree: exp.Expression) -> None:
         where = self.where(statement)

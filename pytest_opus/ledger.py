@@ -32,10 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, sqltypes
 from .errors import OpusError, ScriptError
 from .targets.base import MessageSink, ScriptResult, Target
 from .targets.locking import DEFAULT_LOCK_WAIT_SECONDS
+
+#: how much of a failure's description the run row keeps: as much as the longest nvarchar short of MAX
+#: holds (the column itself is NVARCHAR(MAX))
+DETAIL_CHARACTERS = sqltypes.LENGTH_LIMITS["nvarchar"]
 
 RUN_TABLE = "dbo.OPUS_DeploymentRun"
 OBJECT_TABLE = "dbo.OPUS_DeploymentObject"
@@ -249,7 +253,7 @@ def _close(target: Target, run: RunRecord, result: ScriptResult) -> int | None:
         detail = result.error.describe() if result.error is not None else "failed"
         target.execute(
             "UPDATE dbo.OPUS_DeploymentRun SET outcome = 'failed', finished_utc = SYSUTCDATETIME(), detail = ? "
-            "WHERE run_token = ?", (detail[:4000], run.token))
+            "WHERE run_token = ?", (detail[:DETAIL_CHARACTERS], run.token))
     return run_id_of(target, run.token)
 
 

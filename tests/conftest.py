@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +37,35 @@ ROOT = Path(__file__).resolve().parent.parent
 SQL = ROOT / "sql"
 #: The board metadata the project ships for the Customer Master Schedule.
 BOARD_FILE = ROOT / "expectations" / "boards" / "customer_master_schedule.yaml"
+PHASE0_NODES = "tests/phase0/"
+#: Modules whose module-scoped fixture is costly (about 10 s of CPU to prepare its databases): under
+#: pytest-xdist each runs whole on one worker, so the fixture is built once rather than once per worker.
+ONE_WORKER_MODULES = ("tests/unit/test_rollback_fault_injection.py",)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # a pytest-xdist hook: ignored where it is not installed
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist (`-n`, docs/testing.md): tests go one by one to whichever worker is free, except the
+    Phase 0 suite (tests/phase0), which runs whole, in order, on one worker: its phases build on one another
+    in one session (deploy, then schema, workflow, ...; a failed phase skips the later ones); and each of
+    `ONE_WORKER_MODULES`, kept whole on one worker. The largest of these units start first.
+
+    pytest-xdist's own `--dist loadgroup` cannot say this under pytest 9 (it renames node ids, which
+    pytest 9 no longer lets a plugin do), so this scheduler replaces `load` (the default) and `loadgroup`;
+    another `--dist` mode is left as pytest-xdist makes it.
+    """
+    if config.getvalue("dist") not in {"load", "loadgroup"}:
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class PhaseZeroTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith(PHASE0_NODES):
+                return PHASE0_NODES
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER_MODULES else nodeid
+
+    return PhaseZeroTogether(config, log)
 
 
 @contextmanager

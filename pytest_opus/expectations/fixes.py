@@ -21,10 +21,11 @@ from pytest_opus.expectations.model import (
     TableSpec,
 )
 from pytest_opus.expectations.sqltypes import ExpectedDefault, SqlType, parse_expression, parse_type
+from pytest_opus.sqltypes import UNICODE
 
 DEPLOY_SCRIPT = "sql/deploy_opus_update_boards.sql"
 DIALECT = "tsql"
-_NATIONAL_TYPES = frozenset({"nchar", "nvarchar", "ntext"})
+_NATIONAL_TYPES = frozenset(UNICODE)
 
 
 def _sql(expression: exp.Expression) -> str:

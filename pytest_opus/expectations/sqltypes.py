@@ -17,150 +17,25 @@ import sqlglot
 from sqlglot import exp
 
 from pytest_opus.catalog import Column, Parameter
-from pytest_opus.suggest import did_you_mean
+from pytest_opus.sqltypes import ALIASES, LENGTH_LIMITS, MAX_FRACTIONAL_SECONDS, TIME_TYPES, SqlType
 
-# Types whose argument is a length in characters (bytes for the binary ones), and their limits.
-LENGTH_TYPES: dict[str, int] = {
-    "char": 8000,
-    "varchar": 8000,
-    "binary": 8000,
-    "varbinary": 8000,
-    "nchar": 4000,
-    "nvarchar": 4000,
-}
-MAX_TYPES = frozenset({"varchar", "nvarchar", "varbinary"})
-# Types whose optional argument is the fractional-seconds precision (0..7, default 7).
-TIME_TYPES = frozenset({"datetime2", "datetimeoffset", "time"})
-PLAIN_TYPES = frozenset({
-    "bigint", "int", "smallint", "tinyint", "bit", "money", "smallmoney", "real", "float",
-    "date", "datetime", "smalldatetime", "uniqueidentifier", "text", "ntext", "image", "xml",
-    "sql_variant", "timestamp", "hierarchyid", "geography", "geometry",
-})
-# Spellings SQL Server accepts for the same type; the catalog always reports the right-hand name.
-ALIASES: dict[str, str] = {
-    "integer": "int",
-    "dec": "decimal",
-    "numeric": "decimal",  # functionally identical in SQL Server; compared as one type
-    "rowversion": "timestamp",
-    "double precision": "float",
-}
-KNOWN_TYPES: tuple[str, ...] = tuple(
-    sorted({*LENGTH_TYPES, *TIME_TYPES, *PLAIN_TYPES, "decimal", "sysname", *ALIASES})
-)
-
-_TYPE_RE = re.compile(
-    r"""^\s*\[?(?P<name>[a-z_][a-z0-9_ ]*?)\]?\s*
-        (?:\(\s*(?P<first>max|-?\d+)\s*(?:,\s*(?P<second>-?\d+)\s*)?\))?\s*$""",
-    re.IGNORECASE | re.VERBOSE,
-)
-
-
-class InvalidType(ValueError):
-    """A type name or argument that SQL Server would not accept; the message says why."""
-
-
-@dataclass(frozen=True)
-class SqlType:
-    """A normalised T-SQL type: lower-case base name plus only the arguments that matter.
-
-    `length` is -1 for MAX. For the time types `scale` is the fractional-seconds precision, or
-    None for the default (7) and for targets that do not report it.
-    """
-
-    name: str
-    length: int | None = None
-    precision: int | None = None
-    scale: int | None = None
-
-    @property
-    def text(self) -> str:
-        if self.name in LENGTH_TYPES and self.length is not None:
-            return f"{self.name}({'max' if self.length == -1 else self.length})"
-        if self.name == "decimal":
-            return f"decimal({self.precision},{self.scale})"
-        if self.name in TIME_TYPES and self.scale is not None:
-            return f"{self.name}({self.scale})"
-        return self.name
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
-    return did_you_mean(word, choices)
-
-
-def parse_type(text: str) -> SqlType:
-    """`NVARCHAR(MAX)` / `nvarchar(-1)` / `decimal` -> SqlType; raises InvalidType with a reason."""
-    match = _TYPE_RE.match(text)
-    if not match:
-        raise InvalidType(f"cannot read type '{text}' (write it like varchar(50) or decimal(18,4))")
-    name = " ".join(match["name"].lower().split())
-    name = ALIASES.get(name, name)
-    first, second = match["first"], match["second"]
-    if name == "sysname":  # SQL Server's built-in alias
-        if first is not None:
-            raise InvalidType("sysname takes no arguments")
-        return SqlType("nvarchar", 128)
-    if name in LENGTH_TYPES:
-        if second is not None:
-            raise InvalidType(f"{name} takes one length, not two")
-        if first is None:
-            return SqlType(name, 1)  # SQL Server's rule for a length-less char/varchar in DDL
-        if first.lower() in ("max", "-1"):
-            if name not in MAX_TYPES:
-                raise InvalidType(f"{name} cannot be max (only {', '.join(sorted(MAX_TYPES))} can)")
-            return SqlType(name, -1)
-        length = int(first)
-        if not 1 <= length <= LENGTH_TYPES[name]:
-            raise InvalidType(f"{name} length must be 1..{LENGTH_TYPES[name]} or max, not {length}")
-        return SqlType(name, length)
-    if name == "decimal":
-        if first is not None and first.lower() == "max":
-            raise InvalidType("decimal takes (precision, scale), not max")
-        precision = 18 if first is None else int(first)
-        scale = 0 if second is None else int(second)
-        if not 1 <= precision <= 38:
-            raise InvalidType(f"decimal precision must be 1..38, not {precision}")
-        if not 0 <= scale <= precision:
-            raise InvalidType(f"decimal scale must be 0..{precision}, not {scale}")
-        return SqlType("decimal", precision=precision, scale=scale)
-    if name in TIME_TYPES:
-        if second is not None or (first is not None and first.lower() == "max"):
-            raise InvalidType(f"{name} takes one fractional-seconds precision (0..7)")
-        if first is None:
-            return SqlType(name)
-        digits = int(first)
-        if not 0 <= digits <= 7:
-            raise InvalidType(f"{name} precision must be 0..7, not {digits}")
-        return SqlType(name, scale=None if digits == 7 else digits)
-    if name == "float":
-        if second is not None or (first is not None and first.lower() == "max"):
-            raise InvalidType("float takes one argument: the mantissa bits (1..53)")
-        if first is None:
-            return SqlType("float")
-        bits = int(first)
-        if not 1 <= bits <= 53:
-            raise InvalidType(f"float bits must be 1..53, not {bits}")
-        return SqlType("real" if bits <= 24 else "float")  # how SQL Server stores float(n)
-    if name in PLAIN_TYPES:
-        if first is not None:
-            raise InvalidType(f"{name} takes no arguments")
-        return SqlType(name)
-    raise InvalidType(f"unknown type '{name}'{_suggest(name, KNOWN_TYPES)}")
+# The declared type itself lives in pytest_opus/sqltypes.py, SQL Server's type vocabulary; its parser and
+# error are re-exported here because the expectations' public API has always offered them.
+from pytest_opus.sqltypes import InvalidType as InvalidType
+from pytest_opus.sqltypes import parse_type as parse_type
 
 
 def type_of(item: Column | Parameter) -> SqlType:
     """The normalised type of a catalog column or parameter (never raises: user types pass through)."""
     name = item.data_type.lower().strip()
     name = ALIASES.get(name, name)
-    if name in LENGTH_TYPES:
+    if name in LENGTH_LIMITS:
         return SqlType(name, item.max_length)
     if name == "decimal":
         return SqlType(name, precision=item.precision, scale=item.scale if item.scale is not None else 0)
     if name in TIME_TYPES:
         # Targets report the fractional precision in `scale` when they know it; 7 is the default.
-        return SqlType(name, scale=None if item.scale in (None, 7) else item.scale)
+        return SqlType(name, scale=None if item.scale in (None, MAX_FRACTIONAL_SECONDS) else item.scale)
     return SqlType(name)
 
 

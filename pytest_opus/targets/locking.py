@@ -25,6 +25,7 @@ from typing import Any
 from .. import __version__
 from ..errors import ConfigError, DeploymentLocked, DeploymentLockError
 from ..secrets import mask_dsn
+from ..sqltypes import INTEGER_RANGES
 from . import _odbc
 
 #: how long a run waits for another deployment to finish before it gives up
@@ -45,7 +46,7 @@ LOCK_FILE_SUFFIX = ".opus-lock"
 
 _POLL_SECONDS = 0.05  # between non-blocking attempts on the file lock
 _MAX_TEXT = 300  # a holder's field in a message; a command line can be very long
-_INT_MAX = 2**31 - 1  # @LockTimeout is an int of milliseconds
+_INT_MAX = INTEGER_RANGES["int"][1]  # @LockTimeout is an int of milliseconds
 
 
 def check_wait(wait_seconds: float) -> float:

@@ -8,7 +8,8 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -158,22 +159,63 @@ def build_baseline(path: Path, baseline_dir: Path) -> None:
         target.close()
 
 
-def create_sandbox(path: Path, baseline_dir: Path) -> Path:
-    """A sandbox file at `path` holding the baseline tables and sample data.
+#: How long a process waits for another one building the same template (a first build takes about
+#: 10 s of CPU); past it, it builds its own copy.
+BUILD_WAIT_SECONDS = 300.0
 
-    Building the baseline runs ~1.3 MB of T-SQL, so the built file is cached (keyed by the baseline
-    scripts' content and the runner's version) and copied.
+
+@contextmanager
+def _one_builder(template: Path) -> Iterator[None]:
+    """Hold the template's build lock (`baseline-<fingerprint>.opus-lock` beside it): parallel processes
+    (pytest-xdist workers, two first runs on a new machine) then build it once, the others wait and copy it;
+    a build of another fingerprint (another runner version) never waits for this one.
+    Best effort: where the lock cannot be had in time (or at all), the caller builds anyway; the atomic
+    rename keeps the template whole either way, so only CPU time is lost."""
+    from ..errors import DeploymentLockError
+    from .locking import FileLock
+
+    lock = FileLock(template.with_suffix(""))
+    try:
+        lock.acquire(BUILD_WAIT_SECONDS, "building the sandbox baseline template")
+    except DeploymentLockError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def template_path(baseline_dir: Path) -> Path:
+    """Where the cached template for `baseline_dir` is kept (whether built yet or not)."""
+    return cache_dir() / f"baseline-{_fingerprint(baseline_files(baseline_dir))}.sqlite"
+
+
+def baseline_template(baseline_dir: Path) -> Path:
+    """The cached baseline template for `baseline_dir` (in `cache_dir()`), built on first use.
+
+    Building the baseline runs ~1.3 MB of T-SQL, so the built file is kept, keyed by the baseline
+    scripts' content and the runner's version. Never open the template itself: copy it.
     """
-    files = baseline_files(baseline_dir)
-    template = cache_dir() / f"baseline-{_fingerprint(files)}.sqlite"
-    if not template.exists():
-        template.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=template.parent, suffix=".building")
-        os.close(fd)
-        os.unlink(tmp)
-        build_baseline(Path(tmp), baseline_dir)
-        os.replace(tmp, template)  # atomic: parallel builders never see half a file
-        prune_cache(template.parent, "baseline-*.sqlite")
+    template = template_path(baseline_dir)
+    if template.exists():
+        return template
+    template.parent.mkdir(parents=True, exist_ok=True)
+    with _one_builder(template):
+        if not template.exists():  # another process may have built it while this one waited
+            fd, tmp = tempfile.mkstemp(dir=template.parent, suffix=".building")
+            os.close(fd)
+            os.unlink(tmp)
+            build_baseline(Path(tmp), baseline_dir)
+            os.replace(tmp, template)  # atomic: parallel builders never see half a file
+            prune_cache(template.parent, "baseline-*.sqlite")
+    return template
+
+
+def create_sandbox(path: Path, baseline_dir: Path) -> Path:
+    """A sandbox file at `path` holding the baseline tables and sample data: a copy of the cached
+    template (`baseline_template`)."""
+    template = baseline_template(baseline_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(template, path)
     return path

@@ -15,7 +15,16 @@ from ..batches import Batch, split_batches
 from ..catalog import Catalog, Column
 from ..errors import ConfigError, DeploymentLockError, ScriptError
 from ..secrets import mask_dsn, redact, secret_values
-from ..tsql.dialect import parse_type
+from ..sqltypes import (
+    DECIMALS,
+    DEFAULT_PRECISION,
+    MAX_FRACTIONAL_SECONDS,
+    MONEY_PRECISION,
+    MONEY_SCALE,
+    SHORT_STRINGS,
+    STRINGS,
+    read_type,
+)
 from . import _odbc
 from .base import (
     BatchResult,
@@ -115,19 +124,19 @@ def input_size(pyodbc: Any, column: Column | None) -> tuple[int, int, int] | Non
     if name is None:
         return None
     code = int(getattr(pyodbc, name))
-    if kind in ("char", "varchar", "nchar", "nvarchar"):
+    if kind in SHORT_STRINGS:
         length = column.max_length
         return code, 0 if length is None or length <= 0 else int(length), 0
-    if kind in ("text", "ntext"):
+    if kind in STRINGS:  # text, ntext: no length
         return code, 0, 0
-    if kind in ("decimal", "numeric"):
-        return code, int(column.precision or 18), int(column.scale or 0)
+    if kind in DECIMALS:
+        return code, int(column.precision or DEFAULT_PRECISION), int(column.scale or 0)
     if kind == "money":
-        return code, 19, 4
+        return code, MONEY_PRECISION["money"], MONEY_SCALE
     if kind == "date":
         return code, 10, 0
     if kind == "datetime2":
-        scale = 7 if column.scale is None else int(column.scale)
+        scale = MAX_FRACTIONAL_SECONDS if column.scale is None else int(column.scale)
         return code, 20 + scale if scale else 19, scale
     if kind == "datetime":
         return code, 23, 3
@@ -912,8 +921,9 @@ class SqlServerTarget(Target):
             return None
         described = []
         for ordinal, (name, type_name, nullable, _) in enumerate(rows, start=1):
-            data_type, length, precision, scale = parse_type(str(type_name))
-            column = Column(str(name), ordinal, data_type, length, precision, scale, nullable=bool(nullable))
+            declared = read_type(str(type_name))
+            column = Column(str(name), ordinal, declared.name, declared.length, declared.precision, declared.scale,
+                            nullable=bool(nullable))
             described.append(ResultColumn(str(name), column))
         return tuple(described)
 

@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from .. import sqltypes
 from ..catalog import Catalog, CheckConstraint, Column, Index, Parameter, Procedure, Table, View
 
 # The type name a column or parameter reports: the system type itself, or for an alias type
@@ -114,17 +115,6 @@ class ParameterRow(NamedTuple):
     is_output: bool | None
 
 
-# Types whose length INFORMATION_SCHEMA reports (CHARACTER_MAXIMUM_LENGTH); for the n-types
-# sys.columns stores bytes, two per character.
-_LENGTH_TYPES = frozenset({"char", "varchar", "nchar", "nvarchar", "binary", "varbinary"})
-_TWO_BYTE_TYPES = frozenset({"nchar", "nvarchar"})
-_EXACT_NUMERIC_TYPES = frozenset({"decimal", "numeric"})
-#: Types whose scale is the digits of a second they keep (sys.columns.scale, 0 to 7); 7 is what the
-#: bare type name means, so a column declared without one reads the same on every target.
-FRACTIONAL_SECOND_TYPES = frozenset({"datetime2", "time", "datetimeoffset"})
-DEFAULT_FRACTIONAL_SCALE = 7
-
-
 def reported_type(
     type_name: str, max_length: int | None, precision: int | None, scale: int | None
 ) -> tuple[str, int | None, int | None, int | None]:
@@ -138,11 +128,16 @@ def reported_type(
     """
     data_type = type_name.lower()
     length: int | None = None
-    if data_type in _LENGTH_TYPES and max_length is not None:
-        length = max_length // 2 if data_type in _TWO_BYTE_TYPES and max_length > 0 else max_length
-    if data_type in _EXACT_NUMERIC_TYPES:
+    # sys.columns gives the length in bytes: two per character for the n-types (INFORMATION_SCHEMA's
+    # CHARACTER_MAXIMUM_LENGTH counts characters)
+    if data_type in sqltypes.LENGTH_LIMITS and max_length is not None:
+        per_character = sqltypes.BYTES_PER_CHARACTER.get(data_type, 1)
+        length = max_length // per_character if max_length > 0 else max_length
+    if data_type in sqltypes.DECIMALS:
         return data_type, length, precision, scale
-    if data_type in FRACTIONAL_SECOND_TYPES and scale is not None and scale != DEFAULT_FRACTIONAL_SCALE:
+    # the digits of a second the time types keep (sys.columns.scale); 7 is what the bare name means, so a
+    # column declared without one reads the same on every target
+    if data_type in sqltypes.TIME_TYPES and scale is not None and scale != sqltypes.MAX_FRACTIONAL_SECONDS:
         return data_type, length, None, scale
     return data_type, length, None, None
 

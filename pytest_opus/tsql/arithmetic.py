@@ -32,23 +32,18 @@ from typing import Any
 
 from sqlglot import exp
 
+from .. import sqltypes
 from . import dialect
 
-# -- types -------------------------------------------------------------------------------------
-#: SQL Server's data type precedence, highest first (numeric is read as decimal, see dialect.parse_type)
-PRECEDENCE = (
-    "sql_variant", "xml", "datetimeoffset", "datetime2", "datetime", "smalldatetime", "date", "time",
-    "float", "real", "decimal", "money", "smallmoney", "bigint", "int", "smallint", "tinyint", "bit",
-    "ntext", "text", "image", "timestamp", "uniqueidentifier", "nvarchar", "nchar", "varchar", "char",
-    "varbinary", "binary",
-)
+# -- types (SQL Server's vocabulary: pytest_opus/sqltypes.py) ----------------------------------------
+PRECEDENCE = sqltypes.PRECEDENCE
 _RANK = {name: i for i, name in enumerate(PRECEDENCE)}
-INTEGERS = ("tinyint", "smallint", "int", "bigint")
-RANGES = dialect.INTEGER_RANGES
-EXACT = ("decimal", "money", "smallmoney")
-APPROXIMATE = ("float", "real")
-STRINGS = ("char", "varchar", "nchar", "nvarchar", "text", "ntext")
-NUMBERS = (*INTEGERS, "bit", *EXACT, *APPROXIMATE)
+INTEGERS = sqltypes.INTEGERS
+RANGES = sqltypes.INTEGER_RANGES
+EXACT = sqltypes.EXACT
+APPROXIMATE = sqltypes.APPROXIMATE
+STRINGS = sqltypes.STRINGS
+NUMBERS = sqltypes.NUMBERS
 #: a parameter bound from Python: its type is the value's, as pyodbc would send it
 BY_VALUE = "sql_variant"
 OPERATORS = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "%": "modulo"}
@@ -120,8 +115,7 @@ def string_overflowed_int(source: str, value: str) -> ServerError:
     return ServerError(248, f"The conversion of the {source} value '{value}' overflowed an int column.")
 
 
-#: the names error 244 gives tinyint and smallint (SQL Server's internal type names)
-INTERNAL_NAMES = {"tinyint": "INT1", "smallint": "INT2"}
+INTERNAL_NAMES = sqltypes.INTERNAL_NAMES
 
 
 def string_overflowed(source: str, value: str, target: str) -> ServerError:
@@ -227,9 +221,26 @@ def _operate_typed(op: str, lt: str, a: Any, rt: str, b: Any) -> Any:
         value = math.fmod(a2, b2) if type(a2) is float or type(b2) is float else _integer_operation("%", a2, b2)
     else:
         value = a2 + b2 if op == "+" else a2 - b2 if op == "-" else a2 * b2
-    if type(value) is float and math.isinf(value):
+    if type(value) is float and not float_fits(result, value):
         raise overflow("expression", result)
     return value
+
+
+#: the largest magnitude each approximate type holds; SQLite computes in doubles, where a float result
+#: beyond it is infinity and a real one merely large
+FLOAT_LIMITS = sqltypes.FLOAT_LIMITS
+
+
+def float_fits(name: str, value: float) -> bool:
+    """Whether a float or real result is in its type's range (SQL Server: error 8115 beyond it)."""
+    return abs(value) <= FLOAT_LIMITS[name] if name in FLOAT_LIMITS else not math.isinf(value)
+
+
+def plain_float_result(value: exp.Expression, result: str) -> exp.Expression:
+    """A float or real result (SQL) checked against its type's range as plain SQLite: error 8115 beyond it
+    (a product, a sum, a SUM of floats; SQLite gives infinity)."""
+    over = raise_sql(overflow("expression", result).text)
+    return _sql(f"CASE WHEN abs({{v}}) > {FLOAT_LIMITS[result]!r} THEN {{over}} ELSE {{v}} END", v=value, over=over)
 
 
 def check_operands(op: str, left: str, right: str) -> None:
@@ -296,12 +307,29 @@ _DECIMAL_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
 _FLOAT_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
+#: datetime and smalldatetime as text: SQL Server writes style 0 ("CAST and CONVERT": 'Feb 10 2024  1:14PM'),
+#: whose month names follow the session's language; the sandbox holds ISO text. (date, time, datetime2 and
+#: datetimeoffset are written as ISO text, style 121 and 126, as the sandbox holds them.)
+STYLE_ZERO_TYPES = ("datetime", "smalldatetime")
+
+
+def datetime_text_refusal(source: str) -> str:
+    """The refusal of a datetime or smalldatetime converted to text (CAST, PRINT, a variable, a column)."""
+    return (f"a {source} value converted to text (SQL Server writes style 0, 'Feb 10 2024  1:14PM', with the "
+            "month names of the session's language; the sandbox keeps ISO text): CAST it to datetime2 or date "
+            "first, or use CONVERT with a style on SQL Server")
+
+
 def _convert_typed(source: str, target: Target, value: Any) -> Any:
     name, length, precision, scale = target
     if value is None:
         return None
+    if source in STYLE_ZERO_TYPES and name in STRINGS:
+        raise Ambiguous(datetime_text_refusal(source))
     if source not in NUMBERS and source not in STRINGS:
         raise Ambiguous(f"CAST from {source} to {name}")
+    if name in sqltypes.BINARY:
+        return _to_binary(source, name, length, value)
     if source in STRINGS:
         return _from_text(source, target, value)
     if name in INTEGERS:
@@ -309,12 +337,16 @@ def _convert_typed(source: str, target: Target, value: Any) -> Any:
     if name == "bit":
         return 0 if value == 0 else 1
     if name in EXACT:
-        scale = 4 if name != "decimal" else scale or 0
-        precision = 19 if name == "money" else 10 if name == "smallmoney" else precision or 18
+        scale = sqltypes.MONEY_SCALE if name != "decimal" else scale or 0
+        precision = sqltypes.MONEY_PRECISION.get(name, precision or sqltypes.DEFAULT_PRECISION)
         return _to_decimal(_number_decimal(value), precision, scale,
                            lambda: overflow(_message_type(source), name))
     if name in APPROXIMATE:
+        if not float_fits(name, float(value)):  # a float beyond real's range
+            raise overflow(_message_type(source), name)
         return float(value)
+    if name in STRINGS and source in APPROXIMATE:
+        return _float_text(float(value), name, length)
     if name in STRINGS and source in (*INTEGERS, "bit"):
         text = str(value)
         if length not in (None, -1) and len(text) > length:
@@ -325,6 +357,51 @@ def _convert_typed(source: str, target: Target, value: Any) -> Any:
     raise Ambiguous(f"CAST from {source} to {name}")
 
 
+#: the code page of char, varchar and text under the default collation (SQL_Latin1_General_CP1_CI_AS)
+CODE_PAGE = "cp1252"
+
+
+def _to_binary(source: str, name: str, length: int | None, value: Any) -> bytes:
+    """Text as binary(n)/varbinary(n): its bytes, UTF-16LE for nchar/nvarchar and code page 1252 for
+    char/varchar, cut or (binary) padded with zero bytes on the right ("binary and varbinary": a string
+    type converted to binary of unequal length). Other types (padded on the left, in their storage
+    form) are refused."""
+    if source not in STRINGS or source in ("text", "ntext"):
+        raise Ambiguous(f"CAST from {source} to {name} (SQL Server writes the value's storage bytes)")
+    try:
+        data = str(value).encode("utf-16-le" if source in sqltypes.UNICODE else CODE_PAGE)
+    except UnicodeEncodeError:
+        raise Ambiguous(f"CAST to {name} of {source} text with a character outside code page 1252") from None
+    if length is None or length == sqltypes.MAX:
+        return data
+    return data[:length].ljust(length, b"\0") if name == "binary" else data[:length]
+
+
+def float_too_long(name: str, length: int) -> str:
+    """The refusal of a float or real whose text does not fit char(n)/varchar(n) (SQL Server: an error the
+    CAST and CONVERT page does not number)."""
+    return f"CAST of a float or real to {name}({length}), shorter than the number's text (SQL Server: an error)"
+
+
+def _float_text(value: float, name: str, length: int | None) -> str:
+    """A float or real as text, style 0 (sqltypes.float_text); char(n) and nchar(n) pad it with blanks."""
+    text = sqltypes.float_text(value)
+    if length is None or length == sqltypes.MAX:
+        return text
+    if len(text) > length:
+        raise Ambiguous(float_too_long(name, length))
+    return text.ljust(length) if name in ("char", "nchar") else text
+
+
+def float_text_sql(value: str) -> str:
+    """SQL for a float or real value (SQL `value`, not NULL) as text in style 0, as sqltypes.float_text
+    writes it: SQLite's printf('%.6g') with the exponent written in three digits."""
+    return ("(SELECT CASE WHEN opus_e = 0 THEN opus_g ELSE substr(opus_g, 1, opus_e + 1) || "
+            "printf('%03d', CAST(substr(opus_g, opus_e + 2) AS INTEGER)) END "
+            f"FROM (SELECT opus_g, instr(opus_g, 'e') AS opus_e FROM (SELECT printf('%.{sqltypes.FLOAT_TEXT_DIGITS}g', "
+            f"{value}) AS opus_g)))")
+
+
 def _number_to_integer(source: str, target: str, value: int | float) -> int:
     low, high = RANGES[target]
     if source in APPROXIMATE:
@@ -333,13 +410,13 @@ def _number_to_integer(source: str, target: str, value: int | float) -> int:
             shown = struct.unpack("f", struct.pack("f", value))[0] if source == "real" else value
             raise overflow_for_float(target, shown)
         return truncated
-    if source in ("money", "smallmoney"):  # money rounds to an integer, the others truncate
+    if source in sqltypes.MONEY:  # money rounds to an integer, the others truncate
         converted = int(Decimal(repr(value)).quantize(Decimal(1), ROUND_HALF_UP))
     else:
         converted = math.trunc(value)
     if low <= converted <= high:
         return converted
-    if source in ("bit", "tinyint", "smallint", "int") and type(value) is int:
+    if source in sqltypes.WHOLE_NUMBERS and source != "bigint" and type(value) is int:
         raise overflow_for_type(target, value)
     raise overflow("expression", target)
 
@@ -348,11 +425,34 @@ def _number_decimal(value: int | float) -> Decimal:
     return Decimal(value) if type(value) is int else Decimal(repr(value))
 
 
+#: what a decimal SQLite's REAL cannot hold is refused as: more than 15 significant digits after rounding
+INEXACT_DECIMAL = f"a decimal value with more than {sqltypes.DOUBLE_DIGITS} significant digits"
+INEXACT_WHY = f"SQLite's numbers hold {sqltypes.DOUBLE_DIGITS} digits; SQL Server's decimals up to 38"
+
+
+def beyond_double_sql(number: str) -> str:
+    """SQL: true when the REAL `number` needs more than 15 significant digits, the digits a double holds
+    through decimal text and back: such a value lost digits on its way in, or has others than SQL Server's."""
+    return f"CAST(printf('%.{sqltypes.DOUBLE_DIGITS}g', {number}) AS REAL) <> {number}"
+
+
+def inexact_decimal_sql(value: str, scale: int) -> str:
+    """SQL: true when the REAL `value` rounded to `scale` decimals (as decimal(p,scale)) needs more than 15
+    significant digits. SQLite's round() keeps at most 15 decimals, so for a scale of 15 or more the value
+    itself is judged too (as _to_decimal judges the value that SQLite function rounds exactly)."""
+    rounded = beyond_double_sql(f"round({value}, {scale})")
+    return f"({rounded} OR {beyond_double_sql(value)})" if scale >= sqltypes.DOUBLE_DIGITS else rounded
+
+
 def _to_decimal(number: Decimal, precision: int, scale: int, overflowed: Callable[[], ServerError]) -> int | float:
     rounded = number.quantize(Decimal(1).scaleb(-scale), ROUND_HALF_UP)
     if abs(rounded) >= Decimal(10) ** (precision - scale):
         raise overflowed()
-    return int(rounded) if scale == 0 else float(rounded)
+    if scale == 0 and sqltypes.integer_fits("bigint", int(rounded)):
+        return int(rounded)  # (SQLite's integers hold every decimal(p,0) that fits in 64 bits exactly)
+    if sqltypes.significant_digits(rounded) > sqltypes.DOUBLE_DIGITS:
+        raise Ambiguous(f"{INEXACT_DECIMAL} ({INEXACT_WHY})")
+    return float(rounded)  # (beyond 64 bits, a whole number too is a REAL)
 
 
 def _from_text(source: str, target: Target, value: Any) -> Any:
@@ -423,7 +523,9 @@ def needs_check(op: str, left: str | None, right: str | None, left_bounds: Bound
         return True
     if result in INTEGERS:
         return not _fits(op, result, left_bounds, right_bounds)
-    return op in "/%"  # on decimals and floats: division by zero, real division, SQL Server's modulo
+    if result in APPROXIMATE:  # beyond the type's range: SQLite's infinity (or a real too large), SQL Server 8115
+        return True
+    return op in "/%"  # on decimals: division by zero, real division, SQL Server's modulo
 
 
 def _fits(op: str, result: str, left: Bounds, right: Bounds) -> bool:
@@ -453,14 +555,32 @@ def conversion_needs_check(source: str | None, target: str) -> bool:
         return True
     if name in ("bit", *EXACT):
         return True
+    if name in sqltypes.BINARY:  # text as its bytes (SQLite: UTF-8), a number as its storage bytes
+        return source not in sqltypes.BINARY
     if name in APPROXIMATE:
-        return source not in NUMBERS
-    if name in STRINGS:  # a number too long for char(n): '*' or an error (only integers print alike)
-        return source in (*INTEGERS, "bit") and length not in (None, -1)
+        return source not in NUMBERS or (name == "real" and source == "float")
+    if name in STRINGS:  # a number too long for char(n): '*' or an error (only integers print alike);
+        # a float or real is written in SQL Server's style 0 (six digits), not SQLite's; a datetime is refused
+        return ((source in (*INTEGERS, "bit") and length not in (None, -1)) or source in APPROXIMATE
+                or source in STYLE_ZERO_TYPES)
     return False
 
 
 # -- SQLite functions ----------------------------------------------------------------------------
+def guarded(compute: Callable[..., Any], sink: Callable[[ServerError | Ambiguous], None]) -> Callable[..., Any]:
+    """`compute` as a SQLite function: an error of SQL Server's (or a refusal) is handed to `sink` first, since
+    sqlite3 turns every exception into "user-defined function raised exception"."""
+
+    def call(*args: Any) -> Any:
+        try:
+            return compute(*args)
+        except (ServerError, Ambiguous) as error:
+            sink(error)
+            raise
+
+    return call
+
+
 def register(connection: Any, sink: Callable[[ServerError | Ambiguous], None]) -> None:
     """Register tsql_arith(op, left_type, right_type, left, right) and tsql_convert(source_type,
     target, value) on a sqlite3 connection. A failing call hands its error to `sink` before SQLite
@@ -480,18 +600,9 @@ def register(connection: Any, sink: Callable[[ServerError | Ambiguous], None]) -
             sink(error)
             raise
 
-    def guarded(compute: Callable[..., Any]) -> Callable[..., Any]:
-        def call(*args: Any) -> Any:
-            try:
-                return compute(*args)
-            except (ServerError, Ambiguous) as error:
-                sink(error)
-                raise
-        return call
-
     connection.create_function("tsql_arith", 5, arith, deterministic=True)
-    connection.create_function("tsql_round", 4, guarded(round_value), deterministic=True)
-    connection.create_function("tsql_decimal_divide", 4, guarded(divide_decimal), deterministic=True)
+    connection.create_function("tsql_round", 4, guarded(round_value, sink), deterministic=True)
+    connection.create_function("tsql_decimal_divide", 4, guarded(divide_decimal, sink), deterministic=True)
     connection.create_function("tsql_convert", 3, cast, deterministic=True)
 
 
@@ -500,8 +611,7 @@ def _round_half_up(number: Decimal, scale: int, truncate: bool) -> Decimal:
     return number.quantize(step, ROUND_DOWN if truncate else ROUND_HALF_UP)
 
 
-#: the precision of an integer type's values read as decimals
-INTEGER_DIGITS = {"tinyint": 3, "smallint": 5, "int": 10, "bigint": 19}
+INTEGER_DIGITS = {name: sqltypes.INTEGER_DIGITS[name] for name in INTEGERS}
 
 
 def round_value(type_name: str, value: Any, length: Any, function: Any) -> Any:
@@ -528,7 +638,7 @@ def _round_value(type_name: str, value: Any, length: Any, function: Any) -> Any:
         if not low <= whole <= high:
             raise overflow("expression", name)
         return whole
-    if name in ("decimal", "numeric"):
+    if name in sqltypes.DECIMALS:
         if abs(result) >= Decimal(10) ** (precision - scale):
             raise overflow("expression", "decimal")
         return float(result) if scale else int(result)
@@ -668,11 +778,16 @@ def plain_operation(op: str, left_type: str | None, right_type: str | None,
                         l=left, r=right, zero=divide_by_zero, over=overflowed)
         return _sql("CASE " + checked, l=left, r=right, over=overflowed)
     if op in "+-*":
-        return _sql(f"({{l}} {op} {{r}})", l=left, r=right)
-    _copies(left, right, times=2)
+        computed = _sql(f"({{l}} {op} {{r}})", l=left, r=right)
+        if result in APPROXIMATE:
+            _copies(left, right, times=2)
+            return plain_float_result(computed, result)
+        return computed
+    _copies(left, right, times=4 if result in APPROXIMATE else 2)
     division = "CAST({l} AS REAL) / {r}" if op == "/" else "mod({l}, {r})"
-    return _sql("CASE WHEN {r} = 0 AND {l} IS NOT NULL THEN {zero} ELSE " + division + " END",
-                l=left, r=right, zero=divide_by_zero)
+    quotient = _sql("CASE WHEN {r} = 0 AND {l} IS NOT NULL THEN {zero} ELSE " + division + " END",
+                    l=left, r=right, zero=divide_by_zero)
+    return plain_float_result(quotient, result) if result in APPROXIMATE and op == "/" else quotient
 
 
 def plain_sum(total: exp.Expression, result: str) -> exp.Expression:
@@ -692,9 +807,16 @@ OVERFLOWS = {"integer overflow": overflow("expression", "bigint")}
 def plain_convert(source_type: str | None, target: str, value: exp.Expression) -> exp.Expression:
     """CAST(value AS target) in plain SQLite with SQL Server's errors, for a source of known type."""
     name, length, precision, scale = parse_target(target)
+    if source_type in STYLE_ZERO_TYPES and name in STRINGS:
+        raise Ambiguous(datetime_text_refusal(source_type))
     if source_type in (None, BY_VALUE):
         raise Ambiguous(f"CAST to {target} of a value whose type the sandbox cannot tell, without the "
                         "sandbox's SQLite functions (CAST it from its type first)")
+    if name in sqltypes.BINARY and source_type in STRINGS:  # its bytes: UTF-16LE or cp1252, which plain SQLite
+        # cannot write; refused when a value comes (the sandbox's own function converts it, _to_binary)
+        refused = raise_sql(Ambiguous(f"CAST from {source_type} to {target} without the sandbox's SQLite "
+                                      "functions").text)
+        return _sql("CASE WHEN {v} IS NULL THEN NULL ELSE {refused} END", v=value, refused=refused)
     if source_type in STRINGS and source_type not in ("text", "ntext"):
         if name in INTEGERS:
             return _plain_text_to_integer(source_type, name, value)
@@ -726,10 +848,10 @@ def plain_convert(source_type: str | None, target: str, value: exp.Expression) -
                               exp.Anonymous(this="printf", expressions=[exp.Literal.string("%f"), value.copy()]), ".")
         else:
             message = overflow("expression", name).text
-        integral = "round({v})" if source_type in ("money", "smallmoney") else "{v}"
+        integral = "round({v})" if source_type in sqltypes.MONEY else "{v}"
         # the values that truncate into the range: above low - 1, below high + 1 (for bigint, beyond
         # 64 bits, where SQLite has doubles: -2**63 itself fits, 2**63 does not)
-        below, above = (f"< {low}", ">= 9223372036854775808.0") if name == "bigint" else (
+        below, above = (f"< {low}", f">= {high + 1}.0") if name == "bigint" else (
             f"<= {low - 1}", f">= {high + 1}")
         return _sql(f"CASE WHEN {integral} {below} OR {integral} {above} THEN {{over}} "
                     f"ELSE CAST({integral} AS INTEGER) END", v=value, over=raise_sql(message))
@@ -737,13 +859,26 @@ def plain_convert(source_type: str | None, target: str, value: exp.Expression) -
         return _sql("CASE WHEN {v} IS NULL THEN NULL WHEN {v} = 0 THEN 0 ELSE 1 END", v=value)
     if name == "decimal":
         p, s = precision or 18, scale or 0
-        _copies(value, times=3)
+        _copies(value, times=6)
         over = raise_sql(overflow(_message_type(source_type), name).text)
         rounded = "CAST(round({v}) AS INTEGER)" if s == 0 else f"round({{v}}, {s})"
-        return _sql(f"CASE WHEN abs({rounded}) >= {10 ** (p - s)} THEN {{over}} ELSE {rounded} END",
-                    v=value, over=over)
+        inexact = "" if s == 0 else f"WHEN {inexact_decimal_sql('{v}', s)} THEN {{inexact}} "
+        return _sql(f"CASE WHEN abs({rounded}) >= {10 ** (p - s)} THEN {{over}} {inexact}ELSE {rounded} END",
+                    v=value, over=over, inexact=raise_sql(Ambiguous(f"{INEXACT_DECIMAL} ({INEXACT_WHY})").text))
     if name in APPROXIMATE:
+        if name == "real" and source_type == "float":
+            _copies(value, times=3)
+            return _sql(f"CASE WHEN abs({{v}}) > {FLOAT_LIMITS['real']!r} THEN {{over}} ELSE CAST({{v}} AS REAL) END",
+                        v=value, over=raise_sql(overflow("float", "real").text))
         return _sql("CAST({v} AS REAL)", v=value)
+    if name in STRINGS and source_type in APPROXIMATE:
+        _copies(value, times=2)
+        text = float_text_sql("{v}")
+        refused = raise_sql(Ambiguous(float_too_long(name, length or 1)).text)
+        if length not in (None, -1):
+            padded = f"substr({text} || '{' ' * (length or 1)}', 1, {length})" if name in ("char", "nchar") else text
+            text = f"CASE WHEN length({text}) > {length} THEN {{refused}} ELSE {padded} END"
+        return _sql(f"CASE WHEN {{v}} IS NULL THEN NULL ELSE {text} END", v=value, refused=refused)
     if name in STRINGS and source_type in (*INTEGERS, "bit") and length not in (None, -1):
         _copies(value, times=3)
         too_long = exp.Literal.string("*") if name in ("char", "varchar") else raise_sql(
@@ -808,14 +943,19 @@ def _plain_text_to_decimal(source: str, precision: int, scale: int, value: exp.E
     refuse_round = raise_sql(Ambiguous(f"CAST to decimal({precision},{scale}) of a string with more than {scale} "
                                        "decimals, without the sandbox's SQLite functions (rounding)").text)
     number = "CAST({t} AS INTEGER)" if scale == 0 else "CAST({t} AS REAL)"
+    # the digits SQLite's number keeps exactly: an INTEGER 18 (every 18-digit number fits 64 bits), a REAL 15
+    digits, most = (whole, 18) if scale == 0 else (f"rtrim(ltrim({whole} || {fraction}, '0'), '0')",
+                                                   sqltypes.DOUBLE_DIGITS)
+    refuse_digits = raise_sql(Ambiguous(f"{INEXACT_DECIMAL} ({INEXACT_WHY})").text)
     return _sql(
         "CASE WHEN {v} IS NULL THEN NULL WHEN {blanks} THEN {refuse_blanks} "
         "WHEN {u} GLOB '*[eE]*' AND {u} NOT GLOB '*[^0-9eE.+-]*' THEN {refuse_exponent} "
         "WHEN {u} = '' OR {u} = '.' OR {u} GLOB '*[^0-9.]*' OR {u} GLOB '*.*.*' THEN {invalid} "
         f"WHEN length({whole}) > {precision - scale} THEN {{over}} "
-        f"WHEN length({fraction}) > {scale} THEN {{refuse_round}} ELSE {number} END",
+        f"WHEN length({fraction}) > {scale} THEN {{refuse_round}} "
+        f"WHEN length({digits}) > {most} THEN {{refuse_digits}} ELSE {number} END",
         **parts, refuse_blanks=refuse_blanks, refuse_exponent=refuse_exponent, invalid=invalid, over=over,
-        refuse_round=refuse_round,
+        refuse_round=refuse_round, refuse_digits=refuse_digits,
     )
 
 

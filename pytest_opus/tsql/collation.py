@@ -47,6 +47,9 @@ import re
 import unicodedata
 from typing import Any
 
+from .. import sqltypes
+from .arithmetic import Ambiguous, ServerError
+
 #: SQLite collation names the translator writes
 DEFAULT = "NOCASE"  # replaced on sqlite3 connections by SQL Server's default (see register)
 ORDER = "TSQL_ORDER"
@@ -300,7 +303,8 @@ class Collations:
             return 0
         if self._folds(sensitive, needle, haystack):
             needle, haystack = needle.lower(), haystack.lower()  # one to one for every vouched character
-        return haystack.find(needle) + 1
+        found = haystack.find(needle)
+        return sqltypes.utf16_length(haystack[:found]) + 1 if found >= 0 else 0  # in UTF-16 code units
 
     def replace(self, text: Any, find: Any, replacement: Any, sensitive: Any) -> str | None:
         """REPLACE(text, find, replacement) matching `find` under the collation."""
@@ -365,6 +369,102 @@ def change_case(text: Any, upper: Any) -> str | None:
         changed = ch.upper() if upper else ch.lower()
         out.append(changed if len(changed) == 1 else ch)
     return "".join(out)
+
+
+# -- lengths and positions in UTF-16 code units -------------------------------------------------------
+# SQL_Latin1_General_CP1_CI_AS is not a supplementary-character (_SC) collation: LEN, SUBSTRING, LEFT, RIGHT,
+# CHARINDEX and UNICODE count UTF-16 code units, so a character beyond U+FFFF (an emoji) counts two. varchar
+# (code page 1252) holds one code unit per character. Pages: learn.microsoft.com/en-us/sql/relational-databases/
+# collations/collation-and-unicode-support ("Supplementary characters"), len-, substring-, left-, right-,
+# unicode-transact-sql.
+#: the errors of a negative length (sys.messages 537 and 536)
+LEFT_OR_SUBSTRING_LENGTH = (537, "Invalid length parameter passed to the LEFT or SUBSTRING function.")
+RIGHT_LENGTH = (536, "Invalid length parameter passed to the RIGHT function.")
+_CUT_FUNCTIONS = ("SUBSTRING", "LEFT", "RIGHT")
+
+
+def _text_argument(value: Any, function: str) -> str | bytes:
+    """The text a string function works on: text as it is, binary as bytes, an integer as its digits (SQL Server
+    converts it to varchar); another number is refused (its text would be its type's, which the sandbox does
+    not keep: 2.50 is stored as 2.5)."""
+    if isinstance(value, str | bytes):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise Ambiguous(f"{function} of a {type(value).__name__} value that is not an integer (SQL Server converts it to "
+                    "text by its type's rules): CAST it to the text you mean first")
+
+
+def _units(text: str) -> list[int] | None:
+    """The UTF-16 code units of a text holding a character beyond U+FFFF, None for one that has none."""
+    if text.isascii() or sqltypes.utf16_length(text) == len(text):
+        return None
+    data = text.encode("utf-16-le", "surrogatepass")
+    return [int.from_bytes(data[i:i + 2], "little") for i in range(0, len(data), 2)]
+
+
+def text_length(value: Any) -> int | None:
+    """LEN: the code units of the text without its trailing blanks."""
+    if value is None:
+        return None
+    text = _text_argument(value, "LEN")
+    if isinstance(text, bytes):
+        raise Ambiguous("LEN of a binary value (SQL Server counts its bytes): use DATALENGTH")
+    return sqltypes.utf16_length(text.rstrip(" "))
+
+
+def cut_text(value: Any, start: Any, length: Any, function: str) -> str | bytes | None:
+    """SUBSTRING(value, start, length), LEFT(value, length) and RIGHT(value, length) (`start` unused), in code
+    units. SUBSTRING keeps the positions start .. start + length - 1 that lie in the text (SUBSTRING('abcd', 0, 2)
+    is 'a'); a negative length is error 537 (LEFT, SUBSTRING) or 536 (RIGHT); NULL gives NULL. A cut through
+    a character beyond U+FFFF is refused: SQL Server returns half of its surrogate pair."""
+    if function not in _CUT_FUNCTIONS:
+        raise ValueError(function)
+    if value is None or length is None or (function == "SUBSTRING" and start is None):
+        return None
+    for number in (length, start) if function == "SUBSTRING" else (length,):
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise Ambiguous(f"{function} with a start or length that is not an integer (SQL Server converts it to "
+                            "int): CAST it to INT")
+    if length < 0:
+        raise ServerError(*(RIGHT_LENGTH if function == "RIGHT" else LEFT_OR_SUBSTRING_LENGTH))
+    text = _text_argument(value, function)
+    units = _units(text) if isinstance(text, str) else None
+    size = len(units) if units is not None else len(text)
+    if function == "SUBSTRING":
+        begin = max(start, 1) - 1
+        end = max(start + length - 1, begin)
+    elif function == "LEFT":
+        begin, end = 0, length
+    else:
+        begin, end = max(size - length, 0), size
+    begin, end = min(begin, size), min(end, size)
+    if units is None:
+        return text[begin:end]
+    for edge in (begin, end):
+        if 0 < edge < size and 0xDC00 <= units[edge] <= 0xDFFF:
+            raise Ambiguous(f"{function} cutting a character beyond U+FFFF in half (SQL Server counts UTF-16 code "
+                            "units under SQL_Latin1_General_CP1_CI_AS and returns half of its surrogate pair)")
+    return b"".join(u.to_bytes(2, "little") for u in units[begin:end]).decode("utf-16-le")
+
+
+def first_unicode(value: Any) -> int | None:
+    """UNICODE: the first code unit (of a character beyond U+FFFF, its high surrogate); NULL for empty text."""
+    if value is None:
+        return None
+    text = _text_argument(value, "UNICODE")
+    if isinstance(text, bytes):
+        raise Ambiguous("UNICODE of a binary value: CAST it to NVARCHAR first")
+    if not text:
+        return None
+    point = ord(text[0])
+    return point if point <= 0xFFFF else 0xD800 + ((point - 0x10000) >> 10)
+
+
+#: name registered on SQLite -> (number of arguments, the Python function); functions.register registers them
+TEXT_FUNCTIONS: dict[str, tuple[int, Any]] = {
+    "tsql_len": (1, text_length), "tsql_cut": (4, cut_text), "tsql_unicode": (1, first_unicode),
+}
 
 
 @functools.lru_cache(maxsize=512)

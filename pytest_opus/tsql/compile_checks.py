@@ -82,8 +82,9 @@ def use_refusal(database: str, sandbox: str) -> str | None:
     """Why `USE database` is refused by a sandbox that is the database `sandbox`; None when it is accepted."""
     if database.lower() == sandbox.lower():
         return None
-    return (f"USE {database} (the sandbox holds one database, {sandbox}; run scripts for another database "
-            "against SQL Server)")
+    return (f"USE {database} (the sandbox holds one database, {sandbox}; to rehearse scripts written for "
+            f"{database} on a sandbox of that name, use --opus-database {database} with pytest or --database "
+            f"{database} with opus-sql; scripts for another database run against SQL Server)")
 
 
 def check_batch(statements: list[Statement], tables: TableColumns | None,

@@ -74,7 +74,9 @@ def default_sql(expression: exp.Expression) -> str:
     raise NotInSubset(f"default {expression.sql(dialect='tsql')}")
 
 
-def column_model(definition: exp.ColumnDef) -> ColumnModel:
+def column_model(definition: exp.ColumnDef, *, table_keys: bool = False) -> ColumnModel:
+    """One column's model. An IDENTITY column must be the PRIMARY KEY (SQLite's AUTOINCREMENT is its rowid): in
+    CREATE TABLE (`table_keys`) a table-level PRIMARY KEY may make it so, which table_model checks."""
     ttype = tsql_type(definition.args.get("kind"))
     base = dialect.parse_type(ttype)[0]
     col = ColumnModel(definition.name, dialect.storage_type(ttype), ttype,
@@ -106,7 +108,7 @@ def column_model(definition: exp.ColumnDef) -> ColumnModel:
             col.unique_name = cname  # table_model keeps a named key as a table constraint (its name survives)
         else:
             raise NotInSubset(f"column constraint {constraint.sql(dialect='tsql')}")
-    if col.identity and col.pk_name is None:
+    if col.identity and col.pk_name is None and not table_keys:
         raise NotInSubset("IDENTITY on a column that is not the PRIMARY KEY")
     if col.pk_name is not None and not col.identity:
         col.not_null = True  # a key column of another kind: table_model makes it the table's primary key
@@ -122,7 +124,7 @@ def table_model(create: exp.Create) -> TableModel:
         if isinstance(item, exp.ColumnDef):
             if model.column(item.name) is not None:
                 raise SyntaxProblem(f"column name '{item.name}' is specified more than once")
-            defined = column_model(item)
+            defined = column_model(item, table_keys=True)
             if defined.pk_name is not None and not defined.identity:  # `id INT PRIMARY KEY`: the table's key
                 if model.primary_key is not None:
                     raise SyntaxProblem(f"cannot add multiple PRIMARY KEY constraints to table '{model.name}'")
@@ -163,6 +165,8 @@ def table_model(create: exp.Create) -> TableModel:
         raise SyntaxProblem("multiple identity columns specified for the table")
     if identities and model.primary_key is not None:
         raise NotInSubset("an IDENTITY column that is not the table's only PRIMARY KEY column")
+    if any(c.pk_name is None for c in identities):  # not the key by a column or a table PRIMARY KEY
+        raise NotInSubset("IDENTITY on a column that is not the PRIMARY KEY")
     for col in identities:
         if col.pk_name == "":
             col.pk_name = None

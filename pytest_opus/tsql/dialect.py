@@ -9,85 +9,46 @@ from __future__ import annotations
 import re
 import socket
 
+from .. import sqltypes
+
 # -- types -----------------------------------------------------------------------------------------
+# SQL Server's type vocabulary lives in pytest_opus/sqltypes.py; these are the sandbox's views of it.
 #: T-SQL types the sandbox stores. SQLite keeps the declared type text verbatim, so the catalog can
 #: report it back exactly; only MAX is spelled -1 (SQLite type arguments must be numbers).
 SUPPORTED_TYPES = {
-    "bit", "tinyint", "smallint", "int", "bigint", "decimal", "numeric", "money", "float", "real",
-    "char", "varchar", "nchar", "nvarchar", "text", "ntext", "date", "time", "datetime", "datetime2",
-    "smalldatetime", "datetimeoffset", "uniqueidentifier", "varbinary", "binary",
+    *sqltypes.WHOLE_NUMBERS, *sqltypes.DECIMALS, "money", *sqltypes.APPROXIMATE, *sqltypes.STRINGS,
+    *sqltypes.DATE_TIME, "uniqueidentifier", "varbinary", "binary",
 }
-CHARACTER_TYPES = {"char", "varchar", "nchar", "nvarchar", "text", "ntext", "binary", "varbinary"}
-INTEGER_TYPES = {"bit", "tinyint", "smallint", "int", "bigint"}
-#: The values each integer type holds (bit aside).
-INTEGER_RANGES = {
-    "tinyint": (0, 255),
-    "smallint": (-(2**15), 2**15 - 1),
-    "int": (-(2**31), 2**31 - 1),
-    "bigint": (-(2**63), 2**63 - 1),
-}
-EXACT_NUMERIC_TYPES = {"decimal", "numeric"}
-#: bytes per character, for COL_LENGTH (SQL Server reports bytes, not characters)
-BYTES_PER_CHAR = {"nchar": 2, "nvarchar": 2}
-#: storage size in bytes of fixed-size types, for COL_LENGTH
-FIXED_LENGTH = {
-    "bit": 1, "tinyint": 1, "smallint": 2, "int": 4, "bigint": 8, "money": 8, "float": 8, "real": 4,
-    "date": 3, "time": 5, "datetime": 8, "datetime2": 8, "smalldatetime": 4, "datetimeoffset": 10,
-    "uniqueidentifier": 16,
-}
+#: the types whose values SQLite compares as text (NOCASE applies to the strings among them)
+CHARACTER_TYPES = {*sqltypes.STRINGS, "binary", "varbinary"}
+INTEGER_TYPES = set(sqltypes.WHOLE_NUMBERS)
+INTEGER_RANGES = sqltypes.INTEGER_RANGES
+EXACT_NUMERIC_TYPES = set(sqltypes.DECIMALS)
 #: the type an IDENTITY primary key has in SQLite (only this exact spelling makes a rowid alias)
 IDENTITY_STORAGE_TYPE = "INTEGER"
 #: marks an identity column whose T-SQL type is not int, inside the stored CREATE TABLE text
 IDENTITY_MARKER = re.compile(r"/\*opus:(\w+)\*/")
 
-#: spellings that name the same type; sqlglot parses DECIMAL and NUMERIC alike (and renders NUMERIC),
-#: so both are reported as SQL Server's usual name, decimal
-_TYPE_ALIASES = {"integer": "int", "numeric": "decimal", "dec": "decimal"}
-_TYPE_TEXT = re.compile(r"^\s*(\w+)\s*(?:\(\s*([-\w]+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
-
 
 def parse_type(text: str) -> tuple[str, int | None, int | None, int | None]:
-    """`NVARCHAR(-1)` / `nvarchar(max)` / `DECIMAL(18,4)` -> (name, max_length, precision, scale)."""
-    m = _TYPE_TEXT.match(text)
-    if not m:
-        return text.strip().lower(), None, None, None
-    name = _TYPE_ALIASES.get(m.group(1).lower(), m.group(1).lower())
-    first, second = m.group(2), m.group(3)
-    if name == "sysname" and first is None:  # SQL Server's type for names: nvarchar(128)
-        return "nvarchar", 128, None, None
-    if name in CHARACTER_TYPES:
-        if first is None:
-            length = -1 if name in ("text", "ntext") else 1
-        elif first.lower() == "max":
-            length = -1
-        else:
-            length = int(first)
-        return name, length, None, None
-    if name in EXACT_NUMERIC_TYPES:
-        precision = int(first) if first is not None else 18
-        scale = int(second) if second is not None else 0
-        return name, None, precision, scale
-    return name, None, None, None
+    """`NVARCHAR(-1)` / `nvarchar(max)` / `DECIMAL(18,4)` -> (name, max_length, precision, scale): the parts
+    of sqltypes.read_type, for the callers that unpack them."""
+    declared = sqltypes.read_type(text)
+    return declared.name, declared.length, declared.precision, declared.scale
 
 
 def storage_type(tsql_type: str) -> str:
     """The declared type SQLite stores for a T-SQL type: the same text, MAX spelled -1."""
-    name, length, precision, scale = parse_type(tsql_type)
-    if length is not None:
-        return f"{name.upper()}({length})"
-    if precision is not None:
-        return f"{name.upper()}({precision},{scale})"
-    return name.upper()
+    return sqltypes.read_type(tsql_type).storage_text
 
 
 def col_length(data_type: str, max_length: int | None, precision: int | None) -> int:
     """COL_LENGTH: the column's size in bytes, as SQL Server reports it (-1 for MAX)."""
     if max_length is not None:
-        return -1 if max_length == -1 else max_length * BYTES_PER_CHAR.get(data_type, 1)
-    if data_type in EXACT_NUMERIC_TYPES:
-        p = precision or 18
-        return 5 if p <= 9 else 9 if p <= 19 else 13 if p <= 28 else 17
-    return FIXED_LENGTH.get(data_type, 8)
+        return -1 if max_length == -1 else max_length * sqltypes.BYTES_PER_CHARACTER.get(data_type, 1)
+    if data_type in sqltypes.DECIMALS:
+        return sqltypes.decimal_storage_bytes(precision or sqltypes.DEFAULT_PRECISION)
+    return sqltypes.STORAGE_BYTES.get(data_type, 8)
 
 
 # -- defaults --------------------------------------------------------------------------------------
@@ -158,7 +119,6 @@ FUNCTION_REWRITES = {
     "USER_NAME": "'dbo'",
     # the machine the sandbox runs on is the client: HOST_NAME() is the client's name on SQL Server too
     "HOST_NAME": "'" + socket.gethostname().replace("'", "''") + "'",
-    "SCOPE_IDENTITY": "last_insert_rowid()",
     "QUOTENAME": "'[' || replace({0}, ']', ']]') || ']'",
     "NCHAR": "char({0})",
     "NEWID": DEFAULT_FUNCTIONS["newid"],

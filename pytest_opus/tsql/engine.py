@@ -49,8 +49,8 @@ from .parser import (
     parse_batch,
     unquote,
 )
-from .runtime import Driver as Driver  # re-exported: the targets build engines from drivers
 from .runtime import (
+    UNKNOWN_IDENTITY,
     Frame,
     Output,
     Row,
@@ -63,6 +63,7 @@ from .runtime import (
     refused_construct,
     server_error,
 )
+from .runtime import Driver as Driver  # re-exported: the targets build engines from drivers
 from .runtime import to_db as to_db
 from .schema_changes import SchemaChanges
 from .sqlite_schema import (
@@ -158,6 +159,8 @@ class _DmlTranslation:
     translated: Translated
     keys: tuple[Table, list[Index]] | None  # Engine.nullable_keys of the statement
     written_variable: str | None  # the table variable the statement writes (without @), if any
+    #: an INSERT's table: (its name, whether it has an IDENTITY column); None for other statements
+    inserted: tuple[str, bool] | None = None
 
 
 class _ReturnSignal(Exception):
@@ -209,6 +212,12 @@ class Engine:
         self.fail_at: Callable[[int], bool] | None = None
         #: the table SET IDENTITY_INSERT is ON for (one per session, as in SQL Server), or None
         self.identity_insert: str | None = None
+        #: @@IDENTITY: the last IDENTITY value an INSERT of this session generated (None after an INSERT into
+        #: a table without one; UNKNOWN_IDENTITY after a failed INSERT or one that inserted no row)
+        self.session_identity: Any = None
+        #: IDENTITY tables an INSERT failed on in the open transaction: SQL Server may have used values for the
+        #: failed rows (never given back), so the next values it generates are not known (see `note_insert`)
+        self._identity_gaps: set[str] = set()
         #: SQL Server's collations on this connection (collation.py); None over ODBC, which keeps NOCASE
         self.collations = collation.register(driver.connection) if driver.functions else None
         #: The budget of one WHILE loop (each time it runs): iterations and seconds of wall time.
@@ -406,6 +415,7 @@ class Engine:
         if self.trancount == 1:
             self.driver.run("COMMIT")
             self._table_variables_in_transaction.clear()
+            self._identity_gaps.clear()
         self.trancount -= 1
 
     def rollback(self) -> None:
@@ -413,6 +423,7 @@ class Engine:
             raise TsqlError(3903, "The ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION.")
         self.driver.run("ROLLBACK")
         self._table_variables_in_transaction.clear()
+        self._identity_gaps.clear()
         self.trancount = 0
         self.changed()  # the catalog may be back to what it was
         self._filled.clear()
@@ -672,8 +683,8 @@ class Engine:
             self.use(statement.database, frame)
         elif isinstance(statement, SetVariable):
             self.set_variable(statement, frame)
-        elif isinstance(statement, Print):
-            value = self.evaluate(statement.expression, frame)
+        elif isinstance(statement, Print):  # PRINT converts its argument to text as CAST does (a decimal's scale)
+            value = self.evaluate(f"CAST(({statement.expression}) AS NVARCHAR(MAX))", frame)
             self.message("print", "" if value is None else as_text(value), statement.line + frame.line_offset)
             self.rowcount = 0
         elif isinstance(statement, Throw):
@@ -854,7 +865,7 @@ class Engine:
 
     # -- expressions -------------------------------------------------------------------------------------
     def answers(self, frame: Frame) -> Answers:
-        return Answers(self.system_variable, self.runner_function,
+        return Answers(lambda name: self.system_variable(name, frame), self.runner_function,
                        lambda name: self.variable("@" + name, frame).value,
                        lambda name: self._variable_type("@" + name, frame),
                        self.column_type, self.time_defaults, self.table_columns, self.driver.functions,
@@ -899,22 +910,23 @@ class Engine:
         return types.get(name.lower())
 
     def table_column_types(self, table: str) -> dict[str, str] | None:
-        """{lower-case column name: full type ('decimal(18,4)')} of a catalog table; None when there is none."""
+        """{lower-case column name: full type ('decimal(18,4)')} of a catalog or #temp table (`#t`); None when
+        there is none."""
 
         tables: dict[str, dict[str, str] | None] = self._for_schema("table_column_types", dict)
         lowered = table.lower()
         if lowered not in tables:  # one table at a time: a deploy asks about a few tables between DDL statements
-            found = self._catalog_table(lowered)
+            found = self._catalog_table(lowered) if not lowered.startswith("#") else self.written_table(table)
             tables[lowered] = None if found is None else {c.name.lower(): c.type_text for c in found.columns}
         return tables[lowered]
 
     def table_columns(self, table: str) -> dict[str, str] | None:
-        """{lower-case column name: base type} of a catalog table; None when there is no such table."""
+        """{lower-case column name: base type} of a catalog or #temp table (`#t`); None when there is none."""
 
         tables: dict[str, dict[str, str] | None] = self._for_schema("table_columns", dict)
         lowered = table.lower()
         if lowered not in tables:
-            found = self._catalog_table(lowered)
+            found = self._catalog_table(lowered) if not lowered.startswith("#") else self.written_table(table)
             tables[lowered] = None if found is None else {c.name.lower(): c.data_type for c in found.columns}
         return tables[lowered]
 
@@ -1039,12 +1051,43 @@ class Engine:
             self._statement_cache[key] = cached
         return cached
 
-    def system_variable(self, name: str) -> Any:
+    def system_variable(self, name: str, frame: Frame | None = None) -> Any:
+        """@@NAME, and SCOPE_IDENTITY() (of `frame`'s scope)."""
+        if name in ("IDENTITY", "SCOPE_IDENTITY"):
+            value = self.session_identity if name == "IDENTITY" else frame.scope_identity if frame else None
+            if value is UNKNOWN_IDENTITY:
+                shown = "@@IDENTITY" if name == "IDENTITY" else "SCOPE_IDENTITY()"
+                raise NotInSubset(f"{shown} after a failed INSERT into a table with an IDENTITY column, or (for "
+                                  "@@IDENTITY) after one that inserted no row (SQL Server's value is not documented "
+                                  "well enough for the sandbox to give it)")
+            return value
         return {
             "ROWCOUNT": self.rowcount, "TRANCOUNT": self.trancount, "ERROR": self.last_error,
-            "IDENTITY": None, "SERVERNAME": "sandbox", "SPID": 1,
-            "VERSION": "pytest-opus embedded T-SQL runner on SQLite",
+            "SERVERNAME": "sandbox", "SPID": 1, "VERSION": "pytest-opus embedded T-SQL runner on SQLite",
         }.get(name)
+
+    def note_insert(self, identity: bool, rows: int, frame: Frame) -> None:
+        """@@IDENTITY and SCOPE_IDENTITY() after an INSERT (the IDENTITY and SCOPE_IDENTITY pages): an INSERT
+        into a table without an IDENTITY column makes @@IDENTITY NULL and leaves SCOPE_IDENTITY() as it was;
+        one into an IDENTITY table sets both to the last value it generated (with IDENTITY_INSERT ON, the last
+        value it wrote: the column is the table's rowid). An INSERT of no row into an IDENTITY table leaves
+        SCOPE_IDENTITY() as it was; what @@IDENTITY holds then is not documented (reading it is refused)."""
+        if not identity:
+            self.session_identity = None
+            return
+        if not rows:
+            self.session_identity = UNKNOWN_IDENTITY
+            return
+        value = self.driver.query("SELECT last_insert_rowid()")[0][0]
+        self.session_identity = frame.scope_identity = value
+
+    def note_failed_insert(self, table: str, frame: Frame) -> None:
+        """A failed INSERT into an IDENTITY table: SQL Server may have generated values for it, which it never
+        gives back and which @@IDENTITY and SCOPE_IDENTITY() then hold, so neither they nor the table's next
+        IDENTITY values are known (reading them, and the next INSERT into the table, are refused)."""
+        self.session_identity = frame.scope_identity = UNKNOWN_IDENTITY
+        if self.trancount:
+            self._identity_gaps.add(table)
 
     def runner_function(self, name: str, args: list[Any]) -> Any:
         current = self._errors[-1] if self._errors else None
@@ -1220,10 +1263,18 @@ class Engine:
         if isinstance(tree, exp.Insert | exp.Update | exp.Delete) and isinstance(target, exp.Table) \
                 and isinstance(target.this, exp.Parameter):
             written = target.this.name
-        plan = self.write_plan(tree, frame)
+        plan = self.write_plan(tree, frame)  # a table variable's name is its #temp table's from here on
+        inserted = None
+        if isinstance(tree, exp.Insert):
+            node = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+            if isinstance(node, exp.Table):
+                temporary = isinstance(node.this, exp.Identifier) and node.this.args.get("temporary")
+                name = ("#" if temporary else "") + node.name
+                table = self.written_table(name)
+                inserted = (name.lower(), table is not None and any(c.identity for c in table.columns))
         translated = rewrite(tree, self.answers(frame))
         return _DmlTranslation(plan.finish(translated.sql) if plan else translated.sql, translated,
-                               self.nullable_keys(tree), written)
+                               self.nullable_keys(tree), written, inserted)
 
     def _run_dml(self, translation: _DmlTranslation, frame: Frame) -> None:
         translated = translation.translated
@@ -1232,6 +1283,11 @@ class Engine:
             self._table_variables_in_transaction[self.table_variable(name, frame)] = "@" + name
         self.fill_catalog_views(translated.catalog_views)
         params = self.bound(translated.variables, frame)
+        inserted = translation.inserted
+        if inserted is not None and inserted[0] in self._identity_gaps and self.identity_insert is None:
+            raise NotInSubset(f"an INSERT into {inserted[0]} after an INSERT into it failed in this transaction "
+                              "(SQL Server may have used IDENTITY values for the failed rows and never gives them "
+                              "back; the sandbox cannot tell which values come next)")
         keys = translation.keys
         savepoint = None
         if keys is not None:  # the statement is undone when it wrote a second NULL key (check_nullable_keys)
@@ -1249,11 +1305,17 @@ class Engine:
             if savepoint is not None:
                 self.driver.run(f"ROLLBACK TO {savepoint}")
                 self.driver.run(f"RELEASE {savepoint}")
+            if inserted is not None and inserted[1]:
+                self.note_failed_insert(inserted[0], frame)
             raise
         if savepoint is not None:
             self.driver.run(f"RELEASE {savepoint}")
+        if inserted is not None:
+            self.note_insert(inserted[1], written, frame)
         if description:
-            if translated.assignments:
+            if translated.accumulation is not None:  # SELECT @v = @v + x FROM ...: concatenated row by row
+                self.accumulate(translated.assignments[0], translated.accumulation, rows, frame)
+            elif translated.assignments:
                 if translated.accumulates and len(rows) > 1:
                     raise NotInSubset("SELECT @v = <expression reading @v> over more than one row (SQL Server "
                                       "accumulates row by row; build the value with STRING_AGG or a loop)")
@@ -1268,6 +1330,16 @@ class Engine:
             self.rowcount = len(rows)
         else:
             self.rowcount = written
+
+    def accumulate(self, name: str, left: str, rows: list[Row], frame: Frame) -> None:
+        """`SELECT @v = <left> + <column part> FROM ...` as SQL Server runs it: for each row in turn, @v becomes
+        <left> (evaluated with @v as it is then) concatenated with the row's part; NULL on either side gives
+        NULL (CONCAT_NULL_YIELDS_NULL). The order is the query's (its ORDER BY where it has one)."""
+        variable = self.variable("@" + name, frame)
+        for (part,) in rows:
+            before = self.evaluate(left, frame)
+            joined = None if before is None or part is None else as_text(before) + as_text(part)
+            variable.value = self.assigned(variable.type, joined)
 
     def write_plan(self, tree: exp.Expression, frame: Frame) -> WritePlan | None:
         """Each value an INSERT or UPDATE writes, converted to its column's type (writes.py)."""
@@ -1480,21 +1552,67 @@ def _sqlite_number(value: decimal.Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-_PRINTF = re.compile(r"%(?:-?\d*)(?:\.\d+)?([sdiuxX%])")
+#: RAISERROR's format specifications: % [flags] [width] [.precision] [h|l] type (the RAISERROR page)
+_PRINTF = re.compile(r"%(?P<flags>[-+0# ]*)(?P<width>\*|\d+)?(?:\.(?P<precision>\*|\d+))?[hlI]?(?P<type>.?)")
+#: the longest message RAISERROR sends; a longer one is cut to 2,044 characters and an ellipsis
+RAISERROR_MESSAGE_MAX = 2047
 
 
 def _printf(template: str, args: list[Any]) -> str:
-    """RAISERROR's message substitution: %s, %d, %i, %u, %x; `%%` is a percent sign."""
+    """RAISERROR's message substitution, as the RAISERROR page documents it: %d and %i (signed), %u, %o, %x,
+    %X (unsigned, 32 bits) and %s, with the flags `-` `+` `0` `#` and blank, a width and a precision (each
+    a number or `*`, taken from the arguments); `%%` is a percent sign; a NULL or missing argument is
+    `(null)`. Other types (%f, %c, ...) and an argument whose type does not match are refused."""
     values = iter(args)
 
+    def argument_number(written: str | None, what: str) -> int | None:
+        if written != "*":
+            return int(written) if written else None
+        value = next(values, None)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise NotInSubset(f"RAISERROR with a {what} '*' whose argument is not an integer")
+        return value
+
     def substitute(m: re.Match[str]) -> str:
-        if m.group(1) == "%":
+        kind = m["type"]
+        if kind == "%" and not (m["flags"] or m["width"] or m["precision"]):
             return "%"
+        if kind not in ("d", "i", "u", "o", "x", "X", "s"):
+            raise NotInSubset(f"RAISERROR with the format specification {m[0]!r} (SQL Server takes d, i, o, s, u, "
+                              "x and X)")
+        flags = m["flags"]
+        width = argument_number(m["width"], "width")
+        precision = argument_number(m["precision"], "precision")
         value = next(values, None)
         if value is None:
-            return "(null)"
-        if m.group(1) in "xX":
-            return format(int(value), m.group(1))
-        return as_text(value)
+            body = "(null)"
+        elif kind == "s":
+            if not isinstance(value, str):
+                raise NotInSubset("RAISERROR with a number for %s (SQL Server: error 2786, the types must match)")
+            body = value[:precision] if precision is not None else value
+        else:
+            if not isinstance(value, int) or isinstance(value, bool) or not -(2**31) <= value < 2**32:
+                raise NotInSubset(f"RAISERROR with a value that is not a 32-bit integer for %{kind} (SQL Server: "
+                                  "error 2786 or 2748)")
+            signed = kind in "di"
+            number = value if signed else value % 2**32
+            if precision == 0 and number == 0:
+                raise NotInSubset(f"RAISERROR {m[0]!r} of 0 (C writes no digit; SQL Server's answer is not documented)")
+            digits = format(abs(number), {"d": "d", "i": "d", "u": "d", "o": "o", "x": "x", "X": "X"}[kind])
+            if precision is not None:
+                digits = digits.zfill(precision)
+            prefix = ""
+            if "#" in flags and kind in "oxX" and number:
+                prefix = {"o": "0", "x": "0x", "X": "0X"}[kind]
+            sign = "-" if number < 0 else ("+" if "+" in flags else " " if " " in flags else "") if signed else ""
+            if width is not None and "0" in flags and "-" not in flags and precision is None:
+                digits = digits.zfill(width - len(sign) - len(prefix))
+            body = sign + prefix + digits
+        if width is not None:
+            body = body.ljust(width) if "-" in flags else body.rjust(width)
+        return body
 
-    return _PRINTF.sub(substitute, template)
+    message = _PRINTF.sub(substitute, template)
+    if len(message) > RAISERROR_MESSAGE_MAX:
+        message = message[:RAISERROR_MESSAGE_MAX - 3] + "..."
+    return message

@@ -14,17 +14,19 @@ and a column from the table the statement reads it from. None means the runner c
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, cast
 
 from sqlglot import exp
 
-from . import arithmetic, dialect
+from .. import sqltypes
+from . import arithmetic, dialect, functions
 
 if TYPE_CHECKING:
     from .translate import Answers
 
-CHARACTER_TYPES = {"char", "varchar", "nchar", "nvarchar", "text", "ntext"}
-NUMERIC_TYPES = dialect.INTEGER_TYPES | dialect.EXACT_NUMERIC_TYPES | {"float", "real", "money"}
+CHARACTER_TYPES = set(sqltypes.STRINGS)
+NUMERIC_TYPES = {*sqltypes.WHOLE_NUMBERS, *sqltypes.DECIMALS, *sqltypes.APPROXIMATE, "money"}
 _STRING_FUNCTIONS = {"QUOTENAME", "NCHAR", "UPPER", "LOWER", "LTRIM", "RTRIM", "TRIM", "REPLACE", "SUBSTRING",
                      "ERROR_MESSAGE", "ERROR_PROCEDURE", "OBJECT_NAME", "SCHEMA_NAME", "DB_NAME",
                      "SUSER_SNAME", "USER_NAME", "ORIGINAL_LOGIN", "HOST_NAME"}
@@ -60,6 +62,8 @@ def is_stringy(node: exp.Expression, answers: Answers | None) -> bool:
         return bool(node.is_string)
     if isinstance(node, _STRING_NODES):
         return True
+    if functions.handles(node):
+        return functions.result_type(node, lambda n: tsql_type(n, answers)) in CHARACTER_TYPES
     if isinstance(node, exp.Anonymous):
         return str(node.this).upper() in _STRING_FUNCTIONS
     if isinstance(node, exp.Add):
@@ -77,6 +81,8 @@ def is_numeric(node: exp.Expression, answers: Answers | None) -> bool:
         return not node.is_string
     if isinstance(node, _NUMERIC_NODES):
         return True
+    if functions.handles(node):
+        return functions.result_type(node, lambda n: tsql_type(n, answers)) in NUMERIC_TYPES
     if isinstance(node, exp.Anonymous):
         return str(node.this).upper() in _NUMERIC_FUNCTIONS
     if isinstance(node, exp.Add):
@@ -203,6 +209,8 @@ def tsql_type(node: exp.Expression, answers: Answers | None) -> str | None:
         return _common_type([node.args.get("true"), node.args.get("false")], answers)
     if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and len(node.this.expressions) == 1:
         return tsql_type(_unalias(node.this.expressions[0]), answers)
+    if functions.handles(node):
+        return functions.result_type(node, lambda n: tsql_type(n, answers))
     if isinstance(node, exp.Anonymous):
         return _FUNCTION_TYPES.get(str(node.this).upper())
     return None
@@ -223,6 +231,24 @@ def value_bounds(node: exp.Expression) -> tuple[int, int] | None:
         return int(node.this), int(node.this)
     if isinstance(node, _BOUNDED) and not node.args.get("big_int"):
         return 0, dialect.INTEGER_RANGES["int"][1]
+    if isinstance(node, exp.Case) and node.this is None:  # CASE WHEN ... THEN 0 ELSE 1 END: its results' bounds
+        results = [i.args.get("true") for i in node.args.get("ifs") or []] + [node.args.get("default")]
+        found = [value_bounds(r) for r in results if r is not None and not isinstance(r, exp.Null)]
+        if found and all(b is not None for b in found):
+            return min(b[0] for b in found if b), max(b[1] for b in found if b)
+        return None
+    if isinstance(node, exp.Add | exp.Sub | exp.Mul):  # in the int range whatever the operands: a sum of counts
+        left, right = value_bounds(node.this), value_bounds(node.expression)
+        if left is None or right is None:
+            return None
+        if isinstance(node, exp.Mul):
+            corners = [a * b for a in left for b in right]
+            low, high = min(corners), max(corners)
+        else:
+            low, high = (left[0] + right[0], left[1] + right[1]) if isinstance(node, exp.Add) else (
+                left[0] - right[1], left[1] - right[0])
+        int_low, int_high = dialect.INTEGER_RANGES["int"]
+        return (low, high) if int_low <= low and high <= int_high else None
     return None
 
 
@@ -326,8 +352,9 @@ def _sources(scope: exp.Expression, answers: Answers) -> dict[str, Columns]:
 
 def _table_columns(table: exp.Table, answers: Answers) -> Columns:
     schema = table.args.get("db")
-    if isinstance(table.this, exp.Identifier) and table.this.args.get("temporary"):
-        return None  # a #temp table: not in the catalog
+    temp = temp_table_name(table)
+    if temp is not None:  # a #temp table (a table variable's too): its declared types, from SQLite's temp schema
+        return answers.table_columns(temp)  # type: ignore[return-value]
     if schema is not None and schema.name.lower() != "dbo":  # a catalog view, or its snapshot in temp
         return dialect.catalog_view_columns(  # type: ignore[return-value]
             table.name if schema.name.lower() == "temp" else f"{schema.name}.{table.name}")
@@ -337,12 +364,31 @@ def _table_columns(table: exp.Table, answers: Answers) -> Columns:
     return answers.table_columns(table.name)  # type: ignore[return-value]
 
 
+def temp_table_name(table: exp.Table) -> str | None:
+    """`#t` for a #temp table, as written (`#t`) or as translated (`temp.#t`); None for other tables."""
+    if isinstance(table.this, exp.Identifier) and table.this.args.get("temporary"):
+        return "#" + table.name
+    schema = table.args.get("db")
+    if schema is not None and schema.name.lower() == "temp" and table.name.startswith("#"):
+        return table.name
+    return None
+
+
 def _cte(table: exp.Table) -> exp.Expression | None:
     root = table.root()
-    for cte in root.find_all(exp.CTE):
-        if cte.alias_or_name.lower() == table.name.lower():
-            return cte.this  # type: ignore[no-any-return]
-    return None
+    held = getattr(_LAST_CTES, "entry", None)
+    if held is None or held[0] is not root:  # a statement's CTEs, found once (not once per column read)
+        ctes: dict[str, exp.CTE] = {}
+        for cte in root.find_all(exp.CTE):
+            ctes.setdefault(cte.alias_or_name.lower(), cte)
+        held = _LAST_CTES.entry = (root, ctes)
+    found = held[1].get(table.name.lower())
+    return found.this if found is not None else None
+
+
+#: The CTEs of the statement last typed, by name, per thread: translation never adds or removes a CTE,
+#: and the nodes are read when asked (`.this`), so a CTE translated since is seen as it is now.
+_LAST_CTES = threading.local()
 
 
 def _derived_columns(query: exp.Select | exp.SetOperation, answers: Answers) -> Columns:
@@ -375,8 +421,7 @@ def _branches(query: exp.Expression) -> list[exp.Select]:
 
 
 # -- full types: the length, precision and scale too ---------------------------------------------
-#: the length of char/varchar/nchar/nvarchar written without one in CAST and CONVERT
-CAST_LENGTH = 30
+CAST_LENGTH = sqltypes.CAST_LENGTH
 
 
 def full_type(node: exp.Expression, answers: Answers | None) -> str | None:
@@ -391,7 +436,9 @@ def full_type(node: exp.Expression, answers: Answers | None) -> str | None:
     if isinstance(node, exp.Literal):
         return literal_full_type(node)
     if isinstance(node, exp.National):
-        return f"nvarchar({max(len(node.this.encode('utf-16-le')) // 2, 1)})"
+        return f"nvarchar({max(sqltypes.utf16_length(node.this), 1)})"
+    if isinstance(node, exp.Parameter) and isinstance(node.this, exp.Parameter):  # @@IDENTITY is numeric(38,0)
+        return "decimal(38,0)" if node.this.name.upper() == "IDENTITY" else None
     if isinstance(node, exp.Parameter) and not isinstance(node.this, exp.Parameter) and answers is not None:
         declared = answers.variable_type(variable_name(node))
         return None if declared == "sql_variant" else declared.replace(" ", "").lower()
@@ -399,15 +446,85 @@ def full_type(node: exp.Expression, answers: Answers | None) -> str | None:
         return _column_full_type(node, answers)
     if isinstance(node, exp.Coalesce) and node.args.get("is_null"):
         return full_type(node.this, answers)
+    if isinstance(node, exp.Anonymous):
+        return _FUNCTION_FULL_TYPES.get(str(node.this).upper())
+    if isinstance(node, exp.Upper | exp.Lower):  # the argument's type, length included
+        return full_type(node.this, answers)
+    if isinstance(node, _ARITHMETIC) or (isinstance(node, exp.Add) and not concatenates(node, answers)):
+        return _decimal_result(node, answers)
     return None
+
+
+#: the precision of each integer type as a decimal operand (data type precedence converts it to decimal(p,0))
+_INTEGER_PRECISION = {"tinyint": 3, "smallint": 5, "int": 10, "bigint": 19}
+
+
+def decimal_operand(node: exp.Expression, answers: Answers | None) -> tuple[int, int] | None:
+    """(precision, scale) of an operand of decimal arithmetic: a decimal's own, an integer constant's digits
+    (SQL Server types the constant 3 as decimal(1,0) there: 1.0 / 3 is 0.333333), an integer type's precision
+    (int is decimal(10,0)); None for other types or where the runner cannot tell."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Literal) and not node.is_string and str(node.this).isdigit():
+        return len(str(node.this).lstrip("0")) or 1, 0
+    found = full_type(node, answers)
+    if found is None:
+        return None
+    name, _length, precision, scale = dialect.parse_type(found)
+    if name in _INTEGER_PRECISION:
+        return _INTEGER_PRECISION[name], 0
+    if name in ("decimal", "numeric") and "(" in found:
+        return (precision or 18), (scale or 0)
+    return None
+
+
+def _decimal_result(node: exp.Expression, answers: Answers | None) -> str | None:
+    """The decimal(p,s) of `a + b`, `a - b`, `a * b`, `a / b` with a decimal operand and a decimal or integer
+    other, by SQL Server's rules ("Precision, scale, and length"): + and -: s = max(s1, s2), p = s + max(p1 - s1,
+    p2 - s2) + 1; *: p = p1 + p2 + 1, s = s1 + s2; /: s = max(6, s1 + p2 + 1), p = p1 - s1 + s2 + s. None where
+    p would pass 38 (SQL Server then cuts the scale by rules the runner does not model), for % and for other
+    types."""
+    if isinstance(node, exp.Mod):
+        return None
+    kinds = {tsql_type(node.this, answers), tsql_type(node.expression, answers)}
+    if "decimal" not in kinds and "numeric" not in kinds:
+        return None
+    left, right = decimal_operand(node.this, answers), decimal_operand(node.expression, answers)
+    if left is None or right is None:
+        return None
+    (p1, s1), (p2, s2) = left, right
+    if isinstance(node, exp.Mul):
+        precision, scale = p1 + p2 + 1, s1 + s2
+    elif isinstance(node, exp.Div):
+        scale = max(6, s1 + p2 + 1)
+        precision = p1 - s1 + s2 + scale
+    else:
+        scale = max(s1, s2)
+        precision = scale + max(p1 - s1, p2 - s2) + 1
+    return f"decimal({precision},{scale})" if precision <= 38 else None
+
+
+#: the full types of the functions the runner answers that return text (SQL Server's documented types;
+#: sysname is nvarchar(128))
+_FUNCTION_FULL_TYPES = {
+    "ERROR_MESSAGE": "nvarchar(4000)", "ERROR_PROCEDURE": "nvarchar(128)", "OBJECT_NAME": "nvarchar(128)",
+    "SCHEMA_NAME": "nvarchar(128)", "DB_NAME": "nvarchar(128)", "SUSER_SNAME": "nvarchar(128)",
+    "USER_NAME": "nvarchar(128)", "ORIGINAL_LOGIN": "nvarchar(128)", "HOST_NAME": "nvarchar(128)",
+    "QUOTENAME": "nvarchar(258)", "SCOPE_IDENTITY": "decimal(38,0)",
+}
 
 
 def cast_type(to: exp.DataType) -> str:
     """The type a CAST names, in lower case: `VARCHAR` without a length is varchar(30), as in SQL Server."""
     text = to.sql(dialect="tsql").replace(" ", "").lower()
-    name = dialect.parse_type(text)[0]
-    if name in ("char", "varchar", "nchar", "nvarchar") and "(" not in text:
+    name, _length, _precision, scale = dialect.parse_type(text)
+    if name in (*sqltypes.SHORT_STRINGS, "binary", "varbinary") and "(" not in text:
         return f"{name}({CAST_LENGTH})"
+    if name in sqltypes.TIME_TYPES and scale is not None:  # (writes.date_time rounds to n; the CAST does not pass it)
+        from .translate import NotInSubset  # (translate imports this module)
+
+        raise NotInSubset(f"CAST to {text} (SQL Server rounds to its {scale} decimals; the sandbox's CAST keeps "
+                          f"seven): CAST to {name}, or assign it to a {text} variable")
     return text
 
 
@@ -437,7 +554,7 @@ def _column_full_type(column: exp.Column, answers: Answers) -> str | None:
             for table in tables:
                 if qualifier is not None and table.alias_or_name.lower() != qualifier:
                     continue
-                columns = answers.table_column_types(table.name)
+                columns = answers.table_column_types(temp_table_name(table) or table.name)
                 if columns is not None and name in columns:
                     hits.append(columns[name])
             if len(hits) == 1:
@@ -459,7 +576,7 @@ def in_code_page(text: str) -> bool:
     return all(ord(ch) < 0x80 or 0xA0 <= ord(ch) <= 0xFF or ch in CP1252_EXTRA for ch in text)
 
 
-_UNICODE_TYPES = {"nchar", "nvarchar", "ntext"}
+_UNICODE_TYPES = set(sqltypes.UNICODE)
 
 
 def is_unicode(nodes: list[exp.Expression | None], answers: Answers | None) -> bool | None:

@@ -1328,3 +1328,54 @@ def unquote(identifier: str) -> str:
     if identifier.startswith('"') and identifier.endswith('"'):
         return identifier[1:-1].replace('""', '"')
     return identifier
+
+
+#: the words that end a SELECT's list of items (where a compound assignment's expression stops)
+_SELECT_LIST_ENDS = frozenset({"FROM", "WHERE", "GROUP", "HAVING", "ORDER", "UNION", "EXCEPT", "INTERSECT", "OPTION",
+                               "INTO", "FOR", "WINDOW"})
+_COMPOUND_ASSIGNMENTS = frozenset({"+=", "-=", "*=", "/=", "%=", "&=", "|=", "^="})
+_COMPOUND_OPERATOR = re.compile(r"@\w+\s*[-+*/%&|^]=")
+
+
+def expand_compound_assignments(text: str) -> str:
+    """`SELECT @v += x, @n -= 1 FROM t` as `SELECT @v = @v + (x), @n = @n - (1) FROM t`: T-SQL's compound
+    assignment in a SELECT means exactly that (as in SET), and sqlglot cannot read the short form."""
+    if _COMPOUND_OPERATOR.search(text) is None:  # the cheap test first: statements are parsed often
+        return text
+    tokens = tokenize(text)
+    if not tokens or tokens[0].upper != "SELECT":
+        return text
+    edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in the text
+    depth = 0
+    item_start = True
+    open_item: tuple[Token, Token] | None = None  # the variable and operator of the item being expanded
+    for i, tok in enumerate(tokens[1:], start=1):
+        if tok.text == "(":
+            depth += 1
+        elif tok.text == ")":
+            depth -= 1
+        at_top = depth == 0 and tok.text != ")"
+        if at_top and (tok.text == "," or (tok.kind == "word" and tok.upper in _SELECT_LIST_ENDS)):
+            if open_item is not None:
+                edits.append((tokens[i - 1].end, tokens[i - 1].end, ")"))
+                open_item = None
+            item_start = tok.text == ","
+            if tok.kind == "word":
+                break
+            continue
+        following = tokens[i + 1:i + 3]
+        if item_start and tok.kind == "variable" and following:
+            operator = following[0].text
+            end = following[0].end
+            if len(following) == 2 and following[1].text == "=" and following[1].start == end:  # `|` `=` lexed apart
+                operator, end = operator + "=", following[1].end
+            if operator in _COMPOUND_ASSIGNMENTS:
+                edits.append((following[0].start, end, f"= {tok.text} {operator[0]} ("))
+                open_item = (tok, following[0])
+        item_start = False
+    else:
+        if open_item is not None:
+            edits.append((tokens[-1].end, tokens[-1].end, ")"))
+    for start, end, replacement in reversed(edits):
+        text = text[:start] + replacement + text[end:]
+    return text

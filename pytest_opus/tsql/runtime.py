@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import arithmetic, dialect
+from .. import sqltypes
+from . import arithmetic, dialect, functions
 
 Row = tuple[Any, ...]
 
@@ -35,6 +36,7 @@ class Driver:
         self.functions = hasattr(connection, "create_function")
         if self.functions:
             arithmetic.register(connection, self._keep_function_error)
+            functions.register(connection, self._keep_function_error)
 
     def _keep_function_error(self, error: arithmetic.ServerError | arithmetic.Ambiguous) -> None:
         self._function_error = error
@@ -143,6 +145,10 @@ def refused_construct(message: str) -> str | None:
     return message[len(arithmetic.REFUSED):] if message.startswith(arithmetic.REFUSED) else None
 
 
+#: the IDENTITY value SQL Server keeps after a failed INSERT, which the sandbox cannot tell (reading it is refused)
+UNKNOWN_IDENTITY = object()
+
+
 @dataclass
 class Variable:
     type: str
@@ -158,6 +164,9 @@ class Frame:
     line_offset: int = 0
     #: the #temp tables of the table variables declared here (dropped when the frame ends)
     tables: list[str] = field(default_factory=list)
+    #: SCOPE_IDENTITY(): the last IDENTITY value an INSERT of this scope (batch, procedure, dynamic SQL)
+    #: generated; None before any; UNKNOWN_IDENTITY after an INSERT into an IDENTITY table failed
+    scope_identity: Any = None
 
 
 @dataclass
@@ -178,9 +187,16 @@ class Unsupported(TsqlError):
 
 
 def converted(source_type: str | None, type_text: str, value: Any) -> Any:
-    """A value assigned to a variable of a numeric type, converted as SQL Server converts it (errors
-    220, 8115, 245, ...: arithmetic.convert); `source_type` is the assigned expression's type."""
-    if dialect.parse_type(type_text)[0] not in arithmetic.NUMBERS:
+    """A value assigned to a variable, converted as SQL Server converts it where its type decides: to a
+    numeric type (errors 220, 8115, 245, ...: arithmetic.convert), a datetime to text (refused: style 0) or
+    to datetime2 and time (its 1/300 s as exact decimals); `source_type` is the assigned expression's type."""
+    target = sqltypes.read_type(type_text).name
+    if source_type in arithmetic.STYLE_ZERO_TYPES and value is not None:
+        if target in sqltypes.STRINGS:
+            raise Unsupported(arithmetic.datetime_text_refusal(source_type), None, None)
+        if source_type == "datetime" and target in ("datetime2", "time") and isinstance(value, str):
+            return sqltypes.datetime_as_datetime2(value)
+    if target not in arithmetic.NUMBERS:
         return value
     try:
         return arithmetic.convert(source_type, type_text, value)
@@ -200,15 +216,26 @@ def coerce(type_text: str, value: Any) -> Any:
             if name == "bit":
                 return 1 if value not in (0, "0", False, "false", "False") else 0
             return int(value) if not isinstance(value, str) else int(decimal.Decimal(value.strip()))
-        if name in ("char", "varchar", "nchar", "nvarchar", "text", "ntext"):
+        if name in sqltypes.STRINGS:
             text = as_text(value)
             return text if length in (None, -1) else text[:length]
         if name in dialect.EXACT_NUMERIC_TYPES:
-            return decimal.Decimal(str(value))
-        if name in ("float", "real"):
+            return _exact(decimal.Decimal(str(value).strip()), _scale)
+        if name in sqltypes.APPROXIMATE:
             return float(value)
     except (ValueError, decimal.InvalidOperation):
         raise TsqlError(245, f"Conversion failed when converting the value '{value}' to data type {name}.") from None
+    return value
+
+
+def _exact(value: decimal.Decimal, scale: int | None) -> decimal.Decimal:
+    """A decimal variable's value: refused when, rounded to the scale, it needs more digits than SQLite's
+    numbers keep (as the column writes and CAST refuse it, arithmetic.INEXACT_DECIMAL); a whole number that
+    fits 64 bits is exact. (arithmetic.convert checks what is assigned; this holds for every other way in.)"""
+    rounded = sqltypes.round_decimal(value, scale or 0)
+    whole = rounded == rounded.to_integral_value() and sqltypes.integer_fits("bigint", int(rounded))
+    if not whole and sqltypes.significant_digits(rounded) > sqltypes.DOUBLE_DIGITS:
+        raise Unsupported(f"{arithmetic.INEXACT_DECIMAL} ({arithmetic.INEXACT_WHY})", None, None)
     return value
 
 

@@ -7,6 +7,7 @@ indexes). Every change checks what SQL Server would check first and raises its e
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,7 @@ from .sqlite_schema import (
     render_table,
     without_default,
 )
-from .translate import NotInSubset, rewrite
+from .translate import NotInSubset, parse_expression, rewrite
 from .writes import Source, conversion, insert_sql, literal_type, table_of
 
 if TYPE_CHECKING:
@@ -319,6 +320,9 @@ class SchemaChanges:
                 return
             raise TsqlError(4924, f"ALTER TABLE DROP COLUMN failed because column '{column}' does not exist in "
                             f"table '{model.name}'.")
+        if len(model.columns) == 1:
+            raise TsqlError(4923, f"ALTER TABLE DROP COLUMN failed because '{col.name}' is the only data column in "
+                            f"table '{model.name}'. A table must have at least one data column.")
         table = self.engine.catalog().catalog.table(model.name)
         assert table is not None
         dependents = _dependents(table, col.name)
@@ -326,7 +330,13 @@ class SchemaChanges:
             details = " ".join(f"The object '{d}' is dependent on column '{col.name}'." for d in dependents)
             raise TsqlError(5074, f"{details} ALTER TABLE DROP COLUMN {col.name} failed because one or more "
                             "objects access this column.")
-        self.driver.run(f"ALTER TABLE {quote(model.name)} DROP COLUMN {quote(col.name)}")
+        if self.driver.query("SELECT 1 FROM sqlite_master WHERE type = 'view' AND instr(lower(sql), ?) LIMIT 1",
+                             [model.name.lower()]):
+            # SQLite refuses to drop a column a view reads; SQL Server drops it and the view fails when used
+            # (207), as a view reading a dropped table does here: rebuild the table, views kept as written
+            self.rebuild(model, replace(model, columns=[c for c in model.columns if c is not col]))
+        else:
+            self.driver.run(f"ALTER TABLE {quote(model.name)} DROP COLUMN {quote(col.name)}")
         self.changed()
 
     def drop_constraint(self, model: TableModel, constraint: str, if_exists: bool) -> None:
@@ -385,12 +395,20 @@ class SchemaChanges:
             f"INSERT INTO {quote(temp)} ({', '.join(quote(t) for t in targets)}) "
             f"SELECT {', '.join(sources)} FROM {quote(old.name)}"
         )
+        # the IDENTITY counter (AUTOINCREMENT's row in sqlite_sequence) goes with the old table; SQL Server's
+        # current identity value is the table's, whatever the ALTER, so it is carried over
+        counter = (self.driver.query("SELECT seq FROM sqlite_sequence WHERE name = ?", [old.name])
+                   if any(c.identity for c in old.columns) else [])
         self.driver.run(f"DROP TABLE {quote(old.name)}")
         self.driver.run("PRAGMA legacy_alter_table = ON")  # views naming the table stay as written
         try:
             self.driver.run(f"ALTER TABLE {quote(temp)} RENAME TO {quote(old.name)}")
         finally:
             self.driver.run("PRAGMA legacy_alter_table = OFF")
+        if counter and any(c.identity for c in new.columns):
+            self.driver.run("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", [counter[0][0], old.name])
+            if not self.driver.query("SELECT 1 FROM sqlite_sequence WHERE name = ?", [old.name]):
+                self.driver.run("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", [old.name, counter[0][0]])
         for (sql,) in indexes:
             self.driver.run(sql)
 
@@ -479,12 +497,23 @@ class SchemaChanges:
 
 
 def _dependents(table: Table, column: str) -> list[str]:
-    """What stops a column from being dropped (SQL Server error 5074): its default, indexes on it."""
+    """What stops a column from being dropped (SQL Server error 5074): its default, the CHECK constraints
+    that read it (its own column CHECK too), indexes and keys on it."""
     found = [i.name for i in table.indexes if any(c.lower() == column.lower() for c in i.columns)]
+    found[:0] = [check.name for check in table.checks if column.lower() in _columns_read(check.definition)]
     col = table.column(column)
     if col is not None and col.default_name:
         found.insert(0, col.default_name)
     return found
+
+
+def _columns_read(definition: str) -> set[str]:
+    """The lower-case names of the columns a CHECK's condition reads."""
+    try:
+        tree = parse_expression(definition)
+    except Exception:  # a condition the runner stored but cannot read again: every word might be a column
+        return {word.lower() for word in re.findall(r"\w+", definition)}
+    return {c.name.lower() for c in tree.find_all(exp.Column)}
 
 
 def _literal_type(node: exp.Expression) -> str:

@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .. import sqltypes
 from ..catalog import Catalog, CheckConstraint, Column, Index, Parameter, Procedure, Table, View
 from . import dialect
-from .expression_types import CHARACTER_TYPES
 from .parser import Token, tokenize, unquote
 
 ROUTINES_TABLE = "__opus_routines"
@@ -68,8 +68,8 @@ def render_column(col: ColumnModel) -> str:
     parts = [quote(col.name)]
     if col.identity:
         parts.append(dialect.IDENTITY_STORAGE_TYPE)
-        if dialect.parse_type(col.tsql_type)[0] != "int":
-            parts.append(f"/*opus:{dialect.parse_type(col.tsql_type)[0]}*/")
+        if sqltypes.read_type(col.tsql_type).name != "int":
+            parts.append(f"/*opus:{sqltypes.read_type(col.tsql_type).name}*/")
         if col.pk_name:
             parts.append(f"CONSTRAINT {quote(col.pk_name)}")
         parts.append("PRIMARY KEY AUTOINCREMENT")
@@ -250,17 +250,13 @@ def _parse_column(text: str, toks: list[Token]) -> ColumnModel:
     if col.identity:
         col.tsql_type = marker.group(1).lower() if marker else "int"
     else:
-        name_, length, precision, scale = dialect.parse_type(storage) if storage else ("", None, None, None)
-        col.tsql_type = type_text(name_, length, precision, scale)
+        col.tsql_type = sqltypes.read_type(storage).text if storage else ""
     return col
 
 
 def type_text(name: str, length: int | None, precision: int | None, scale: int | None) -> str:
-    if length is not None:
-        return f"{name}({'max' if length == -1 else length})"
-    if precision is not None:
-        return f"{name}({precision},{scale})"
-    return name
+    """A type's parts as the catalog writes the type: nvarchar(max), decimal(18,4) (sqltypes.SqlType.text)."""
+    return sqltypes.SqlType(name, length, precision, scale).text
 
 
 # -- the catalog in three queries --------------------------------------------------------------------
@@ -372,13 +368,14 @@ def _read_table(name: str, sql: str, rows: tuple[tuple[Any, ...], ...],
 
 
 def _param_type(type_text: str) -> tuple[str, int | None, int | None, int | None]:
-    return dialect.parse_type(type_text)
+    declared = sqltypes.read_type(type_text)
+    return declared.name, declared.length, declared.precision, declared.scale
 
 
 def _view_column(row: tuple[Any, ...]) -> Column:
     cid, name, decl = row[0], row[1], row[2]
-    data_type, length, precision, scale = dialect.parse_type(decl) if decl else ("", None, None, None)
-    return Column(name, cid + 1, data_type, length, precision, scale, nullable=True)
+    declared = sqltypes.read_type(decl) if decl else sqltypes.SqlType("")
+    return Column(name, cid + 1, declared.name, declared.length, declared.precision, declared.scale, nullable=True)
 
 
 def _table(name: str, model: TableModel, rows: list[tuple[Any, ...]], index_rows: list[tuple[Any, ...]]) -> Table:
@@ -387,10 +384,10 @@ def _table(name: str, model: TableModel, rows: list[tuple[Any, ...]], index_rows
         cm = model.column(col_name)
         if cm is None:  # a column SQLite knows but our text reader missed: report what SQLite says
             cm = ColumnModel(col_name, decl, decl.lower(), bool(notnull))
-        data_type, length, precision, scale = dialect.parse_type(cm.tsql_type)
+        declared = sqltypes.read_type(cm.tsql_type)
         cols.append(
             Column(
-                col_name, cid + 1, data_type, length, precision, scale,
+                col_name, cid + 1, declared.name, declared.length, declared.precision, declared.scale,
                 nullable=not (notnull or cm.identity or cm.pk_name is not None),
                 default=dialect.default_to_tsql(cm.default),
                 default_name=cm.default_name
@@ -468,8 +465,8 @@ def catalog_view_rows(view: str, snapshot: SandboxCatalog) -> list[tuple[Any, ..
                 rows.append((
                     "sandbox", SCHEMA, obj.name, c.name, c.ordinal, c.default,
                     "YES" if c.nullable else "NO", c.data_type, c.max_length,
-                    c.precision if c.precision is not None else _int_precision(c.data_type),
-                    c.scale if c.scale is not None else (0 if c.data_type in dialect.INTEGER_TYPES else None),
+                    c.precision if c.precision is not None else sqltypes.INTEGER_DIGITS.get(c.data_type),
+                    c.scale if c.scale is not None else (0 if c.data_type in sqltypes.WHOLE_NUMBERS else None),
                 ))
     elif view == "information_schema.views":
         rows = [("sandbox", SCHEMA, v.name) for v in views]
@@ -511,7 +508,7 @@ def catalog_view_rows(view: str, snapshot: SandboxCatalog) -> list[tuple[Any, ..
                 rows.append((
                     object_id(obj.name), c.name, c.ordinal,
                     dialect.col_length(c.data_type, c.max_length, c.precision),
-                    c.precision or _int_precision(c.data_type) or 0, c.scale or 0,
+                    c.precision or sqltypes.INTEGER_DIGITS.get(c.data_type) or 0, c.scale or 0,
                     int(c.nullable), int(c.identity),
                     object_id(c.default_name) if c.default_name else 0,
                 ))
@@ -538,10 +535,6 @@ def catalog_view_rows(view: str, snapshot: SandboxCatalog) -> list[tuple[Any, ..
             for ck in t.checks:
                 rows.append((object_id(ck.name), ck.name, object_id(t.name), f"({ck.definition})", "C"))
     return rows
-
-
-def _int_precision(data_type: str) -> int | None:
-    return {"tinyint": 3, "smallint": 5, "int": 10, "bigint": 19, "bit": 1}.get(data_type)
 
 
 def system_default_name(table: str, column: str) -> str:
@@ -601,7 +594,7 @@ def quote_list(names: Sequence[str]) -> str:
 
 # -- values as stored ------------------------------------------------------------------------------
 #: SQL Server's integer ranges, and bit's.
-_RANGES = {**dialect.INTEGER_RANGES, "bit": (0, 1)}
+_RANGES = {**sqltypes.INTEGER_RANGES, "bit": (0, 1)}
 
 
 def stored_value_fits(value: str, column: Column) -> str | None:
@@ -620,8 +613,8 @@ def stored_value_fits(value: str, column: Column) -> str | None:
     if kind in _RANGES:
         low, high = _RANGES[kind]
         return ok + f"(typeof({value}) = 'integer' AND {value} BETWEEN {low} AND {high})"
-    if kind in ("decimal", "numeric"):
-        precision, scale = column.precision or 18, column.scale or 0
+    if kind in sqltypes.DECIMALS:
+        precision, scale = column.precision or sqltypes.DEFAULT_PRECISION, column.scale or 0
         # Comparisons, not abs(): SQLite's abs() of -2^63 is an "integer overflow" error.
         bound = f"{value} > -1e{precision - scale} AND {value} < 1e{precision - scale}"
         # At most `scale` decimals, as Python's round(v, scale) == v decides, and what json_object
@@ -635,7 +628,7 @@ def stored_value_fits(value: str, column: Column) -> str | None:
         return ok + (
             f"(typeof({value}) = 'integer' AND {bound}) OR (typeof({value}) = 'real' AND {bound} AND ({exact}))"
         )
-    if kind in CHARACTER_TYPES:
+    if kind in sqltypes.STRINGS:
         if column.max_length in (None, -1):
             return ok + f"typeof({value}) = 'text'"
         n = column.max_length

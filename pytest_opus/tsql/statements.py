@@ -20,9 +20,18 @@ from .parser import unquote
 from .translate import NotInSubset, parse_statement
 
 _SET_OPTION = re.compile(r"^\s*SET\s+(?P<name>\w+)\b(?P<rest>.*?)\s*;?\s*$", re.IGNORECASE | re.DOTALL)
-#: session options a script may set; they change nothing the sandbox models
-HARMLESS_OPTIONS = {"NOCOUNT", "XACT_ABORT", "ANSI_NULLS", "QUOTED_IDENTIFIER", "ANSI_PADDING",
-                    "ANSI_WARNINGS", "ARITHABORT", "CONCAT_NULL_YIELDS_NULL", "NUMERIC_ROUNDABORT"}
+#: session options a script may set, with the values that change nothing the sandbox models: the ISO
+#: settings SQL Server's connections use by default (SSMS scripts SET them ON). Their other value changes
+#: answers the sandbox gives the ISO way (ANSI_NULLS OFF makes NULL = NULL true, QUOTED_IDENTIFIER OFF makes
+#: "x" a string, ANSI_PADDING OFF trims stored blanks, ANSI_WARNINGS/ARITHABORT OFF turn errors into NULLs,
+#: CONCAT_NULL_YIELDS_NULL OFF makes 'a' + NULL 'a', NUMERIC_ROUNDABORT ON makes rounding an error) and
+#: is refused. XACT_ABORT OFF lets SQL Server go on after some errors; the sandbox stops the script there,
+#: as the SQL Server target does when the driver reports the error ("Known differences").
+HARMLESS_OPTIONS: dict[str, tuple[str, ...]] = {
+    "NOCOUNT": ("ON", "OFF"), "XACT_ABORT": ("ON", "OFF"), "ANSI_NULLS": ("ON",), "QUOTED_IDENTIFIER": ("ON",),
+    "ANSI_PADDING": ("ON",), "ANSI_WARNINGS": ("ON",), "ARITHABORT": ("ON",), "CONCAT_NULL_YIELDS_NULL": ("ON",),
+    "NUMERIC_ROUNDABORT": ("OFF",),
+}
 #: SET IDENTITY_INSERT [schema.]table ON|OFF: a setting of the session, kept by the engine
 _IDENTITY_INSERT = re.compile(r"^\s+(?P<table>(\[[^\]]+\]|\w+)(\.(\[[^\]]+\]|\w+))?)\s+(?P<state>ON|OFF)$",
                               re.IGNORECASE)
@@ -71,8 +80,10 @@ def classify(text: str, parse: Callable[[str], exp.Expression] = parse_statement
             if schema.lower() != "dbo":
                 raise NotInSubset(f"schema {schema} (the sandbox has only dbo)")
             return SqlStatement("identity-insert", name=table, on=identity_insert.group("state").upper() == "ON")
-        if name not in HARMLESS_OPTIONS or option.group("rest").strip().upper() not in ("ON", "OFF"):
-            raise NotInSubset(f"SET {name}")
+        value = option.group("rest").strip().upper()
+        if name not in HARMLESS_OPTIONS or value not in HARMLESS_OPTIONS[name]:
+            shown = f"SET {name} {value}" if name in HARMLESS_OPTIONS and value in ("ON", "OFF") else f"SET {name}"
+            raise NotInSubset(shown)
         return SqlStatement("option")
     drop_index = _DROP_INDEX.match(text)
     if drop_index:

@@ -19,7 +19,8 @@ from sqlglot import exp
 from sqlglot.dialects.sqlite import SQLite
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
-from . import arithmetic, collation, dialect
+from .. import sqltypes
+from . import arithmetic, collation, dialect, functions
 from .expression_types import (
     CHARACTER_TYPES,
     COMPARISONS,
@@ -27,6 +28,7 @@ from .expression_types import (
     collate_strings,
     common_type,
     concatenates,
+    decimal_operand,
     full_type,
     in_code_page,
     is_numeric,
@@ -37,6 +39,7 @@ from .expression_types import (
     value_bounds,
     variable_name,
 )
+from .parser import expand_compound_assignments
 from .runtime import TsqlError
 
 _MARKER = re.compile(r":opusv_(\w+)")
@@ -60,6 +63,7 @@ class SyntaxProblem(Exception):
 
 
 def parse_statement(text: str) -> exp.Expression:
+    text = expand_compound_assignments(text)  # SELECT @v += x, which sqlglot cannot read
     try:
         parsed = [e for e in sqlglot.parse(text, read="tsql") if e is not None]
     except (ParseError, TokenError) as error:
@@ -105,8 +109,12 @@ class Translated:
     assignment_types: list[str | None] = field(default_factory=list)
     #: a SELECT assigning a variable from an expression that reads an assigned variable (`SELECT @s = @s
     #: + x FROM t`): SQL Server accumulates row by row, which the runner does not (engine.dml refuses it
-    #: over more than one row)
+    #: over more than one row, except in the form `accumulation` describes)
     accumulates: bool = False
+    #: `SELECT @v = <left> + <right> FROM ...` where <left> reads @v and no column, and <right> reads columns
+    #: but not @v (`@v + name`, `ISNULL(@v + ',', '') + name`): the T-SQL text of <left>, which the engine
+    #: evaluates before each row to concatenate that row's <right>, the SELECT's only column (engine.dml)
+    accumulation: str | None = None
 
 
 @dataclass
@@ -162,7 +170,14 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
     assignment_types: list[str | None] = []
     read: set[str] = set()  # the variables the assigned expressions read
 
+    accumulation: str | None = None
     if isinstance(tree, exp.Select):
+        if len(tree.expressions) == 1 and isinstance(tree.expressions[0], exp.EQ) \
+                and is_variable(tree.expressions[0].this):
+            split = _accumulated(tree.expressions[0].expression, variable_name(tree.expressions[0].this), answers)
+            if split is not None:
+                accumulation, right = split
+                tree.expressions[0].set("expression", right)
         for projection in list(tree.expressions):
             if isinstance(projection, exp.EQ) and is_variable(projection.this):
                 assignments.append(variable_name(projection.this))
@@ -184,6 +199,12 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
             return _arithmetic(operator, node, visit, answers, unchecked, checked)
         if isinstance(node, exp.Sum | exp.Avg) and not isinstance(node.parent, exp.Window):
             return _aggregate(node, visit, answers)
+        if isinstance(node, exp.Window) and isinstance(node.this, exp.Sum | exp.Avg):
+            return _window_aggregate(node, visit, answers)
+        if isinstance(node, exp.Neg) and not _constant_number(node.this):
+            negated = _negate(node, visit, answers, unchecked, checked)
+            if negated is not None:
+                return negated
         if isinstance(node, exp.Coalesce) and node.args.get("is_null") and answers is not None:
             _isnull_typed(node, answers)  # changed in place, so its operands are still visited
             return node
@@ -204,13 +225,19 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
             return _plain_collated_function(node, visit)
         if isinstance(node, exp.Concat):
             # CONCAT treats NULL as an empty string (and SQLite before 3.44 has no concat())
-            parts = [exp.Coalesce(this=e.transform(visit, copy=False), expressions=[exp.Literal.string("")])
-                     for e in node.expressions]
+            parts = [exp.Coalesce(this=_concat_text(e, answers).transform(visit, copy=False),
+                                  expressions=[exp.Literal.string("")]) for e in node.expressions]
             joined: exp.Expression = parts[0]
             for part in parts[1:]:
                 joined = exp.DPipe(this=joined, expression=part, safe=False)
             return exp.Paren(this=joined)
+        if isinstance(node, exp.Case) or (isinstance(node, exp.If) and not isinstance(node.parent, exp.Case)):
+            _results_typed(node, answers)  # in place; a simple CASE is also a comparison (below)
+        if isinstance(node, exp.EQ) and isinstance(node.parent, exp.Update) and node.arg_key == "expressions":
+            return node  # UPDATE's SET column = value is an assignment (writes.py converts it), not a comparison
         if isinstance(node, COMPARISONS | exp.In | exp.Between) or (isinstance(node, exp.Case) and node.this):
+            _compare_as_numbers(node, answers)
+            _compare_as_dates(node, answers)
             _collate_comparison(node, answers)
             return node  # changed in place, so its operands are still visited
         if isinstance(node, exp.Escape) and isinstance(node.this, exp.Like):
@@ -222,9 +249,26 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
             return node
         if isinstance(node, exp.Group):  # computed text groups under the default collation too
             for i, term in enumerate(node.expressions):
-                if not isinstance(term, exp.Column | exp.Collate) and is_stringy(term, answers):
+                if _needs_default_collation(term, answers):
                     node.expressions[i] = exp.Collate(this=term, expression=exp.var(collation.DEFAULT))
             return node
+        if isinstance(node, exp.Select) and node.args.get("distinct") is not None:
+            _collate_projections(node, answers)
+            return node
+        if isinstance(node, exp.Union | exp.Except | exp.Intersect) and node.args.get("distinct"):
+            blanks = not isinstance(node, exp.Union)
+            for branch in _set_branches(node):
+                _collate_projections(branch, answers, refuse_blanks=blanks)
+            if isinstance(node, exp.Union) and not any(c.table for o in node.args.get("order") or [] for c in
+                                                       (o.find_all(exp.Column) if isinstance(o, exp.Expression)
+                                                        else [])):
+                return _distinct_union(node, visit)
+            return node
+        if isinstance(node, exp.LimitOptions) and (node.args.get("percent") or node.args.get("with_ties")):
+            raise NotInSubset("TOP ... PERCENT" if node.args.get("percent") else "TOP ... WITH TIES")
+        if isinstance(node, exp.Values) and isinstance(node.args.get("alias"), exp.TableAlias) \
+                and node.args["alias"].columns:
+            return _named_values(node, visit, answers)
         if isinstance(node, exp.Lateral):
             raise NotInSubset("CROSS APPLY / OUTER APPLY")
         if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and node.this.args.get("for_"):
@@ -235,15 +279,14 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
             except LookupError as refusal:
                 raise NotInSubset(str(refusal)) from None
             return exp.Collate(this=node.this.transform(visit, copy=False), expression=exp.var(name))
-        if isinstance(node, exp.Left):  # SQLite has no LEFT()/RIGHT() (LEFT is a join keyword there)
-            return exp.Substring(this=node.this.transform(visit, copy=False), start=exp.Literal.number(1),
-                                 length=node.expression.transform(visit, copy=False))
-        if isinstance(node, exp.Right):
-            count = node.expression.transform(visit, copy=False)
-            return exp.Substring(this=node.this.transform(visit, copy=False), start=exp.Neg(this=count.copy()),
-                                 length=count)
+        if isinstance(node, exp.Left | exp.Right | exp.Substring):  # (SQLite has no LEFT()/RIGHT())
+            return _cut(node, visit, answers)
+        if isinstance(node, exp.Unicode):
+            return _first_unicode(node.this.transform(visit, copy=False), answers)
         if isinstance(node, exp.CurrentSchema):  # SCHEMA_NAME()
             return exp.Literal.string("dbo")
+        if isinstance(node, exp.Literal) and not node.is_string:
+            _exact_literal(node)
         if isinstance(node, exp.Literal) and node.is_string and not in_code_page(node.this):
             raise NotInSubset("a '...' literal with characters outside code page 1252 (SQL Server reads it as "
                               "varchar: a best-fit character or '?' for each; write N'...')")
@@ -256,8 +299,6 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
                 if name not in dialect.SYSTEM_VARIABLES:
                     raise NotInSubset(f"@@{name}")
                 runtime_values.append(f"@@{name}")
-                if name == "IDENTITY":  # the last identity value this connection inserted
-                    return _sqlite(dialect.FUNCTION_REWRITES["SCOPE_IDENTITY"])
                 if answers is None:
                     return exp.Null()
                 return _literal(answers.system_variable(name))
@@ -288,14 +329,26 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
         if isinstance(node, exp.ObjectId):
             runtime_values.append("OBJECT_ID()")
             return _runner_call("OBJECT_ID", [node.this, node.expression], answers)
-        if isinstance(node, exp.CurrentTimestamp):  # GETDATE()
-            return _sqlite("strftime('%Y-%m-%d %H:%M:%f','now','localtime')")
+        if isinstance(node, exp.CurrentTimestamp):  # GETDATE(), CURRENT_TIMESTAMP
+            return _datetime_now("strftime('%Y-%m-%d %H:%M:%f','now','localtime')", _functions(answers))
         if isinstance(node, exp.Uuid):  # NEWID()
             return _sqlite(dialect.FUNCTION_REWRITES["NEWID"])
         if isinstance(node, exp.Length) and not node.args.get("binary"):
             # T-SQL LEN ignores trailing blanks
+            _text_argument(node, "LEN", answers)
+            single = _single_units(node.this, answers)
             inner = node.this.transform(visit, copy=False)  # replaced nodes' children are not visited
-            return exp.Length(this=exp.Anonymous(this="RTRIM", expressions=[inner]))
+            counted = exp.Length(this=exp.Anonymous(this="RTRIM", expressions=[inner.copy()]))
+            if single:  # varchar: one code unit per character, SQLite's count is SQL Server's
+                return _measured(inner, counted)
+            if _functions(answers):  # in UTF-16 code units (collation.text_length) where a character needs two
+                beyond = exp.Glob(this=inner.copy(), expression=_astral_pattern())
+                return _measured(inner, exp.Case(ifs=[exp.If(this=beyond, true=_runner_call_node(
+                    "tsql_len", inner.copy()))], default=counted))
+            return _measured(inner, _beyond_bmp(inner, "LEN", counted))
+        if functions.handles(node):  # DATEADD, DATEDIFF, CEILING, REPLICATE, ... computed as SQL Server does
+            return functions.translate(node, visit, answers, lambda n: tsql_type(n, answers),
+                                       lambda n: full_type(n, answers))
         if isinstance(node, exp.TryCast) or (isinstance(node, exp.Cast | exp.Convert) and node.args.get("safe")):
             raise NotInSubset("TRY_CAST/TRY_CONVERT (SQLite's CAST never fails, so the result would differ)")
         if isinstance(node, exp.Cast):
@@ -308,12 +361,19 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
             return exp.Literal.string("sandbox")
         if isinstance(node, exp.StrPosition) and node.args.get("position") is not None:
             raise NotInSubset("CHARINDEX with a start position")
+        if isinstance(node, exp.Anonymous) and node.meta.get(_RUNNER_CALL):
+            return node  # a SQLite function the translator wrote itself (typeof of a guard), not the script's
         if isinstance(node, exp.Anonymous):
             fname = str(node.this).upper()
             args = list(node.expressions)
+            if fname == "SCOPE_IDENTITY":  # the engine keeps it per scope (Engine.note_insert)
+                runtime_values.append("SCOPE_IDENTITY()")
+                return exp.Null() if answers is None else _literal(answers.system_variable("SCOPE_IDENTITY"))
             if fname in dialect.RUNNER_FUNCTIONS or fname == "DB_NAME":  # DB_NAME(): the target's own name
                 runtime_values.append(f"{fname}()")
                 return _runner_call(fname, args, answers)
+            if fname == "GETUTCDATE" and not args:
+                return _datetime_now(dialect.FUNCTION_REWRITES[fname], _functions(answers))
             if fname in dialect.FUNCTION_REWRITES:
                 template = dialect.FUNCTION_REWRITES[fname]
                 rendered = [a.transform(visit, copy=False).sql(dialect=SandboxSQLite, identify=True) for a in args]
@@ -323,13 +383,24 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
         elif (isinstance(node, exp.Func) and not isinstance(node, exp.Connector | exp.Collate)  # AND/OR are Funcs
               and type(node).__name__ not in dialect.SQLGLOT_FUNCTIONS):
             # sqlglot knows the function, but SQLite has no equivalent with the same meaning
+            if isinstance(node, exp.TimeToStr):  # sqlglot reads DATENAME and FORMAT alike
+                raise NotInSubset("DATENAME or FORMAT (their text depends on the session's language)")
             raise NotInSubset(f"function {_tsql_name(node)}()")
         return node
 
     if isinstance(tree, exp.Update):
         _update_from(tree)
+    if isinstance(tree, exp.Delete) and not isinstance(tree.this, exp.Expression) \
+            and len(tree.args.get("tables") or []) == 1:  # DELETE t WHERE ... (FROM is optional in T-SQL)
+        tree.set("this", tree.args["tables"][0])
+        tree.set("tables", None)
     if isinstance(tree, exp.Delete) and (tree.args.get("tables") or tree.this.args.get("joins")):
         raise NotInSubset("DELETE with FROM ... JOIN (write DELETE FROM t WHERE EXISTS (...))")
+    for compared in list(tree.find_all(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between,
+                                       exp.Case)):
+        # before anything is translated: a derived table's computed column is typed by its T-SQL expression
+        if not isinstance(compared, exp.Case) or compared.this:
+            _compare_as_dates(cast(exp.Expression, compared), answers)
     tree = tree.transform(visit, copy=False)
     if isinstance(tree, exp.Insert) and answers is not None:
         _fill_time_defaults(tree, answers)  # after the rewrite: what it adds is SQLite already
@@ -345,7 +416,38 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
 
     sql = _MARKER.sub(marker, sql)
     return Translated(sql, variables, catalog_views, assignments, runtime_values, unchecked, checked,
-                      assignment_types, accumulates=bool(read & set(assignments)))
+                      assignment_types, accumulates=bool(read & set(assignments)) or accumulation is not None,
+                      accumulation=accumulation)
+
+
+def _accumulated(expression: exp.Expression, name: str, answers: Answers | None) -> tuple[str, exp.Expression] | None:
+    """An assignment that concatenates row by row, split as Translated.accumulation says: (the T-SQL text of
+    the part that reads the variable, the part read from each row); None for any other form."""
+    terms: list[exp.Expression] = []
+
+    def flatten(node: exp.Expression) -> bool:
+        if isinstance(node, exp.Add):
+            return concatenates(node, answers) and flatten(node.this) and flatten(node.expression)
+        terms.append(node)
+        return True
+
+    def reads_variable(node: exp.Expression) -> bool:
+        return any(is_variable(p) and variable_name(p) == name for p in node.find_all(exp.Parameter))
+
+    if not isinstance(expression, exp.Add) or not flatten(expression):
+        return None
+    split = 0
+    while split < len(terms) and terms[split].find(exp.Column, exp.Select) is None:
+        split += 1
+    left, right = terms[:split], terms[split:]
+    if not left or not right or not any(reads_variable(t) for t in left) or any(reads_variable(t) for t in right):
+        return None
+    joined_left, joined_right = left[0], right[0]
+    for term in left[1:]:
+        joined_left = exp.Add(this=joined_left, expression=term)
+    for term in right[1:]:
+        joined_right = exp.Add(this=joined_right, expression=term)
+    return joined_left.sql(dialect="tsql"), joined_right
 
 
 #: string functions whose answer follows the collation or Unicode: the sandbox's own (collation.py)
@@ -529,6 +631,59 @@ def _printable_replace(node: exp.Expression) -> bool:
         and all(" " <= c <= "~" for c in str(replacement.this))
 
 
+#: the types CONCAT writes as text otherwise than the sandbox stores them (style 0: float with six digits, money
+#: with two decimals, datetime as 'Feb 10 2024  1:14PM')
+_CONCAT_STYLED = ("float", "real", "money", "smallmoney", "datetime", "smalldatetime")
+_CONCAT_UNKNOWN = ("CONCAT of a value whose type the sandbox cannot tell, holding a number with a fraction (SQL Server "
+                   "writes it by its type: a decimal with every digit of its scale, a float in six digits): CAST it "
+                   "to the text you mean")
+
+
+def _concat_text(argument: exp.Expression, answers: Answers | None, function: str = "CONCAT") -> exp.Expression:
+    """A CONCAT argument as the text SQL Server makes of it: a decimal with every digit of its scale (CONCAT(2.50,
+    'x') is '2.50x'), through the CAST to text (_decimal_text, which refuses a decimal of unknown scale); a float,
+    money or datetime (written in style 0) is refused; a value whose type the runner cannot tell is refused when
+    it holds a number with a fraction. Other values (text, integers, date, datetime2) are written as stored."""
+    kind = tsql_type(argument, answers)
+    if kind in ("decimal", "numeric"):
+        text = exp.Cast(to=exp.DataType.build("VARCHAR(MAX)", dialect="tsql"))
+        argument.replace(text)  # in the tree first: a column's type is found through the query around it
+        text.set("this", argument)
+        return text
+    if kind in _CONCAT_STYLED:
+        raise NotInSubset(f"{function} of a {kind} value (SQL Server writes it in style 0, which the sandbox does "
+                          "not): CAST it to the text you mean, or to decimal(p,s)")
+    if (kind is None or kind == arithmetic.BY_VALUE) and answers is not None and not isinstance(argument, exp.Null):
+        real = exp.EQ(this=_runner_call_node("typeof", argument.copy()), expression=exp.Literal.string("real"))
+        return exp.Case(ifs=[exp.If(this=real, true=_refuse_sql(_CONCAT_UNKNOWN.replace("CONCAT", function)))],
+                        default=argument)
+    return argument
+
+
+def _named_values(node: exp.Values, visit: Callable[[exp.Expression], exp.Expression],
+                  answers: Answers | None) -> exp.Expression:
+    """`(VALUES (1, 'a'), (2, 'b')) AS v(x, y)`, a table value constructor with named columns, as SQLite's
+    `(SELECT column1 AS x, column2 AS y FROM (VALUES ...)) AS v` (SQLite names a VALUES list's columns column1,
+    column2, ...). A column holding text and values of another type is refused: SQL Server converts them to the
+    type of highest precedence (error 245 for text that is no number), which the sandbox does not model here."""
+    alias = node.args["alias"]
+    names = [c.name for c in alias.columns]
+    rows = [row.expressions if isinstance(row, exp.Tuple) else [row] for row in node.expressions]
+    if any(len(row) != len(names) for row in rows):
+        raise SyntaxProblem(f"the VALUES list of {alias.name} has rows of other lengths than its {len(names)} "
+                            "column names")
+    for i, name in enumerate(names):
+        kinds = {tsql_type(row[i], answers) for row in rows if not isinstance(row[i], exp.Null)}
+        if kinds & set(CHARACTER_TYPES) and kinds - set(CHARACTER_TYPES):
+            raise NotInSubset(f"VALUES with text and values of other types in one column ({alias.name}.{name}): "
+                              "SQL Server converts them to the type of highest precedence; CAST them to one type")
+    node.set("alias", None)
+    values = node.transform(visit, copy=False)
+    select = exp.select(*(exp.alias_(exp.column(f"column{i + 1}", quoted=True), name, quoted=True)
+                          for i, name in enumerate(names))).from_(exp.Subquery(this=values))
+    return exp.Subquery(this=select, alias=exp.TableAlias(this=alias.this.copy()))
+
+
 def _concat_ws(node: exp.ConcatWs, visit: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
     """CONCAT_WS(sep, a, b, ...): the separator between the arguments that are not NULL, '' when all are.
     Each present argument is written with the separator before it, and the first separator cut off."""
@@ -545,14 +700,54 @@ def _concat_ws(node: exp.ConcatWs, visit: Callable[[exp.Expression], exp.Express
     return exp.Substring(this=exp.Paren(this=joined), start=start)
 
 
+def _results_typed(node: exp.Case | exp.If, answers: Answers | None) -> None:
+    """CASE and IIF return the type of highest precedence among their results (data type precedence), as SQL
+    Server does: a text result is converted to it when it is a number (CASE WHEN 1 = 0 THEN 1 ELSE 'a' END is
+    error 245, 'a' converted to int) or a date or time (to its stored form); a date of another type too. Refused
+    where the conversion needs a precision and scale (decimal, money) or is from a number to a date."""
+    if isinstance(node, exp.Case):
+        keys: list[tuple[exp.Expression, str]] = [(i, "true") for i in node.args.get("ifs") or []]
+        keys.append((node, "default"))
+    else:
+        keys = [(node, "true"), (node, "false")]
+    results = [(owner, key, owner.args.get(key)) for owner, key in keys]
+    present = [(owner, key, r) for owner, key, r in results if isinstance(r, exp.Expression) and
+               not isinstance(r, exp.Null)]
+    common = common_type([r for _, _, r in present], answers)
+    if common is None or common in CHARACTER_TYPES:
+        return
+    what = "CASE" if isinstance(node, exp.Case) else "IIF"
+    for owner, key, result in present:
+        kind = tsql_type(result, answers)
+        if kind == common:
+            continue
+        if common in _DATE_TYPES and kind in (*CHARACTER_TYPES, *_DATE_TYPES):
+            pass
+        elif common in _DATE_TYPES:
+            raise NotInSubset(f"{what} of a {common} result and a {kind} result (SQL Server converts the {kind} "
+                              f"to {common}): CAST the result to the type you mean")
+        elif kind not in CHARACTER_TYPES:
+            continue  # numbers of other types: the value is the same
+        elif common not in _COMPARED_AS_NUMBERS:
+            raise NotInSubset(f"{what} of text and {common} results (SQL Server converts the text to the {common} "
+                              "result's precision and scale, which the sandbox does not model): CAST the results "
+                              "to the type you mean")
+        converted = exp.Cast(to=exp.DataType.build(common, dialect="tsql"))
+        result.replace(converted)  # in the tree first: a column's type is found through the query around it
+        converted.set("this", result)
+        owner.set(key, converted)
+
+
 def _coalesce_typed(node: exp.Coalesce, answers: Answers) -> None:
     """COALESCE's result has the type of highest precedence among its arguments (as CASE): a text
     argument is converted to a numeric result type, with SQL Server's error 245 for one that is not a
     number. A decimal result needs its precision and scale, which the runner does not derive: refused."""
     arguments = [node.this, *node.expressions]
     common = common_type(arguments, answers)
-    if common is None or common in CHARACTER_TYPES or common not in (*arithmetic.INTEGERS, "float", "real", "decimal",
-                                                                   "money"):
+    if common is None:
+        _coalesce_unknown(node, arguments, answers)
+        return
+    if common in CHARACTER_TYPES or common not in (*arithmetic.INTEGERS, "float", "real", "decimal", "money"):
         return
     texts = [a for a in arguments if tsql_type(a, answers) in CHARACTER_TYPES]
     if not texts:
@@ -562,6 +757,43 @@ def _coalesce_typed(node: exp.Coalesce, answers: Answers) -> None:
     converted = [exp.Cast(this=a, to=exp.DataType.build(common)) if a in texts else a for a in arguments]
     node.set("this", converted[0])
     node.set("expressions", converted[1:])
+
+
+_COALESCE_UNKNOWN = ("COALESCE of an argument whose type the sandbox cannot tell, {what} (SQL Server converts every "
+                     "argument to the type of highest precedence among them): CAST the argument to its type")
+
+
+def _coalesce_unknown(node: exp.Coalesce, arguments: list[exp.Expression], answers: Answers) -> None:
+    """COALESCE where an argument's type is unknown: the types the others have decide what its value may be.
+    With text arguments only (known), a number in it is refused when the statement meets it; with numbers only,
+    a text; text and numbers together, or no argument of a known type, are refused (the result's type is the
+    unknown argument's, or a conversion the sandbox cannot choose)."""
+    if any(isinstance(a, exp.Placeholder) and not str(a.this).startswith("opusv_") for a in arguments):
+        return  # the runner's own markers (writes.py wraps a written value in a COALESCE of them)
+    present = [a for a in arguments if not isinstance(a, exp.Null)]
+    types = [tsql_type(a, answers) for a in present]
+    known = {t for t in types if t is not None and t != arithmetic.BY_VALUE}
+    unknown = [a for a, t in zip(present, types, strict=True) if t is None or t == arithmetic.BY_VALUE]
+    if len(present) < 2 or not unknown:
+        return
+    refused: tuple[str, ...]
+    if known and known <= set(CHARACTER_TYPES):
+        refused, what = ("integer", "real"), "holding a number among text arguments"
+    elif known and known <= {*arithmetic.INTEGERS, "bit", "decimal", "money", "smallmoney", "float", "real"}:
+        refused, what = ("text",), "holding text among numeric arguments"
+    else:
+        raise NotInSubset(_COALESCE_UNKNOWN.format(what="with no argument of a known type" if not known else
+                                                   "among arguments of other kinds"))
+    def guard(argument: exp.Expression) -> exp.Expression:
+        if not any(argument is u for u in unknown):
+            return argument
+        kind = exp.In(this=_runner_call_node("typeof", argument.copy()),
+                      expressions=[exp.Literal.string(k) for k in refused])
+        return exp.Case(ifs=[exp.If(this=kind, true=_refuse_sql(_COALESCE_UNKNOWN.format(what=what)))],
+                        default=argument)
+
+    node.set("this", guard(node.this))
+    node.set("expressions", [guard(e) for e in node.expressions])
 
 
 def _literal_text(node: exp.Expression | None) -> str:
@@ -641,6 +873,29 @@ def _arithmetic(operator: str, node: exp.Expression, visit: Callable[[exp.Expres
             return exp.Anonymous(this="tsql_decimal_divide", expressions=[
                 exp.Literal.string(left_full), exp.Literal.string(right_full),
                 node.this.transform(visit, copy=False), node.expression.transform(visit, copy=False)])
+    if operator == "/" and answers is not None and "decimal" in (left_type, right_type) \
+            and not {left_type, right_type} & {"float", "real"}:
+        # decimal division where an operand's full type is unknown: the quotient's scale is at least 6, so a
+        # quotient with at most 6 decimals is SQL Server's whatever the types; another one is refused
+        divided = _arithmetic_checked(operator, node, visit, answers, unchecked, checked, left_type, right_type)
+        rounded = exp.Anonymous(this="round", expressions=[divided.copy(), exp.Literal.number(6)])
+        # (SQLite divides in doubles: 0.3 / 3 is 0.09999999999999999, whose 6 decimals are the exact 0.1)
+        off = exp.Abs(this=exp.Sub(this=rounded.copy(), expression=divided.copy()))
+        bound = exp.Mul(this=exp.Literal.number("1e-9"), expression=exp.Anonymous(this="max", expressions=[
+            exp.Literal.number(1), exp.Abs(this=divided.copy())]))
+        return exp.Case(ifs=[exp.If(this=exp.GT(this=off, expression=bound), true=_refuse_sql(_LOOSE_DIVISION))],
+                        default=rounded)
+    return _arithmetic_checked(operator, node, visit, answers, unchecked, checked, left_type, right_type)
+
+
+_LOOSE_DIVISION = ("decimal division of an operand whose precision and scale the sandbox cannot tell, with a quotient "
+                   "of more than 6 decimals (SQL Server gives it to the result type's scale): CAST the operands to "
+                   "decimal(p,s)")
+
+
+def _arithmetic_checked(operator: str, node: exp.Expression, visit: Callable[[exp.Expression], exp.Expression],
+                        answers: Answers | None, unchecked: list[str], checked: list[str], left_type: str | None,
+                        right_type: str | None) -> exp.Expression:
     try:
         needed = arithmetic.needs_check(operator, left_type, right_type, value_bounds(node.this),
                                         value_bounds(node.expression))
@@ -661,19 +916,15 @@ def _arithmetic(operator: str, node: exp.Expression, visit: Callable[[exp.Expres
         return plain
     if needed:  # translated without answers (a static check, a view): the types show only when it runs
         unchecked.append(construct)
-    node.set("this", left)
-    node.set("expression", right)
-    return node
+    # a new node: its operands are translated already (visiting them again would refuse the runner's functions)
+    return type(node)(**{**node.args, "this": left, "expression": right})
 
 
 def _decimal_operand(node: exp.Expression, answers: Answers | None) -> str | None:
     """The full type an operand of decimal division has there: an integer constant counts by its digits
     (SQL Server's 1.0 / 3 divides by a decimal(1,0)), other integers by their type's precision."""
-    while isinstance(node, exp.Paren):
-        node = node.this
-    if isinstance(node, exp.Literal) and not node.is_string and str(node.this).isdigit():
-        return f"decimal({len(str(node.this).lstrip('0')) or 1},0)"
-    return full_type(node, answers)
+    operand = decimal_operand(node, answers)
+    return f"decimal({operand[0]},{operand[1]})" if operand is not None else full_type(node, answers)
 
 
 def _round(node: exp.Round, visit: Callable[[exp.Expression], exp.Expression],
@@ -709,17 +960,94 @@ def _abs(node: exp.Abs, visit: Callable[[exp.Expression], exp.Expression], answe
                     default=value)
 
 
+def _constant_number(node: exp.Expression) -> bool:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return isinstance(node, exp.Literal) and not node.is_string
+
+
+def _negate(node: exp.Neg, visit: Callable[[exp.Expression], exp.Expression], answers: Answers | None,
+            unchecked: list[str], checked: list[str]) -> exp.Expression | None:
+    """Unary minus of an integer in its own type: of the type's smallest value, error 8115 (SQL Server's
+    -@i for @i = -2147483648; SQLite would give 2147483648). Written as 0 - x in that type, checked as any
+    subtraction; of a value whose type the runner cannot tell, as 0 - x with the int 0 (the runtime check
+    then refuses a value whose answer depends on its type). None where SQLite's minus is SQL Server's."""
+    kind = tsql_type(node.this, answers)
+    if kind not in (*arithmetic.INTEGERS, None, arithmetic.BY_VALUE):
+        return None
+    if answers is None and kind in (None, arithmetic.BY_VALUE):
+        # a view (stored as SQLite's SQL) or a static check: SQLite's minus, refused at the smallest value of
+        # an integer type, where the type decides between the value and error 8115
+        value = node.this.transform(visit, copy=False)
+        smallest = [exp.Literal.number(low) for low in (-(2**15), -(2**31), -(2**63))]
+        return exp.Case(ifs=[exp.If(this=exp.In(this=value.copy(), expressions=smallest), true=_refuse_sql(
+            "unary minus of the smallest value of an integer type, whose type the sandbox cannot tell (SQL Server: "
+            "error 8115 for that type): CAST the value to its type"))], default=exp.Neg(this=value))
+    zero: exp.Expression = exp.Literal.number(0)
+    if kind in arithmetic.INTEGERS:
+        zero = exp.Cast(this=zero, to=exp.DataType.build(str(kind)))
+    return _arithmetic("-", exp.Sub(this=zero, expression=node.this), visit, answers, unchecked, checked)
+
+
+def _window_aggregate(node: exp.Window, visit: Callable[[exp.Expression], exp.Expression],
+                      answers: Answers | None) -> exp.Expression:
+    """SUM(...) OVER (...) and AVG(...) OVER (...) as their plain aggregates: an int total out of range is
+    error 8115, AVG of integers an integer (truncated, as SQL Server divides); of a value whose type the
+    runner cannot tell, a total beyond the int range or a fractional AVG of integer values is refused."""
+    function = node.this
+    argument = tsql_type(function.this, answers)
+    for key in ("partition_by", "order", "spec"):
+        part = node.args.get(key)
+        if isinstance(part, list):
+            node.set(key, [p.transform(visit, copy=False) for p in part])
+        elif isinstance(part, exp.Expression):
+            node.set(key, part.transform(visit, copy=False))
+    function.set("this", function.this.transform(visit, copy=False))
+    return _typed_total(node, isinstance(function, exp.Avg), argument)
+
+
+def _typed_total(total: exp.Expression, average: bool, argument: str | None) -> exp.Expression:
+    """A translated SUM or AVG (plain or windowed) given SQL Server's result for its argument's type."""
+    if argument in arithmetic.INTEGERS:
+        if average:
+            return exp.Cast(this=total, to=exp.DataType.build("INTEGER"))
+        return arithmetic.plain_sum(total, "bigint" if argument == "bigint" else "int")
+    if argument in ("float", "real"):  # SQL Server's SUM of floats is a float: beyond its range, error 8115
+        return arithmetic.plain_float_result(total, "float")
+    if argument is not None and argument != arithmetic.BY_VALUE:
+        return total
+    # the argument's type is unknown: SQLite's answer stands where every integer type would give it
+    value = total.copy()
+    if average:
+        whole = exp.Cast(this=value.copy(), to=exp.DataType.build("INTEGER"))
+        real = exp.EQ(this=_runner_call_node("typeof", value.copy()), expression=exp.Literal.string("real"))
+        differs = exp.and_(real,
+                           exp.NEQ(this=value.copy(), expression=whole.copy()))
+        what = ("AVG of a value whose type the sandbox cannot tell, with a fraction (SQL Server's AVG of integers "
+                "is an integer): CAST the value to its type")
+        if isinstance(total, exp.Avg):  # integer values (SQLite's SUM of them is an integer): an integer average
+            integers = exp.EQ(this=_runner_call_node("typeof", exp.Sum(this=total.this.copy())),
+                              expression=exp.Literal.string("integer"))
+            return exp.Case(ifs=[exp.If(this=exp.and_(integers.copy(), differs), true=_refuse_sql(what)),
+                                 exp.If(this=integers, true=whole)], default=total)
+    else:
+        low, high = arithmetic.RANGES["int"]
+        differs = exp.and_(exp.EQ(this=_runner_call_node("typeof", value.copy()),
+                                  expression=exp.Literal.string("integer")),
+                           exp.Not(this=exp.Between(this=value.copy(), low=exp.Literal.number(low),
+                                                    high=exp.Literal.number(high))))
+        what = ("SUM of a value whose type the sandbox cannot tell, beyond the int range (SQL Server: error 8115 "
+                "for int, the total for bigint): CAST the value to its type")
+    return exp.Case(ifs=[exp.If(this=differs, true=_refuse_sql(what))], default=total)
+
+
 def _aggregate(node: exp.Sum | exp.Avg, visit: Callable[[exp.Expression], exp.Expression],
                answers: Answers | None) -> exp.Expression:
     """SUM and AVG of integers as SQL Server computes them: an int total out of range is error 8115,
     and AVG of integers is an integer (SQLite's AVG is always a float)."""
     argument = tsql_type(node.this, answers)
     node.set("this", node.this.transform(visit, copy=False))
-    if argument not in arithmetic.INTEGERS:
-        return node
-    if isinstance(node, exp.Avg):
-        return exp.Cast(this=node, to=exp.DataType.build("INTEGER"))
-    return arithmetic.plain_sum(node, "bigint" if argument == "bigint" else "int")
+    return _typed_total(node, isinstance(node, exp.Avg), argument)
 
 
 def _known(type_name: str | None) -> bool:
@@ -764,6 +1092,13 @@ def _cast(value: exp.Expression, to: exp.DataType, visit: Callable[[exp.Expressi
     else:
         raise NotInSubset(f"CAST to {to.sql(dialect='tsql')}")
     cast: exp.Expression = exp.Cast(this=value, to=exp.DataType.build(target, dialect="sqlite"))
+    # nvarchar (or unknown) to code page 1252; not sqlglot's own CAST(x AS TEXT) around LEN's argument
+    if name in ("char", "varchar") and source not in sqltypes.CHARACTER and to.this != exp.DataType.Type.TEXT:
+        from .writes import CODE_PAGE_REFUSED, outside_code_page  # (writes.py imports this module)
+
+        rendered = value.sql(dialect=SandboxSQLite, identify=True)
+        cast = exp.Var(this=f"(CASE WHEN typeof({rendered}) = 'text' AND {outside_code_page(rendered)} "
+                            f"THEN {CODE_PAGE_REFUSED} ELSE {cast.sql(dialect=SandboxSQLite, identify=True)} END)")
     if name in ("char", "nchar") and length not in (None, -1):  # char(n) pads with blanks to n
         cast = exp.DPipe(this=cast, expression=exp.Literal.string(" " * length), safe=False)
     if name in ("char", "varchar", "nchar", "nvarchar") and length not in (None, -1):
@@ -776,11 +1111,39 @@ def _isnull_typed(node: exp.Coalesce, answers: Answers) -> None:
     SQL Server), through the CAST rules. Where the runner cannot tell a's full type, b is left as it is."""
     first = full_type(node.this, answers)
     replacements = node.expressions
-    if first is None or len(replacements) != 1 or isinstance(replacements[0], exp.Null):
-        return
+    if len(replacements) != 1 or isinstance(replacements[0], exp.Null) or isinstance(node.this, exp.Null):
+        return  # (ISNULL(NULL, b) is b)
+    if first is None:
+        base = tsql_type(node.this, answers)
+        if base in (*arithmetic.INTEGERS, "bit", "float", "real"):
+            first = base  # a type without a length, precision or scale: b converted to it exactly
+        elif not _unchanged_as(replacements[0], "numeric value" if base is None and is_numeric(node.this, answers)
+                               else base):
+            # a's length, precision or scale (or its type) is unknown: b is returned only when a is NULL, and
+            # then its conversion could differ (SQLite's ifnull is lazy: the refusal runs only then)
+            node.set("expressions", [_refuse_sql(
+                "ISNULL(a, b) returning b where the sandbox cannot tell a's full type (b is converted to it: "
+                "truncated, rounded or error 245); CAST a to its type")])
+            return
+        else:
+            return
     if dialect.parse_type(first)[0] not in dialect.SUPPORTED_TYPES or full_type(replacements[0], answers) == first:
         return
     node.set("expressions", [exp.Cast(this=replacements[0], to=exp.DataType.build(first, dialect="tsql"))])
+
+
+def _unchanged_as(value: exp.Expression, base: str | None) -> bool:
+    """Whether SQL Server's conversion of `value` (a literal) to any type of the `base` family gives it back as
+    the sandbox returns it: a text of at most one ASCII character to any character type, 0 to a decimal."""
+    while isinstance(value, exp.Paren):
+        value = value.this
+    if base in CHARACTER_TYPES:
+        text = value.this if isinstance(value, exp.National) or (isinstance(value, exp.Literal) and value.is_string) \
+            else None
+        return isinstance(text, str) and len(text) <= 1 and text.isascii()
+    if base in ("decimal", "numeric", "money", "smallmoney", "numeric value"):
+        return _zero(value)
+    return False
 
 
 def _decimal_text(value: exp.Expression, source: str, source_full: str | None, name: str,
@@ -834,6 +1197,238 @@ def _collate_comparison(node: exp.Expression, answers: Answers | None) -> None:
     if answers is not None and not answers.functions and not _binary(present):
         for operand in present:
             _odbc_text_check(_constant_text(operand, answers))
+
+
+#: the meta key marking a SQLite function call the translator wrote (the visitor lets it through)
+_RUNNER_CALL = "opus_runner_call"
+
+
+def _runner_call_node(name: str, *arguments: exp.Expression) -> exp.Expression:
+    call = exp.Anonymous(this=name, expressions=list(arguments))
+    call.meta[_RUNNER_CALL] = True
+    return call
+
+
+def _refuse_sql(construct: str) -> exp.Expression:
+    """SQL that refuses the statement when SQLite evaluates it (marked: the visitor lets it through)."""
+    raised = arithmetic.raise_sql(arithmetic.REFUSED + construct)
+    raised.meta[_RUNNER_CALL] = True
+    return raised
+
+
+#: the types a string compared with them is converted to by a plain CAST (no precision or scale to choose)
+_COMPARED_AS_NUMBERS = (*arithmetic.INTEGERS, "bit", "float", "real")
+_TEXT_MEETS_NUMBER = ("comparison of a number with a value whose type the sandbox cannot tell, holding text "
+                      "(SQL Server converts the text to the number's type, error 245 when it is not a number; "
+                      "SQLite compares it as text): CAST the value to its type")
+
+
+#: one operand of a comparison: (argument key, index in a list argument or None, the operand)
+_Operand = tuple[str, int | None, exp.Expression]
+
+
+def _compared_operands(node: exp.Expression) -> tuple[list[_Operand], Callable[[_Operand, exp.Expression], None]]:
+    """The operands a comparison (=, <, IN, BETWEEN, a simple CASE) compares with each other, and a function
+    that puts a replacement in an operand's place. `x IN (SELECT y ...)` compares x with the subquery's one
+    column; `CASE x WHEN v THEN ...` compares x with each v."""
+    keys = [k for k in ("this", "expression", "low", "high") if isinstance(node.args.get(k), exp.Expression)]
+    operands: list[_Operand] = [(k, None, node.args[k]) for k in keys]
+    select: exp.Expression | None = None
+    projection: exp.Expression | None = None
+    if isinstance(node, exp.In):
+        query = node.args.get("query")
+        if query is not None:
+            select = query.this if isinstance(query, exp.Subquery) else query
+            if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+                return [], lambda operand, replacement: None
+            projection = select.expressions[0]
+            inner = projection.this if isinstance(projection, exp.Alias) else projection
+            operands += [("query", None, inner)]
+        operands += [("expressions", i, e) for i, e in enumerate(node.expressions)]
+    if isinstance(node, exp.Case):
+        operands = [(k, None, o) for k, _, o in operands if k == "this"]
+        operands += [("ifs", i, w.this) for i, w in enumerate(node.args.get("ifs") or [])]
+
+    def put(operand: _Operand, replacement: exp.Expression) -> None:
+        key, index, _ = operand
+        if key == "query":  # the subquery's column (its alias kept)
+            if isinstance(projection, exp.Alias):
+                projection.set("this", replacement)
+            elif select is not None:
+                select.set("expressions", [replacement])
+        elif index is None:
+            node.set(key, replacement)
+        elif key == "ifs":
+            node.args["ifs"][index].set("this", replacement)
+        else:  # (set again as a list: the replacement gets its parent, and is translated in turn)
+            listed = list(node.expressions)
+            listed[index] = replacement
+            node.set("expressions", listed)
+
+    return operands, put
+
+
+def _compare_as_numbers(node: exp.Expression, answers: Answers | None) -> None:
+    """A string compared with a number is converted to the number's type, as SQL Server's data type
+    precedence has it (`varchar_col = 24` compares CAST(varchar_col AS INT) = 24: '024' equals, 'abc' is
+    error 245); SQLite would compare text. Where the number's type is decimal or money (the precision and
+    scale of the conversion) the comparison is refused; an operand whose type the runner cannot tell is
+    refused when the statement meets a text value in it."""
+    operands, put = _compared_operands(node)
+    if len(operands) < 2 or any(isinstance(o, exp.Collate) for _, _, o in operands):
+        return
+    # a NULL literal is typeless here: `varchar_col IN (NULL)` converts nothing (tsql_type calls it int)
+    types = [None if isinstance(o, exp.Null) else tsql_type(o, answers) for _, _, o in operands]
+    numbers = [t for t in types if t in arithmetic.NUMBERS]
+    if not numbers:
+        return
+    target = numbers[0]
+    for other in numbers[1:]:
+        target = arithmetic.higher(target, other)
+    for operand, kind in zip(operands, types, strict=True):
+        replacement: exp.Expression | None = None
+        if kind in CHARACTER_TYPES:
+            if target not in _COMPARED_AS_NUMBERS:
+                raise NotInSubset(f"comparison of text with a {target} value (SQL Server converts the text to the "
+                                  f"{target}'s type, with a precision and scale the sandbox does not model): CAST "
+                                  "the text to the type you mean")
+            replacement = exp.Cast(this=operand[2], to=exp.DataType.build(target, dialect="tsql"))
+        elif (kind is None or kind == arithmetic.BY_VALUE) and not isinstance(operand[2], exp.Null | exp.Subquery):
+            text = exp.EQ(this=_runner_call_node("typeof", operand[2].copy()), expression=exp.Literal.string("text"))
+            replacement = exp.Case(ifs=[exp.If(this=text, true=_refuse_sql(_TEXT_MEETS_NUMBER))], default=operand[2])
+        if replacement is not None:
+            put(operand, replacement)
+
+
+#: the date and time types a comparison converts the other operands to (datetimeoffset is refused as a type)
+_DATE_TYPES = ("datetime2", "datetime", "smalldatetime", "date", "time")
+_TEXT_MEETS_DATE = ("comparison of a {target} value with a value whose type the sandbox cannot tell, holding text "
+                    "that is not in the {target}'s stored form (SQL Server converts the text to {target} first; "
+                    "SQLite would compare the texts): CAST the value to {target}")
+
+
+_DATES_COMPARED = "opus_dates_compared"
+
+
+def _compare_as_dates(node: exp.Expression, answers: Answers | None) -> None:
+    """A date or time compared with text, or with a date or time of another type: the other operand is
+    converted to the type of highest precedence (data type precedence), as SQL Server does. The sandbox
+    stores each type in one text form ('2024-02-10 00:00:00.0000000' for datetime2), so `d = '2024-02-10'`
+    compares CAST('2024-02-10' AS DATETIME2) = d, which finds midnight as SQL Server does. A number met by a
+    date (SQL Server counts days from 1900-01-01 for datetime, error 206 for the others) and a time met by a
+    date are refused; an operand whose type the runner cannot tell is refused when it holds text that the
+    conversion would change."""
+    if node.meta.get(_DATES_COMPARED):  # (done before the tree was translated: see rewrite)
+        return
+    node.meta[_DATES_COMPARED] = True
+    operands, put = _compared_operands(node)
+    if len(operands) < 2 or any(isinstance(o, exp.Collate) for _, _, o in operands):
+        return
+    types = [tsql_type(o, answers) for _, _, o in operands]
+    dates = [t for t in types if t in _DATE_TYPES]
+    if not dates:
+        return
+    target = dates[0]
+    for other in dates[1:]:
+        target = arithmetic.higher(target, other)
+    if "time" in dates and target != "time":
+        raise NotInSubset(f"comparison of a time with a {target} value (SQL Server: error 402 for date, a conversion "
+                          "to 1900-01-01 for the others): CAST both to the type you mean")
+    for operand, kind in zip(operands, types, strict=True):
+        value = operand[2]
+        if kind == target or isinstance(value, exp.Null | exp.Subquery):
+            continue
+        if kind in CHARACTER_TYPES or kind in _DATE_TYPES:
+            put(operand, exp.Cast(this=value, to=exp.DataType.build(target, dialect="tsql")))
+        elif kind is None or kind == arithmetic.BY_VALUE:
+            converted = exp.Cast(this=value.copy(), to=exp.DataType.build(target, dialect="tsql"))
+            changed = exp.and_(exp.EQ(this=_runner_call_node("typeof", value.copy()),
+                                      expression=exp.Literal.string("text")),
+                               # (IS NOT: a comparison this pass leaves alone, where <> would be converted again)
+                               exp.NullSafeNEQ(this=converted, expression=value.copy()))
+            put(operand, exp.Case(ifs=[exp.If(this=changed, true=_refuse_sql(_TEXT_MEETS_DATE.format(
+                target=target)))], default=value))
+        else:
+            raise NotInSubset(f"comparison of a {target} value with a {kind} value (SQL Server converts a number "
+                              "to datetime as days since 1900-01-01, and refuses it for the other date types with "
+                              "error 206): CAST the value to the type you mean")
+
+
+def _needs_default_collation(term: exp.Expression, answers: Answers | None) -> bool:
+    """Whether a GROUP BY term or a DISTINCT / UNION column needs an explicit COLLATE to compare under SQL
+    Server's default collation: everything but a COLLATE, a number or a date, and a column of a stored table
+    (stored COLLATE NOCASE: see sqlite_schema). A literal, UPPER(x), CONCAT(...), CASE, a derived table's or a
+    view's column would compare binary in SQLite ('a' and 'A' two values); on a value that is not text the
+    collation does nothing."""
+    inner = term.this if isinstance(term, exp.Alias) else term
+    if isinstance(inner, exp.Collate | exp.Star) or (isinstance(inner, exp.Column)
+                                                     and isinstance(inner.this, exp.Star)):
+        return False
+    if (isinstance(inner, exp.Literal) and not inner.is_string) or isinstance(inner, exp.Null):
+        return False
+    kind = tsql_type(inner, answers)
+    if kind is not None and kind != arithmetic.BY_VALUE and kind not in CHARACTER_TYPES:
+        return False
+    if isinstance(inner, exp.Column) and isinstance(inner.this, exp.Identifier) and answers is not None \
+            and full_type(inner, answers) is not None:
+        return False  # a stored table's column: its own collation
+    return True
+
+
+def _collate_projections(select: exp.Select, answers: Answers | None, refuse_blanks: bool = False) -> None:
+    """The columns of a DISTINCT or of a UNION / EXCEPT / INTERSECT branch under the default collation.
+    `refuse_blanks` (EXCEPT, INTERSECT): a text of blanks only is refused when the statement meets it (SQLite's
+    EXCEPT and INTERSECT fail, "database disk image is malformed", when the collation makes '' equal to ' ')."""
+    for i, projection in enumerate(select.expressions):
+        if not _needs_default_collation(projection, answers):
+            continue
+        if isinstance(projection, exp.EQ) and is_variable(projection.this):
+            continue  # SELECT @v = ... (not a column)
+        value = _unaliased(projection).copy()
+        if refuse_blanks:
+            text = exp.EQ(this=_runner_call_node("typeof", value.copy()), expression=exp.Literal.string("text"))
+            blank = exp.and_(text,
+                             exp.EQ(this=exp.Length(this=exp.Anonymous(this="rtrim", expressions=[
+                                 value.copy(), exp.Literal.string(" ")])), expression=exp.Literal.number(0)))
+            value = exp.Case(ifs=[exp.If(this=blank, true=_refuse_sql(
+                "EXCEPT or INTERSECT of text that is empty or blanks only (SQLite's set operations fail on it under "
+                "the sandbox's collation)"))], default=value)
+        collated = exp.Collate(this=value, expression=exp.var(collation.DEFAULT))
+        if isinstance(projection, exp.Alias):
+            projection.set("this", collated)
+        else:
+            select.expressions[i] = collated
+
+
+def _distinct_union(node: exp.Union, visit: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
+    """`a UNION b [ORDER BY ...]` as `SELECT DISTINCT * FROM (a UNION ALL b) [ORDER BY ...]`: the same rows, and
+    SQLite's UNION fails ("database disk image is malformed") when the collation makes '' equal to ' ', where
+    its DISTINCT does not."""
+    node.set("distinct", False)
+    moved = {k: node.args.get(k) for k in ("order", "limit", "offset")}
+    for key in moved:
+        node.set(key, None)
+    translated = node.transform(visit, copy=False)  # a UNION ALL now: its branches translated as usual
+    wrapper = exp.select(exp.Star()).from_(exp.Subquery(this=translated, alias=exp.TableAlias(
+        this=exp.to_identifier("opus_union")))).distinct()
+    for key, part in moved.items():
+        if isinstance(part, exp.Expression):
+            wrapper.set(key, part.transform(visit, copy=False))
+    return wrapper
+
+
+def _unaliased(node: exp.Expression) -> exp.Expression:
+    return node.this if isinstance(node, exp.Alias) else node
+
+
+def _set_branches(node: exp.Expression) -> list[exp.Select]:
+    if isinstance(node, exp.Select):
+        return [node]
+    if isinstance(node, exp.Union | exp.Except | exp.Intersect):
+        return [*_set_branches(node.this), *_set_branches(node.expression)]
+    if isinstance(node, exp.Subquery):
+        return _set_branches(node.this)
+    return []
 
 
 def _sqlite_like_agrees(pattern: str, escape: str, sensitive: bool) -> bool:
@@ -933,7 +1528,8 @@ def _like(node: exp.Like, escape: exp.Expression | None, visit: Callable[[exp.Ex
           answers: Answers | None) -> exp.Expression:
     """T-SQL's LIKE: on the sandbox collation.py's tsql_like (classes, ranges, Unicode case, trailing
     blanks of the value significant for Unicode text only); SQLite's LIKE or GLOB where it gives the
-    same answer (the ODBC target has nothing else)."""
+    same answer. Without the runner's functions (the ODBC target, a view: SQLite stores its SQL) SQLite's
+    LIKE or GLOB with checks that refuse, when the statement runs, a value whose answer could differ."""
     value, pattern = node.this, node.expression
     sensitive = _case_sensitive(value) or _case_sensitive(pattern)
     if isinstance(value, exp.Collate):
@@ -948,44 +1544,104 @@ def _like(node: exp.Like, escape: exp.Expression | None, visit: Callable[[exp.Ex
     escape_char = _literal_text(escape) if escape is not None else ""
     simple_escape = len(escape_char) == int(escape is not None)
     negate = bool(node.args.get("negate"))
-    if answers is not None and literal is not None and sensitive and simple_escape:
+
+    def negated(result: exp.Expression) -> exp.Expression:
+        return exp.Not(this=exp.Paren(this=result)) if negate else result
+
+    if literal and set(literal) == {"%"} and escape_char != "%":  # matches every value that is not NULL, whatever
+        return negated(exp.Not(this=exp.Is(this=value, expression=exp.Null())))  # its characters or collation
+    if literal is not None and sensitive and simple_escape:
         globbed = _as_glob(literal, escape_char)
         matched = _glob_like(value, *globbed, unicode) if globbed is not None else None
         if matched is not None:
-            return exp.Not(this=matched) if negate else matched
-    if _functions(answers) and not (literal is not None and simple_escape
-                                    and _sqlite_like_agrees(literal, escape_char, sensitive)):
+            return negated(matched)
+    plain: exp.Expression = exp.Like(this=value, expression=pattern)
+    if escape is not None:
+        plain = exp.Escape(this=plain, expression=escape)
+    if _functions(answers):
         flags = (collation.LIKE_SENSITIVE if sensitive else 0) | (collation.LIKE_UNICODE if unicode else 0) | (
             collation.LIKE_TYPES_UNKNOWN if unicode is None else 0)
         call: exp.Expression = exp.Anonymous(this="tsql_like", expressions=[
-            value, pattern, escape if escape is not None else exp.Null(), exp.Literal.number(flags)])
-        return exp.Not(this=call) if negate else call
-    if answers is None or _functions(answers):  # a static check, a view (stored as SQLite text), or agreeing
-        plain: exp.Expression = exp.Like(this=value, expression=pattern)
-        if escape is not None:
-            plain = exp.Escape(this=plain, expression=escape)
-        return exp.Not(this=plain) if negate else plain
-    text = _constant_text(node.expression, answers)
-    if text is None:  # computed from columns: SQLite's LIKE (documented as a difference of the ODBC target)
-        text = "%"
-    if "[" in text:
-        raise NotInSubset("LIKE with a [...] character class on the ODBC SQLite target (SQLite's LIKE has none)")
-    if sensitive and any(c.isalpha() for c in text):
-        raise NotInSubset("case-sensitive LIKE of letters with a pattern that is not a literal on the ODBC "
-                          "SQLite target (write the pattern as a literal: it then runs as SQLite's GLOB)")
-    if text.endswith(" ") or not (text.isascii() and text.isprintable()):
-        raise NotInSubset("LIKE with a pattern of trailing blanks or characters beyond printable ASCII on the "
-                          "ODBC SQLite target")
-    if not text.endswith("%") and not unicode:  # SQL Server ignores the trailing blanks of a varchar value
-        if unicode is None or text.endswith("_"):
-            raise NotInSubset("LIKE whose pattern does not end in % over text the ODBC SQLite target cannot tell "
-                              "is Unicode (nvarchar: the value's trailing blanks count) or not (varchar: they are "
-                              "ignored), or ending in _ over varchar; CAST the value or write the pattern as N'...'")
-        value = exp.Anonymous(this="RTRIM", expressions=[value, exp.Literal.string(" ")])
-    like: exp.Expression = exp.Like(this=value, expression=pattern)
-    if escape is not None:
-        like = exp.Escape(this=like, expression=escape)
-    return exp.Not(this=like) if negate else like
+            value.copy(), pattern.copy(), escape.copy() if escape is not None else exp.Null(),
+            exp.Literal.number(flags)])
+        if not (literal is not None and simple_escape and _sqlite_like_agrees(literal, escape_char, sensitive)):
+            return negated(call)
+        if sensitive:  # no letters in the pattern: SQLite's LIKE compares every character by code point
+            return negated(plain)
+        # SQLite's LIKE, in C, for printable ASCII values; the collation model (tsql_like, which refuses what it
+        # does not vouch for) for any other value: SQLite folds ASCII letters only
+        beyond = exp.or_(exp.Glob(this=value.copy(), expression=exp.Literal.string(_BEYOND_PRINTABLE)),
+                         _holds_nul(value))  # (GLOB, like LIKE, stops at a NUL character)
+        return negated(exp.Case(ifs=[exp.If(this=beyond, true=call)], default=plain))
+    text = literal
+    if answers is not None and text is None:
+        text = _constant_text(node.expression, answers)
+    return negated(_plain_like(plain, value, pattern, escape, text, escape_char, sensitive, unicode,
+                               static=answers is not None))
+
+
+_PLAIN_LIKE = ("LIKE {what} on the ODBC SQLite target or in a view (SQLite's own LIKE: it folds ASCII letters only, "
+               "has no [...] classes and counts the value's trailing blanks; run it on the sandbox or SQL Server, "
+               "or apply the LIKE in the query that reads the view)")
+
+
+def _plain_like(plain: exp.Expression, value: exp.Expression, pattern: exp.Expression, escape: exp.Expression | None,
+                text: str | None, escape_char: str, sensitive: bool, unicode: bool | None,
+                static: bool) -> exp.Expression:
+    """SQLite's own LIKE (`plain`) where it gives SQL Server's answer, with checks made when the statement
+    runs that refuse a value or pattern where it could not: text beyond printable ASCII under the default
+    collation, a value with trailing blanks under a pattern that does not end in %, a pattern with a [...]
+    class. A pattern known before the statement runs is refused at once where `static` (the ODBC target);
+    in a view or a static check the refusal waits for a row (the view is stored as SQLite's SQL)."""
+    def refuse(what: str) -> exp.Expression:
+        construct = _PLAIN_LIKE.format(what=what)
+        if static:
+            raise NotInSubset(construct)
+        return _refuse_sql(construct)
+
+    checks: list[tuple[exp.Expression, str]] = []
+    if text is not None:
+        unescaped = re.sub(re.escape(escape_char) + ".", "x", text, flags=re.S) if escape_char else text
+        if "[" in unescaped:
+            return refuse("with a [...] character class")
+        if sensitive and any(c.isalpha() for c in unescaped):
+            return refuse("case-sensitive, of letters, with a pattern that is not a literal")
+        if not sensitive and not (text.isascii() and text.isprintable()):
+            return refuse("with a pattern of characters beyond printable ASCII")
+        open_end = unescaped.endswith("%")
+    else:
+        if escape is not None and not escape_char:
+            return refuse("with a computed ESCAPE character")
+        checks.append((exp.Glob(this=pattern.copy(), expression=exp.Literal.string("*[[]*")),
+                       "with a [...] character class"))
+        if sensitive:
+            checks.append((exp.Glob(this=pattern.copy(), expression=exp.Literal.string("*[A-Za-z]*")),
+                           "case-sensitive, of letters, with a pattern that is not a literal"))
+        else:
+            checks.append((exp.Glob(this=pattern.copy(), expression=exp.Literal.string(_BEYOND_PRINTABLE)),
+                           "with a pattern of characters beyond printable ASCII"))
+        open_end = False
+    checks.append((_holds_nul(value), "of a value holding a NUL character (SQLite's LIKE stops at it)"))
+    if not sensitive:
+        checks.append((exp.Glob(this=value.copy(), expression=exp.Literal.string(_BEYOND_PRINTABLE)),
+                       "of a value with characters beyond printable ASCII"))
+    if text is not None and not open_end and unicode is False and not unescaped.endswith(("_", " ")):
+        # varchar: the match ends on a character, the blanks after it are the value's: compared without them
+        like = plain.find(exp.Like)
+        assert like is not None
+        like.set("this", exp.Anonymous(this="RTRIM", expressions=[like.this, exp.Literal.string(" ")]))
+        open_end = True
+    if not open_end and not unicode:  # varchar ignores the value's trailing blanks, SQLite counts them
+        blanks: exp.Expression = exp.Glob(this=value.copy(), expression=exp.Literal.string("* "))
+        if text is None:
+            blanks = exp.And(this=blanks, expression=exp.Not(this=exp.Glob(this=pattern.copy(),
+                                                                           expression=exp.Literal.string("*%"))))
+        checks.append((blanks, "of a value with trailing blanks under a pattern that does not end in % (SQL Server "
+                               "ignores them in varchar text, counts them in nvarchar)"))
+    if not checks:
+        return plain
+    return exp.Case(ifs=[exp.If(this=check, true=_refuse_sql(_PLAIN_LIKE.format(what=what))) for check, what in checks],
+                    default=plain)
 
 
 _FOR_JSON_OPTIONS = {"PATH", "WITHOUT_ARRAY_WRAPPER", "INCLUDE_NULL_VALUES"}
@@ -1083,6 +1739,160 @@ def _literal(value: Any) -> exp.Expression:
     if isinstance(value, int | float):
         return exp.Literal.number(value)
     return exp.Literal.string(str(value))
+
+
+_NUL_TEXT = ("LEN, LEFT, RIGHT or SUBSTRING of text containing a NUL character (SQLite measures and cuts text at "
+             "it; SQL Server counts it as a character)")
+
+
+def _holds_nul(text: exp.Expression) -> exp.Expression:
+    """Whether a (translated) text holds a NUL character: instr() sees the whole value, where SQLite's length(),
+    substr(), LIKE and GLOB stop at the NUL."""
+    nul = exp.Anonymous(this="char", expressions=[exp.Literal.number(0)])
+    return exp.GT(this=exp.Anonymous(this="instr", expressions=[text.copy(), nul]), expression=exp.Literal.number(0))
+
+
+def _measured(text: exp.Expression, result: exp.Expression) -> exp.Expression:
+    """`result` (a length or part of `text`, translated) refused when `text` holds a NUL character."""
+    return exp.Case(ifs=[exp.If(this=_holds_nul(text), true=_refuse_sql(_NUL_TEXT))], default=result)
+
+
+def _astral_pattern() -> exp.Expression:
+    """A GLOB pattern: a character beyond U+FFFF anywhere in the text. Built with char() rather than written
+    as a literal: the SQLite ODBC driver miscounts the `?` markers after a literal holding such characters."""
+    return cast(exp.Expression, sqlglot.parse_one("'*[' || char(65536) || '-' || char(1114111) || ']*'",
+                                                  read=SandboxSQLite))
+
+
+_BEYOND_BMP_TEXT = ("{function} of text with a character beyond U+FFFF on the ODBC SQLite target or in a view (SQL "
+                    "Server counts UTF-16 code units, SQLite characters; run it on the sandbox or SQL Server)")
+
+
+def _beyond_bmp(text: exp.Expression, function: str, result: exp.Expression) -> exp.Expression:
+    """`result` (plain SQLite, counting characters) refused when `text` holds a character beyond U+FFFF, which
+    SQL Server counts as two code units."""
+    beyond = exp.Glob(this=text.copy(), expression=_astral_pattern())
+    return exp.Case(ifs=[exp.If(this=beyond, true=_refuse_sql(_BEYOND_BMP_TEXT.format(function=function)))],
+                    default=result)
+
+
+def _cut(node: exp.Left | exp.Right | exp.Substring, visit: Callable[[exp.Expression], exp.Expression],
+         answers: Answers | None) -> exp.Expression:
+    """SUBSTRING, LEFT and RIGHT as SQL Server computes them: positions before the first character count
+    (SUBSTRING('abcd', 0, 2) is 'a', where SQLite counts a start below 1 from the end), a negative length is
+    error 537 (536 for RIGHT), and positions are UTF-16 code units (collation.cut_text). Without the runner's
+    functions: SQLite's substr() given the positions that lie in the text, with text beyond U+FFFF refused."""
+    function = "SUBSTRING" if isinstance(node, exp.Substring) else "LEFT" if isinstance(node, exp.Left) else "RIGHT"
+    _text_argument(node, function, answers)
+    single = _single_units(node.this, answers)
+    text = node.this.transform(visit, copy=False)
+    if function == "SUBSTRING":
+        start = node.args.get("start")
+        length = node.args.get("length")
+        if start is None or length is None:
+            raise SyntaxProblem("SUBSTRING takes three arguments: SUBSTRING(expression, start, length)")
+        start = start.transform(visit, copy=False)
+    else:
+        start, length = exp.Null(), node.expression
+    length = length.transform(visit, copy=False)
+    if _functions(answers) and not single:
+        return _measured(text, _runner_call_node("tsql_cut", text.copy(), start, length,
+                                                 exp.Literal.string(function)))
+    error = collation.RIGHT_LENGTH if function == "RIGHT" else collation.LEFT_OR_SUBSTRING_LENGTH
+    negative = exp.LT(this=length.copy(), expression=exp.Literal.number(0))
+    cut: exp.Expression
+    if function == "LEFT":
+        cut = exp.Substring(this=text.copy(), start=exp.Literal.number(1), length=length.copy())
+    elif function == "RIGHT":
+        cut = exp.Substring(this=text.copy(), start=exp.Neg(this=length.copy()), length=length.copy())
+    else:  # the positions max(start, 1) .. start + length - 1
+        first = exp.Anonymous(this="max", expressions=[start.copy(), exp.Literal.number(1)])
+        count = exp.Anonymous(this="max", expressions=[
+            exp.Sub(this=exp.Add(this=start.copy(), expression=length.copy()), expression=first.copy()),
+            exp.Literal.number(0)])
+        cut = exp.Substring(this=text.copy(), start=first, length=count)
+    checked = exp.Case(ifs=[exp.If(this=negative, true=arithmetic.raise_sql(f"Msg {error[0]}: {error[1]}"))],
+                       default=cut if single else _beyond_bmp(text, function, cut))
+    return _measured(text, checked)
+
+
+def _text_argument(node: exp.Expression, function: str, answers: Answers | None) -> None:
+    """The text argument of LEN, LEFT, RIGHT or SUBSTRING (`node.this`, inside sqlglot's CAST(x AS TEXT) where it
+    wrote one) made the text SQL Server converts a number to (as CONCAT's arguments: a decimal with its scale; a
+    float, money or datetime refused), in place."""
+    owner = node
+    if isinstance(owner.this, exp.Cast) and owner.this.to.this == exp.DataType.Type.TEXT:
+        owner = owner.this
+    argument = owner.this
+    made = _concat_text(argument, answers, function)
+    if made is not argument and made.parent is None:
+        owner.set("this", made)
+
+
+def _single_units(text: exp.Expression, answers: Answers | None) -> bool:
+    """Whether the (untranslated) text is known to be char, varchar or text, whose code page 1252 characters are
+    one UTF-16 code unit each: SQLite's counts are SQL Server's there, without the runner's functions."""
+    while isinstance(text, exp.Cast) and text.to.this == exp.DataType.Type.TEXT:  # sqlglot's CAST(x AS TEXT)
+        text = text.this  # (T-SQL's LEN(x), LEFT(x, n) are read with one around x)
+    return tsql_type(text, answers) in ("char", "varchar", "text")
+
+
+def _first_unicode(text: exp.Expression, answers: Answers | None) -> exp.Expression:
+    """UNICODE: the first UTF-16 code unit (the high surrogate of a character beyond U+FFFF, as SQL Server gives
+    it under a collation without _SC); without the runner's functions, SQLite's unicode(), refused beyond U+FFFF."""
+    if _functions(answers):
+        return _runner_call_node("tsql_unicode", text)
+    point = exp.Anonymous(this="unicode", expressions=[text])
+    return exp.Case(ifs=[exp.If(this=exp.GT(this=point.copy(), expression=exp.Literal.number(0xFFFF)),
+                                true=_refuse_sql(_BEYOND_BMP_TEXT.format(function="UNICODE")))], default=point)
+
+
+#: the significant digits a SQLite REAL holds exactly (a double: 15)
+_REAL_DIGITS = 15
+_BIGINT = dialect.INTEGER_RANGES["bigint"]
+
+
+def _exact_literal(node: exp.Literal) -> None:
+    """A number literal of more than 15 significant digits is numeric(p,s) in SQL Server (an integer beyond the
+    int range too), exact to 38 digits; SQLite reads it as a double, keeping 15. Refused, except an integer in
+    the bigint range (SQLite's integers hold it exactly) that is not an operand of arithmetic (where SQLite's
+    integer result would overflow to a double: 9223372036854775807 + 1)."""
+    text = str(node.this).lower()
+    if "e" in text:
+        return  # a float literal: a double in both
+    whole, _, fraction = text.partition(".")
+    digits = (whole.lstrip("0") + fraction.rstrip("0")).lstrip("0") if whole.lstrip("0") else fraction.strip("0")
+    if len(digits) <= _REAL_DIGITS:
+        return
+    outer = cast(exp.Expression | None, node.parent)
+    negated = False
+    while isinstance(outer, exp.Paren | exp.Neg):
+        negated ^= isinstance(outer, exp.Neg)
+        outer = cast(exp.Expression | None, outer.parent)
+    value = int(whole) * (-1 if negated else 1) if not fraction.strip("0") else None
+    if value is not None and _BIGINT[0] <= value <= _BIGINT[1] and not isinstance(outer, tuple(_OPERATORS)):
+        return
+    raise NotInSubset(f"the number {text} in an expression, a decimal with more than {_REAL_DIGITS} significant "
+                      f"digits ({len(digits)}: SQL Server keeps up to 38, SQLite's doubles {_REAL_DIGITS}): CAST it to "
+                      "BIGINT (an integer) or to FLOAT if that is what you mean")
+
+
+def _zero(node: exp.Expression) -> bool:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return isinstance(node, exp.Literal) and not node.is_string and str(node.this).strip() in ("0", "0.0")
+
+
+def _datetime_now(clock: str, functions_here: bool) -> exp.Expression:
+    """GETDATE(), GETUTCDATE(), CURRENT_TIMESTAMP: a datetime, the clock's milliseconds rounded to 1/300 s as
+    SQL Server's datetime keeps them (.000, .003, .007): by the sandbox's function where the connection has it
+    (a short call: the conversion's SQL, repeated wherever a derived table's column is read, grows with every
+    reference SQLite's flattener copies), else through the conversion a datetime column makes."""
+    if functions_here:
+        return exp.Anonymous(this="tsql_datetime_ticks", expressions=[sqlglot.parse_one(clock, read=SandboxSQLite)])
+    from .writes import VALUE, date_time  # (writes.py imports this module)
+
+    return exp.Var(this="(" + date_time(VALUE, "datetime", "datetime2").replace(VALUE, clock) + ")")
 
 
 def _sqlite(text: str) -> exp.Expression:

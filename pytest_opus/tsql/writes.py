@@ -39,8 +39,9 @@ from typing import Any
 
 from sqlglot import exp
 
+from .. import sqltypes
 from ..catalog import Column, Table
-from . import dialect
+from . import arithmetic
 from .expression_types import CHARACTER_TYPES, CP1252_EXTRA, is_stringy, is_variable, variable_name
 from .runtime import TsqlError
 from .sqlite_schema import SCHEMA, TableModel, parse_table_sql
@@ -78,7 +79,6 @@ MESSAGES = {
     242: "The conversion of a {source} data type to a {type} data type resulted in an out-of-range value.",
     8169: "Conversion failed when converting from a character string to uniqueidentifier.",
 }
-_NUMBERS_AS_TEXT = {"tinyint": "INT1", "smallint": "INT2"}  # error 244's names for the small integer types
 
 
 def sql_server_error(number: int, **words: str) -> TsqlError:
@@ -159,43 +159,43 @@ _DECIMAL_TEXT = "opus_u <> '' AND opus_u <> '.' AND opus_u NOT GLOB '*[^0-9.]*' 
 
 def _string_kind(source: str | None) -> str:
     """The type SQL Server names in a message about a string value: varchar or nvarchar."""
-    return "nvarchar" if source in ("nchar", "nvarchar", "ntext", PARAMETER) else "varchar"
+    return "nvarchar" if source in (*sqltypes.UNICODE, PARAMETER) else "varchar"
 
 
 def _number_kind(value: str, source: str | None) -> str:
     """SQL: the type SQL Server names when a number does not fit a decimal ('int', 'numeric', 'float')."""
-    if source in dialect.INTEGER_TYPES or source in ("float", "real", "money"):
+    if source in sqltypes.WHOLE_NUMBERS or source in (*sqltypes.APPROXIMATE, "money"):
         return literal(source or "")
-    if source in dialect.EXACT_NUMERIC_TYPES:
+    if source in sqltypes.DECIMALS:
         return "'numeric'"
-    low, high = dialect.INTEGER_RANGES["int"]  # not known: an integer literal is int when it fits int
+    low, high = sqltypes.INTEGER_RANGES["int"]  # not known: an integer literal is int when it fits int
     return f"CASE WHEN typeof({value}) = 'integer' AND {value} BETWEEN {low} AND {high} THEN 'int' ELSE 'numeric' END"
 
 
 def _integer(value: str, name: str, source: str | None) -> str:
-    low, high = dialect.INTEGER_RANGES[name]
+    low, high = sqltypes.INTEGER_RANGES[name]
     overflow = _raise(8115, source="expression", type=name)
-    if name in _NUMBERS_AS_TEXT and source not in dialect.EXACT_NUMERIC_TYPES | {"float", "real", "money"}:
+    if name in sqltypes.INTERNAL_NAMES and source not in (*sqltypes.DECIMALS, *sqltypes.APPROXIMATE, "money"):
         too_big = _raise(220, type=name, sql_value=value)  # an integer made smaller names the value
     else:
         too_big = overflow
     kind = _string_kind(source)
     if name == "bigint":  # beyond 2^53 a REAL cannot tell the bounds apart: compare the digits
         digits = "ltrim(opus_u, '0')"
-        limit = "CASE WHEN substr(opus_t, 1, 1) = '-' THEN '9223372036854775808' ELSE '9223372036854775807' END"
+        limit = (f"CASE WHEN substr(opus_t, 1, 1) = '-' THEN '{-low}' ELSE '{high}' END")
         in_range = f"(length({digits}) < 19 OR (length({digits}) = 19 AND {digits} <= {limit}))"
         text_too_big = overflow
         no_number = _raise(8114, source=kind, type=name)  # (bigint words it as 8114, the others as 245)
     else:
         in_range = f"CAST(opus_t AS REAL) BETWEEN {low} AND {high}"
         text_too_big = (_raise(248, source=kind, sql_value=value) if name == "int"
-                        else _raise(244, source=kind, sql_value=value, width=_NUMBERS_AS_TEXT[name]))
+                        else _raise(244, source=kind, sql_value=value, width=sqltypes.INTERNAL_NAMES[name]))
         no_number = _raise(245, source=kind, sql_value=value, type=name)
     from_text = _with_text(value, f"CASE WHEN {_INTEGER_TEXT} THEN CASE WHEN {in_range} THEN CAST(opus_t AS INTEGER) "
                                   f"ELSE {text_too_big} END WHEN opus_t = '' THEN 0 ELSE {no_number} END", name)
     # a number with decimals is truncated toward zero (numeric and float to int truncate); a float out
     # of range names its value (232), a decimal does not (8115)
-    real_too_big = (_raise(232, type=name, sql_value=f"printf('%f', {value})") if source in ("float", "real")
+    real_too_big = (_raise(232, type=name, sql_value=f"printf('%f', {value})") if source in sqltypes.APPROXIMATE
                     else overflow)
     return (f"CASE WHEN typeof({value}) = 'integer' THEN CASE WHEN {value} BETWEEN {low} AND {high} THEN {value} "
             f"ELSE {too_big} END "
@@ -213,6 +213,13 @@ def _bit(value: str, source: str | None) -> str:
             f"WHEN typeof({value}) = 'text' THEN {from_text} ELSE {value} END")
 
 
+def _exact(value: str, scale: int, body: str) -> str:
+    """SQL: `body`, unless the REAL `value` rounded to `scale` needs more than 15 significant digits
+    (arithmetic.inexact_decimal_sql): such a value is refused rather than stored rounded."""
+    refused = _refuse(f"{arithmetic.INEXACT_DECIMAL} written to a decimal column", arithmetic.INEXACT_WHY)
+    return f"CASE WHEN {arithmetic.inexact_decimal_sql(value, scale)} THEN {refused} ELSE {body} END"
+
+
 def _decimal(value: str, precision: int, scale: int, source: str | None) -> str:
     whole = precision - scale  # after rounding to the scale, |value| < 10^whole
     inside = f"opus_r > -1e{whole} AND opus_r < 1e{whole}"
@@ -221,14 +228,23 @@ def _decimal(value: str, precision: int, scale: int, source: str | None) -> str:
     kind = _string_kind(source)
     scientific = "opus_u GLOB '*[eE]*' AND opus_u NOT GLOB '*[^0-9.eE+-]*'"  # refused, as arithmetic.py does
     refused = _refuse("text in scientific notation written to a decimal column")
+    # the text's own digits, to the scale: more than 15 significant ones cannot go through SQLite's REAL
+    point = "instr(opus_u, '.')"
+    kept = (f"(CASE WHEN {point} > 0 THEN substr(opus_u, 1, {point} - 1) || substr(opus_u, {point} + 1, {scale}) "
+            "ELSE opus_u END)")
+    too_many = f"length(rtrim(ltrim({kept}, '0'), '0')) > {sqltypes.DOUBLE_DIGITS}"
+    inexact = _refuse(f"{arithmetic.INEXACT_DECIMAL} written to a decimal column", arithmetic.INEXACT_WHY)
     from_text = _with_text(value, f"CASE WHEN {scientific} THEN {refused} "
-                                  f"WHEN {_DECIMAL_TEXT} THEN (SELECT CASE WHEN {inside} THEN opus_r "
+                                  f"WHEN {_DECIMAL_TEXT} AND {too_many} THEN {inexact} "
+                                  f"WHEN {_DECIMAL_TEXT} THEN (SELECT CASE WHEN {inside} THEN "
+                                  f"{_exact('opus_r', scale, 'opus_r')} "
                                   f"ELSE {_raise(8115, source=kind, type='numeric')} END "
                                   f"FROM (SELECT round(CAST(opus_t AS REAL), {scale}) AS opus_r)) "
                                   f"ELSE {_raise(8114, source=kind, type='numeric')} END", "decimal")
     return (f"CASE WHEN typeof({value}) = 'integer' THEN CASE WHEN {value} > -1e{whole} AND {value} < 1e{whole} "
             f"THEN {value} ELSE {overflow} END "
-            f"WHEN typeof({value}) = 'real' THEN CASE WHEN {inside.replace('opus_r', rounded)} THEN {rounded} "
+            f"WHEN typeof({value}) = 'real' THEN CASE WHEN {inside.replace('opus_r', rounded)} "
+            f"THEN {_exact(value, scale, rounded)} "
             f"ELSE {overflow} END "
             f"WHEN typeof({value}) = 'text' THEN {from_text} ELSE {value} END")
 
@@ -241,8 +257,14 @@ def _float(value: str, name: str, source: str | None) -> str:
     valid = (f"{mantissa} NOT IN ('', '.') AND {mantissa} NOT GLOB '*[^0-9.]*' AND {mantissa} NOT GLOB '*.*.*' "
              f"AND {exponent} <> '' AND {exponent} NOT GLOB '*[^0-9]*'")
     no_number = _raise(8114, source=_string_kind(source), type=name)
-    from_text = _with_text(value, f"CASE WHEN {valid} THEN CAST(opus_t AS REAL) ELSE {no_number} END", name)
-    return f"CASE WHEN typeof({value}) = 'text' THEN {from_text} ELSE {value} END"
+    limit = repr(sqltypes.FLOAT_LIMITS[name])
+    # beyond the type's range (SQLite: infinity, or a real too large): a number is SQL Server's error 8115;
+    # text out of range is refused (its error is not documented)
+    beyond = _refuse(f"text beyond the range of {name} written to a {name} column")
+    from_text = _with_text(value, f"CASE WHEN NOT ({valid}) THEN {no_number} WHEN abs(CAST(opus_t AS REAL)) > {limit} "
+                                  f"THEN {beyond} ELSE CAST(opus_t AS REAL) END", name)
+    number = f"CASE WHEN abs({value}) > {limit} THEN {_raise(8115, source='float', type=name)} ELSE {value} END"
+    return f"CASE WHEN typeof({value}) = 'text' THEN {from_text} ELSE {number} END"
 
 
 def qualified(table: str) -> str:
@@ -251,7 +273,17 @@ def qualified(table: str) -> str:
     return f"tempdb.dbo.{table}" if table.startswith("#") else f"{DATABASE}.dbo.{table}"
 
 
-def _character(value: str, name: str, length: int, table: str, column: str) -> str:
+def _float_text(value: str, name: str, length: int | None) -> str:
+    """SQL: a float or real written to a character column, as SQL Server writes it (style 0, six digits,
+    arithmetic.float_text_sql); too long for char(n)/varchar(n) it is refused (SQL Server: an error)."""
+    text = arithmetic.float_text_sql(value)
+    if length is None or length == sqltypes.MAX:
+        return text
+    refused = _refuse(arithmetic.float_too_long(name, length).split(" (")[0], "SQL Server: an error")
+    return f"CASE WHEN length({text}) > {length} THEN {refused} ELSE {text} END"
+
+
+def _character(value: str, name: str, length: int, table: str, column: str, source: str | None = None) -> str:
     def stored(text: str) -> str:
         return _blanks(text, length) if name in ("char", "nchar") else text
 
@@ -264,10 +296,12 @@ def _character(value: str, name: str, length: int, table: str, column: str) -> s
     # a number too long: an integer becomes '*' in char and varchar, the rest is an error (CAST and CONVERT)
     number = f"CAST({value} AS TEXT)"
     number_kind = f"CASE WHEN typeof({value}) = 'integer' THEN 'expression' ELSE 'numeric' END"
-    too_long = _raise(8115, sql_source=number_kind, type="nvarchar" if name in ("nchar", "nvarchar") else "varchar")
+    too_long = _raise(8115, sql_source=number_kind, type="nvarchar" if name in sqltypes.UNICODE else "varchar")
     if name in ("char", "varchar"):
         too_long = f"CASE WHEN typeof({value}) = 'integer' THEN {stored(literal('*'))} ELSE {too_long} END"
     from_number = f"CASE WHEN length({number}) <= {length} THEN {stored(number)} ELSE {too_long} END"
+    if source in sqltypes.APPROXIMATE:
+        from_number = f"(SELECT {stored('opus_x')} FROM (SELECT {_float_text(value, name, length)} AS opus_x))"
     if name in ("char", "varchar"):
         from_text = f"CASE WHEN {outside_code_page(value)} THEN {CODE_PAGE_REFUSED} ELSE {from_text} END"
     return (f"CASE WHEN typeof({value}) = 'text' THEN {from_text} "
@@ -291,23 +325,23 @@ CODE_PAGE_REFUSED = _refuse(CODE_PAGE_CONSTRUCT, "the sandbox does not carry tha
 
 
 # -- dates and times ---------------------------------------------------------------------------------------
-DATE_TIME_TYPES = ("date", "time", "datetime", "datetime2", "smalldatetime")
+#: the date and time types whose values the sandbox converts (datetimeoffset's it does not)
+DATE_TIME_TYPES = tuple(name for name in sqltypes.DATE_TIME if name != "datetimeoffset")
 _D = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
 _HM = "[0-9][0-9]:[0-9][0-9]"
 _HMS = _HM + ":[0-9][0-9]"
 #: the formats the sandbox reads; SQL Server reads more, some by SET DATEFORMAT and SET LANGUAGE
 DATE_FORMATS = "yyyy-mm-dd, yyyy-mm-dd hh:mm[:ss[.fffffff]] or yyyy-mm-ddThh:mm:ss[.fffffff]"
 TIME_FORMATS = "hh:mm[:ss[.fffffff]]"
-#: the range of each type's dates (datetime from 1753, smalldatetime 1900-01-01 to 2079-06-06 23:59)
-_DATE_RANGES = {"datetime": ("1753-01-01 00:00:00.000", "9999-12-31 23:59:59.997"),
-                "smalldatetime": ("1900-01-01 00:00:00", "2079-06-06 23:59:00")}
 
 
-def date_time(value: str, name: str, source: str | None) -> str:
+def date_time(value: str, name: str, source: str | None, digits: int | None = None) -> str:
     """Text written to a date or time column, as SQL Server converts it: ISO text checked and stored in one
     form ('2020-01-05 10:00:00.997' for datetime, rounded to 1/300 s; '...:00' for smalldatetime, rounded
-    to the minute; seven decimals for datetime2 and time, date alone for date). Text that is no date (no
-    digit, or an impossible day or hour) is error 241; other formats, numbers and binary are refused."""
+    to the minute; `digits` decimals for datetime2(n) and time(n) (seven when None), rounded half up, date
+    alone for date). Text that is no date (no digit, or an impossible day or hour) is error 241; other
+    formats, numbers and binary are refused. A datetime's 1/300 s become exact decimals in datetime2 and time
+    ('.333' is '.3333333', as "datetime" documents since SQL Server 2016)."""
     failed = _raise(241)
     other = _refuse(f"text in a date or time format other than {TIME_FORMATS if name == 'time' else DATE_FORMATS} "
                     f"written to a {name} column", "SQL Server reads other formats by SET DATEFORMAT and LANGUAGE")
@@ -329,14 +363,14 @@ def date_time(value: str, name: str, source: str | None) -> str:
     valid = ("coalesce(date(opus_d, '+0 days') = opus_d AND opus_d >= '0001-01-01' AND substr(opus_s, 1, 2) <= '23' "
              "AND substr(opus_s, 4, 2) <= '59' AND substr(opus_s, 7, 2) <= '59', 0)")
     seven = "substr(opus_f || '0000000', 1, 7)"
+    if source == "datetime":  # its milliseconds are 1/300 s ticks: (ms * 3 + 5) / 10 of them, t/300 s in 7 digits
+        seven = "printf('%07d', ((CAST(substr(opus_f || '000', 1, 3) AS INTEGER) * 3 + 5) / 10 * 200000 + 3) / 6)"
     if name == "date":
         result = "opus_d"
-    elif name == "datetime2":
-        result = f"opus_d || ' ' || opus_s || '.' || {seven}"
-    elif name == "time":
-        result = f"opus_s || '.' || {seven}"
+    elif name in ("datetime2", "time"):
+        result = _fraction_rounded(name, seven, sqltypes.MAX_FRACTIONAL_SECONDS if digits is None else digits)
     else:
-        low, high = _DATE_RANGES[name]
+        low, high = sqltypes.DATE_TIME_RANGES[name]
         out_of_range = _raise(242, source=_string_kind(source), type=name)
         ms = "CAST(substr(opus_f || '000', 1, 3) AS INTEGER)"
         if name == "datetime":  # to 1/300 s: the last digit of the milliseconds .000, .003 or .007 (.999 is 1 s)
@@ -353,8 +387,8 @@ def date_time(value: str, name: str, source: str | None) -> str:
         # rules the sandbox does not model
         too_fine = failed if source in (*CHARACTER_TYPES, PARAMETER) else _refuse(
             f"a {source or 'date and time'} value with more than 3 decimals converted to {name}")
-        digits = "opus_f" if source in (*CHARACTER_TYPES, PARAMETER) else "rtrim(opus_f, '0')"
-        result = (f"(SELECT CASE WHEN length({digits}) > 3 THEN {too_fine} WHEN opus_x IS NULL OR opus_x < '{low}' "
+        decimals = "opus_f" if source in (*CHARACTER_TYPES, PARAMETER) else "rtrim(opus_f, '0')"
+        result = (f"(SELECT CASE WHEN length({decimals}) > 3 THEN {too_fine} WHEN opus_x IS NULL OR opus_x < '{low}' "
                   f"OR opus_x > '{high}' THEN {out_of_range} ELSE opus_x END FROM (SELECT {rounded} AS opus_x))")
     from_text = (f"(SELECT CASE WHEN opus_t = '' THEN {_refuse(f'an empty string written to a {name} column')} "
                  f"WHEN NOT ({shaped}) THEN CASE WHEN opus_t GLOB '*[0-9]*' THEN {other} ELSE {failed} END "
@@ -363,6 +397,25 @@ def date_time(value: str, name: str, source: str | None) -> str:
                       "the sandbox's")
     return (f"CASE WHEN typeof({value}) = 'text' THEN {from_text} "
             f"WHEN typeof({value}) <> 'null' THEN {refused} ELSE NULL END")
+
+
+def _fraction_rounded(name: str, seven: str, digits: int) -> str:
+    """SQL (over opus_d, opus_s and `seven`, the seven decimals) for a datetime2(digits) or time(digits) value:
+    the decimals rounded half up to `digits` (the "time" page: a smaller precision rounds the fraction),
+    carried into the seconds when they round to a whole one (past 23:59:59 of a time, or of 9999-12-31,
+    refused: not documented)."""
+    whole = "opus_s" if name == "time" else "opus_d || ' ' || opus_s"
+    if digits >= sqltypes.MAX_FRACTIONAL_SECONDS:
+        return f"{whole} || '.' || {seven}"
+    kept = "0" if digits == 0 else f"CAST(substr({seven}, 1, {digits}) AS INTEGER)"
+    rounded = f"({kept} + (substr({seven}, {digits + 1}, 1) >= '5'))"
+    fraction = "" if digits == 0 else f" || '.' || printf('%0{digits}d', opus_n)"
+    zeros = "" if digits == 0 else f" || '.{'0' * digits}'"
+    last = "'23:59:59'" if name == "time" else "'9999-12-31 23:59:59'"
+    later = "time(opus_s, '+1 seconds')" if name == "time" else "datetime(opus_d || ' ' || opus_s, '+1 seconds')"
+    refused = _refuse(f"a {name}({digits}) value whose decimals round up past {last[1:-1]}")
+    return (f"(SELECT CASE WHEN opus_n < {10 ** digits} THEN {whole}{fraction} WHEN {whole} = {last} THEN {refused} "
+            f"ELSE {later}{zeros} END FROM (SELECT {rounded} AS opus_n))")
 
 
 # -- uniqueidentifier, money, binary ---------------------------------------------------------------------------
@@ -381,7 +434,7 @@ def _uniqueidentifier(value: str) -> str:
             f"WHEN typeof({value}) <> 'null' THEN {refused} ELSE NULL END")
 
 
-_MONEY_LIMITS = {"money": 922337203685477.5807, "smallmoney": 214748.3647}
+_MONEY_LIMITS = {name: float(limit) for name, limit in sqltypes.MONEY_LIMITS.items()}
 
 
 def _money(value: str, name: str, source: str | None) -> str:
@@ -428,23 +481,27 @@ class Source:
 
     base: str
     full: str | None = None
+    #: read from a table's column: its values went through these conversions when they were stored
+    column: bool = False
 
     @classmethod
     def of(cls, type_text: str | None) -> Source | None:
-        return None if type_text is None else cls(dialect.parse_type(type_text)[0], type_text)
+        return None if type_text is None else cls(sqltypes.read_type(type_text).name, type_text)
 
     def fits(self, column: Column) -> bool:
         """Whether every value of this type is stored unchanged in `column` (nothing to convert)."""
         if self.full is None:
             return False
-        name, length, precision, scale = dialect.parse_type(self.full)
+        written = sqltypes.read_type(self.full)
+        name, length, precision, scale = written.name, written.length, written.precision, written.scale
         target = column.data_type
-        if target in dialect.INTEGER_RANGES and name in dialect.INTEGER_RANGES:
-            (low, high), (target_low, target_high) = dialect.INTEGER_RANGES[name], dialect.INTEGER_RANGES[target]
-            return target_low <= low and high <= target_high
-        if target in dialect.EXACT_NUMERIC_TYPES and name in dialect.EXACT_NUMERIC_TYPES:
-            p, s = column.precision or 18, column.scale or 0
-            return (precision or 18) - (scale or 0) <= p - s and (scale or 0) <= s
+        if target in sqltypes.INTEGER_RANGES and name in sqltypes.INTEGER_RANGES:
+            return sqltypes.integer_type_holds(target, name)
+        if target in sqltypes.DECIMALS and name in sqltypes.DECIMALS:
+            if not self.column and (precision or sqltypes.DEFAULT_PRECISION) > sqltypes.DOUBLE_DIGITS:
+                return False  # a literal or variable with more digits than SQLite holds: checked (_exact)
+            p, s = column.precision or sqltypes.DEFAULT_PRECISION, column.scale or 0
+            return (precision or sqltypes.DEFAULT_PRECISION) - (scale or 0) <= p - s and (scale or 0) <= s
         if target == "varchar" and name == "nvarchar":  # (code page 1252)
             return False
         if target in ("varchar", "nvarchar") and name in ("varchar", "nvarchar"):  # (char pads, text has no length)
@@ -463,25 +520,30 @@ def conversion(value: str, column: Column, table: str, written: Source | None) -
     name = column.data_type
     source = written.base if written is not None else None
     if column.identity:  # an explicit value (IDENTITY_INSERT ON): in the column's range, not NULL
-        rule = _integer(value, name, source) if name in dialect.INTEGER_RANGES else value
+        rule = _integer(value, name, source) if name in sqltypes.INTEGER_RANGES else value
         return f"CASE WHEN {value} IS NULL THEN {_raise(339)} ELSE {rule} END"
+    if source in arithmetic.STYLE_ZERO_TYPES and name in sqltypes.STRINGS:  # style 0, in the session's language
+        refused = f"json_extract('{{}}', {literal(REFUSED + arithmetic.datetime_text_refusal(source))})"
+        return f"CASE WHEN {value} IS NULL THEN NULL ELSE {refused} END"
     if written is not None and written.fits(column):
         return None
-    if name in dialect.INTEGER_RANGES:
+    if name in sqltypes.INTEGER_RANGES:
         return _integer(value, name, source)
     if name == "bit":
         return _bit(value, source)
-    if name in dialect.EXACT_NUMERIC_TYPES:
-        return _decimal(value, column.precision or 18, column.scale or 0, source)
-    if name in ("float", "real"):
+    if name in sqltypes.DECIMALS:
+        return _decimal(value, column.precision or sqltypes.DEFAULT_PRECISION, column.scale or 0, source)
+    if name in sqltypes.APPROXIMATE:
         return _float(value, name, source)
-    if name in ("char", "varchar", "nchar", "nvarchar") and column.max_length not in (None, -1):
-        return _character(value, name, column.max_length or 1, table, column.name)
-    if name in ("char", "varchar", "text"):  # (max): no length, the code page still
+    if name in sqltypes.SHORT_STRINGS and column.max_length not in (None, -1):
+        return _character(value, name, column.max_length or 1, table, column.name, source)
+    if name in sqltypes.STRINGS and source in sqltypes.APPROXIMATE:  # (max, text): the number as SQL Server writes it
+        return f"CASE WHEN typeof({value}) = 'real' THEN {_float_text(value, name, None)} ELSE {value} END"
+    if name in sqltypes.CHARACTER:  # (max): no length, the code page still
         return f"CASE WHEN typeof({value}) = 'text' AND {outside_code_page(value)} THEN {CODE_PAGE_REFUSED} " \
                f"ELSE {value} END"
     if name in DATE_TIME_TYPES:
-        return date_time(value, name, source)
+        return date_time(value, name, source, column.scale if name in sqltypes.TIME_TYPES else None)
     if name == "uniqueidentifier":
         return _uniqueidentifier(value)
     if name in _MONEY_LIMITS:
@@ -498,8 +560,9 @@ def table_of(model: TableModel) -> Table:
     """A stored table's columns as the catalog reports them (for #temp tables, which it does not list)."""
     columns = []
     for ordinal, c in enumerate(model.columns, start=1):
-        data_type, length, precision, scale = dialect.parse_type(c.tsql_type)
-        columns.append(Column(c.name, ordinal, data_type, length, precision, scale, nullable=not c.not_null,
+        declared = sqltypes.read_type(c.tsql_type)
+        columns.append(Column(c.name, ordinal, declared.name, declared.length, declared.precision, declared.scale,
+                              nullable=not c.not_null,
                               identity=c.identity))
     return Table(SCHEMA, model.name, tuple(columns))
 
@@ -808,7 +871,7 @@ def static_type(node: exp.Expression, scope: dict[str, Table], answers: Answers 
         owners = [scope[node.table.lower()]] if node.table.lower() in scope else list(dict.fromkeys(scope.values()))
         found = [c for t in owners if (c := t.column(node.name)) is not None]
         if found:
-            return Source.of(found[0].type_text)
+            return Source(sqltypes.read_type(found[0].type_text).name, found[0].type_text, column=True)
         base = answers.column_type(node.name) if answers is not None else None
         return Source(base) if base else None
     if isinstance(node, exp.Case):  # the branches' type, when they agree (NULL takes any type)
@@ -828,12 +891,9 @@ def type_by_value(value: Any) -> str | None:
     if isinstance(value, bool):
         return "bit"
     if isinstance(value, int):
-        low, high = dialect.INTEGER_RANGES["int"]
-        return "int" if low <= value <= high else "bigint"
+        return "int" if sqltypes.integer_fits("int", value) else "bigint"
     if isinstance(value, decimal.Decimal) and value.is_finite():
-        digits, exponent = value.as_tuple().digits, int(value.as_tuple().exponent)
-        scale = max(-exponent, 0)
-        return f"decimal({max(len(digits) + max(exponent, 0), scale, 1)},{scale})"
+        return sqltypes.decimal_type_of(value).text
     if isinstance(value, float):
         return "float"
     if isinstance(value, datetime.datetime):  # (pyodbc sends a datetime with its microseconds)
@@ -843,7 +903,7 @@ def type_by_value(value: Any) -> str | None:
     if isinstance(value, uuid.UUID):
         return "uniqueidentifier"
     if isinstance(value, str):
-        return f"nvarchar({max(len(value.encode('utf-16-le')) // 2, 1)})"
+        return f"nvarchar({max(sqltypes.utf16_length(value), 1)})"
     return None
 
 
@@ -853,7 +913,7 @@ def literal_type(node: exp.Expression) -> str | None:
     if isinstance(node, exp.Neg):
         node = node.this
     if isinstance(node, exp.National):
-        return f"nvarchar({max(len(node.this.encode('utf-16-le')) // 2, 1)})"
+        return f"nvarchar({max(sqltypes.utf16_length(node.this), 1)})"
     if not isinstance(node, exp.Literal):
         return None
     if node.is_string:
@@ -866,8 +926,7 @@ def literal_type(node: exp.Expression) -> str | None:
         return f"decimal({max(len(whole.lstrip('0')) + len(fraction), 1)},{len(fraction)})"
     if not text.isdigit():
         return None
-    low, high = dialect.INTEGER_RANGES["int"]
-    return "int" if low <= int(text) <= high else f"decimal({len(text.lstrip('0')) or 1},0)"
+    return "int" if sqltypes.integer_fits("int", int(text)) else f"decimal({len(text.lstrip('0')) or 1},0)"
 
 
 # -- values assigned to variables ------------------------------------------------------------------------------
@@ -878,12 +937,13 @@ def assignment(type_text: str) -> str | None:
     runtime.coerce (which truncates text and converts numbers): varchar's code page, and the dates, times and
     uniqueidentifiers that a column of the type would store (DECLARE @d DATETIME = '... 10:00:00.999' holds
     10:00:01.000). None when there is nothing more to do."""
-    name, _length, _precision, _scale = dialect.parse_type(type_text)
-    if name in ("char", "varchar", "text"):
+    declared = sqltypes.read_type(type_text)
+    name = declared.name
+    if name in sqltypes.CHARACTER:
         return f"CASE WHEN typeof({VALUE}) = 'text' AND {outside_code_page(VALUE)} THEN {CODE_PAGE_REFUSED} " \
                f"ELSE {VALUE} END"
     if name in DATE_TIME_TYPES:
-        return date_time(VALUE, name, None)
+        return date_time(VALUE, name, None, declared.scale if name in sqltypes.TIME_TYPES else None)
     if name == "uniqueidentifier":
         return _uniqueidentifier(VALUE)
     return None

@@ -19,6 +19,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import ConfigError
+from ..sqltypes import INTEGER_RANGES
 from ..suggest import did_you_mean
 from .values import (
     COLUMN_TYPES,
@@ -331,9 +332,9 @@ _INT_TAG = "tag:yaml.org,2002:int"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _NULL_TAG = "tag:yaml.org,2002:null"
 #: monday ids (boards, items) are 64-bit: SQL Server's BIGINT and the audit's board_id hold at most this.
-ID_MAX = 2**63 - 1
+ID_MAX = INTEGER_RANGES["bigint"][1]
 #: Batch sizes and lengths are counted in SQL Server INT (TOP, COUNT(*), LEN): at most this.
-COUNT_MAX = 2**31 - 1
+COUNT_MAX = INTEGER_RANGES["int"][1]
 _ID_HINT = " (monday ids are 64-bit at most: copy the number from the board's URL, /boards/<id>)"
 
 

@@ -51,7 +51,7 @@ from .staging import (
     single_select,
     staging_table,
 )
-from .validation import ValidationSql, build_validation_sql, compatibility_problems
+from .validation import NO_STATUS, ValidationSql, binary, build_validation_sql, compatibility_problems, status_is
 from .values import COLUMN_TYPES, ValueRejected, cannot_clear_reason, value_converter
 from .values import column_type as column_type_entry
 
@@ -269,25 +269,19 @@ class UpdateOperations:
         """Where a batch is and how far it got, in one query."""
         if not isinstance(batch_id, str):
             raise UnknownBatch(f"a batch id is text (StageResult.batch_id), got {batch_id!r}")
-        parts = []
-        for subitems, table in self._tables.items():
-            parts.append(
-                f"SELECT {int(subitems)} AS side, update_operation, COUNT(*) AS n, "
-                "SUM(CASE WHEN validation_errors IS NULL "
-                f"AND ISNULL(validation_status, '') <> '{ROLLED_BACK}' THEN 1 ELSE 0 END) AS a, "
-                f"SUM(CASE WHEN validation_status = '{ROLLED_BACK}' THEN 1 ELSE 0 END) AS b "
-                f"FROM {table.sql_name} WHERE update_batch_id = ? GROUP BY update_operation"
-            )
-        parts.append(
-            "SELECT 2 AS side, update_operation, COUNT(*) AS n, "
-            "SUM(CASE WHEN rollback_timestamp IS NULL THEN 1 ELSE 0 END) AS a, "
-            f"SUM(CASE WHEN source_system = '{DRY_RUN_SOURCE}' THEN 1 ELSE 0 END) AS b "
-            f"FROM {qualified(AUDIT_TABLE)} WHERE batch_id = ? GROUP BY update_operation"
-        )
-        rows = self._execute(" UNION ALL ".join(parts), [batch_id] * len(parts), [BATCH_ID_TYPE] * len(parts))
+        # Statuses and sources are compared by code point, as the workflow writes them (validation.py):
+        # under the default collation each comparison is a call into Python on the sandbox. The batch's
+        # operation is read as its lowest and highest value rather than grouped (no sort of the batch);
+        # when they differ the rows are grouped by operation, case-insensitively, as before.
+        rows = self._execute(self._state_sql(grouped=False), [batch_id] * (len(self._tables) + 1),
+                             [BATCH_ID_TYPE] * (len(self._tables) + 1))
+        rows = [r for r in rows if r[3]]
+        if any(r[1] != r[2] for r in rows):
+            rows = self._execute(self._state_sql(grouped=True), [batch_id] * (len(self._tables) + 1),
+                                 [BATCH_ID_TYPE] * (len(self._tables) + 1))
         staged = [r for r in rows if r[0] in (0, 1)]
         audit = [r for r in rows if r[0] == 2]
-        operations = {str(r[1]).lower() for r in rows if r[1] is not None}
+        operations = {str(v).lower() for r in rows for v in r[1:3] if v is not None}
         if len({r[0] for r in staged}) > 1 or len(operations) > 1:
             raise BatchStateError(
                 f"batch {batch_id} mixes operations or tables ({', '.join(sorted(operations))}); "
@@ -300,12 +294,35 @@ class UpdateOperations:
         return _BatchState(
             operation=operation,
             subitems=side,
-            rows=sum(int(r[2]) for r in staged),
-            not_validated=sum(int(r[3] or 0) for r in staged),
-            rolled_back=sum(int(r[4] or 0) for r in staged),
-            audit_rows=sum(int(r[2]) for r in audit),
-            active_audit_rows=sum(int(r[3] or 0) for r in audit),
+            rows=sum(int(r[3]) for r in staged),
+            not_validated=sum(int(r[4] or 0) for r in staged),
+            rolled_back=sum(int(r[5] or 0) for r in staged),
+            audit_rows=sum(int(r[3]) for r in audit),
+            active_audit_rows=sum(int(r[4] or 0) for r in audit),
         )
+
+    def _state_sql(self, *, grouped: bool) -> str:
+        """The batch's rows per side: (side, operation, operation, rows, a, b), a and b as `_state` reads them."""
+        if grouped:
+            operation, group = "update_operation, update_operation", " GROUP BY update_operation"
+        else:
+            operation, group = f"MIN({binary('update_operation')}), MAX({binary('update_operation')})", ""
+        parts = []
+        for subitems, table in self._tables.items():
+            parts.append(
+                f"SELECT {int(subitems)} AS side, {operation}, COUNT(*) AS n, "
+                "SUM(CASE WHEN validation_errors IS NULL "
+                f"AND {binary(NO_STATUS)} <> '{ROLLED_BACK}' THEN 1 ELSE 0 END) AS a, "
+                f"SUM(CASE WHEN {status_is('validation_status', ROLLED_BACK)} THEN 1 ELSE 0 END) AS b "
+                f"FROM {table.sql_name} WHERE update_batch_id = ?{group}"
+            )
+        parts.append(
+            f"SELECT 2 AS side, {operation}, COUNT(*) AS n, "
+            "SUM(CASE WHEN rollback_timestamp IS NULL THEN 1 ELSE 0 END) AS a, "
+            f"SUM(CASE WHEN {status_is('source_system', DRY_RUN_SOURCE)} THEN 1 ELSE 0 END) AS b "
+            f"FROM {qualified(AUDIT_TABLE)} WHERE batch_id = ?{group}"
+        )
+        return " UNION ALL ".join(parts)
 
     def _existing(self, batch_id: str) -> tuple[_BatchState, OperationRules]:
         state = self._state(batch_id)
@@ -560,11 +577,10 @@ class UpdateOperations:
         )
 
     def _counts(self, sql: ValidationSql, batch_id: str) -> _Counts:
-        row = self._execute(sql.counts, [batch_id], [BATCH_ID_TYPE])[0]
-        numbers = [int(v or 0) for v in row]
-        reasons = {r: n for r, n in zip(sql.reasons, numbers[6:], strict=True) if n}
+        rows = {row[0]: row[1:] for row in self._execute(sql.counts, [batch_id] * 2, [BATCH_ID_TYPE] * 2)}
+        staged, valid, invalid, rolled_back, without_errors, pending = (int(v or 0) for v in rows[0][:6])
+        reasons = {r: int(n) for r, n in zip(sql.reasons, rows[1][6:], strict=True) if n}
         ordered = dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
-        staged, valid, invalid, rolled_back, without_errors, pending = numbers[:6]
         return _Counts(staged, valid, invalid, rolled_back, without_errors, pending, ordered)
 
     # -- processing ------------------------------------------------------------------------------
@@ -747,7 +763,7 @@ class UpdateOperations:
         if state.audit_rows:
             row = self._execute(
                 "SELECT COUNT(DISTINCT monday_item_id), "
-                f"SUM(CASE WHEN source_system = '{DRY_RUN_SOURCE}' THEN 1 ELSE 0 END) "
+                f"SUM(CASE WHEN {status_is('source_system', DRY_RUN_SOURCE)} THEN 1 ELSE 0 END) "
                 f"FROM {qualified(AUDIT_TABLE)} WHERE batch_id = ?",
                 [batch_id],
                 [BATCH_ID_TYPE],
@@ -862,7 +878,8 @@ class _Planner:
         # rows of its chunk are written: no cursor stays open across writes (SQL Server without MARS).
         self.sql = (
             f"SELECT TOP {CHUNK} {', '.join(select)} FROM {self.table.sql_name} AS t{join} "
-            f"WHERE t.update_batch_id = ? AND t.validation_status = '{VALID}' AND t.stg_id > ? ORDER BY t.stg_id"
+            f"WHERE t.update_batch_id = ? AND {status_is('t.validation_status', VALID)} AND t.stg_id > ? "
+            "ORDER BY t.stg_id"
         )
         self.has_snapshot = snapshot is not None
 

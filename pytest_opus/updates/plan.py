@@ -4,6 +4,13 @@ Each updated item becomes one aliased `change_multiple_column_values` mutation; 
 grouped `per_request` to a request (monday's own tools send 20 to 50). Column values are encoded by
 `values.py` and checked again here, so a plan can never carry a value its column type refuses.
 
+A plan's requests are kept in a temporary file as they are planned (`PlannedRequests`), not in memory:
+a request is built when it is read (`plan.requests[i]`, or iterating), the same request every time.
+Up to `SPOOL_IN_MEMORY` bytes of them stay in memory; a larger plan goes to a temporary file that
+has no name and is gone when the plan is (about 0.2 KB per mutation on disk, where a plan of
+PlannedRequest objects took 0.7 KB of memory per mutation). The counts (`mutation_count`,
+`column_counts`, ...) are kept as the plan is built, so reading them reads no request.
+
 Complexity is an estimate: monday publishes no cost for `change_multiple_column_values`. Its
 developer guide ("Development best practices") says each `create_item` uses 10,000 points; we assume
 the same per mutation, so a request costs `mutations x 10,000` (the `complexity` selection itself
@@ -13,11 +20,15 @@ adds nothing measurable). Phase 1 should replace the figure with the `complexity
 from __future__ import annotations
 
 import gc
+import marshal
+import tempfile
+import threading
+from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 from ..errors import OpusError
 from ..suggest import did_you_mean
@@ -95,13 +106,15 @@ class MutationPlan:
     subitems: bool
     purpose: str  # "update", or "compensating" for the plan that restores old values
     per_request: int
-    requests: tuple[PlannedRequest, ...]
+    requests: Sequence[PlannedRequest]  # PlannedRequests: read from a temporary file when asked
     skipped_rows: tuple[int | None, ...] = ()  # staging rows with nothing to change (no columns left)
     mutation_cost: int = MUTATION_COMPLEXITY_ESTIMATE
     _counts: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def mutation_count(self) -> int:
+        if isinstance(self.requests, PlannedRequests):
+            return self.requests.mutation_count
         return sum(len(r.mutations) for r in self.requests)
 
     @property
@@ -110,6 +123,8 @@ class MutationPlan:
 
     @property
     def estimated_complexity(self) -> int:
+        if isinstance(self.requests, PlannedRequests):
+            return self.requests.mutation_count * self.mutation_cost
         return sum(r.estimated_complexity for r in self.requests)
 
     def mutations(self) -> Iterable[PlannedMutation]:
@@ -119,7 +134,10 @@ class MutationPlan:
     def column_counts(self) -> dict[str, int]:
         """How many mutations change each monday column id, most changed first."""
         if not self._counts:
-            counter = Counter(cid for m in self.mutations() for cid in m.column_ids)
+            if isinstance(self.requests, PlannedRequests):
+                counter = self.requests.column_counts
+            else:
+                counter = Counter(cid for m in self.mutations() for cid in m.column_ids)
             self._counts.update(dict(counter.most_common()))
         return dict(self._counts)
 
@@ -183,8 +201,10 @@ def build_plan(
     rules = _operation_rules(board, subitems, operation) if apply_rules else None
     resolve = column_resolver(board, target, rules)
     with _gc_paused():
-        planned, skipped = _plan_mutations(_encode_updates(updates, resolve), per_request, None)
-        requests = _group_requests(planned, per_request, target.board_id, subitems, mutation_cost)
+        requests, skipped = _plan_mutations(
+            _encode_updates(updates, resolve), PlannedRequests(per_request, target.board_id, subitems, mutation_cost),
+            None,
+        )
     return _plan(board, target, subitems, purpose, per_request, requests, skipped, mutation_cost)
 
 
@@ -213,8 +233,9 @@ def plan_encoded(
     _check_per_request(per_request, mutation_cost)
     target = board.board_for(subitems)
     with _gc_paused():
-        planned, skipped = _plan_mutations(updates, per_request, on_mutation)
-        requests = _group_requests(planned, per_request, target.board_id, subitems, mutation_cost)
+        requests, skipped = _plan_mutations(
+            updates, PlannedRequests(per_request, target.board_id, subitems, mutation_cost), on_mutation
+        )
     return _plan(board, target, subitems, purpose, per_request, requests, skipped, mutation_cost)
 
 
@@ -235,7 +256,7 @@ def _plan(
     subitems: bool,
     purpose: str,
     per_request: int,
-    requests: list[PlannedRequest],
+    requests: PlannedRequests,
     skipped: list[int | None],
     mutation_cost: int,
 ) -> MutationPlan:
@@ -245,7 +266,7 @@ def _plan(
         subitems=subitems,
         purpose=purpose,
         per_request=per_request,
-        requests=tuple(requests),
+        requests=requests,
         skipped_rows=tuple(skipped),
         mutation_cost=mutation_cost,
     )
@@ -283,15 +304,15 @@ def _encode_updates(updates: Iterable[PlannedUpdate], resolve: Callable[[str], _
 
 
 def _plan_mutations(
-    updates: Iterable[EncodedUpdate], per_request: int, on_mutation: MutationSink | None
-) -> tuple[list[PlannedMutation], list[int | None]]:
+    updates: Iterable[EncodedUpdate], requests: PlannedRequests, on_mutation: MutationSink | None
+) -> tuple[PlannedRequests, list[int | None]]:
     """Each update's encoded values as JSON text in an aliased mutation; the part that scales with rows."""
     seen: dict[int, int | None] = {}
     skipped: list[int | None] = []
-    planned: list[PlannedMutation] = []
-    names = aliases(per_request)
+    names = aliases(requests.per_request)
     to_json = column_values_json
     new_mutation = tuple.__new__
+    add = requests.add
 
     for item_id, staging_row_id, values, note in updates:
         if type(item_id) is not int or item_id <= 0:
@@ -307,41 +328,131 @@ def _plan_mutations(
         if not values:
             skipped.append(staging_row_id)
             continue
-        alias = names[len(planned) % per_request]
         # tuple.__new__ directly: NamedTuple's generated __new__ is a Python-level call per item.
-        mutation = new_mutation(PlannedMutation, (alias, item_id, staging_row_id, to_json(values), tuple(values)))
-        planned.append(mutation)
+        mutation = new_mutation(
+            PlannedMutation, (names[requests.pending], item_id, staging_row_id, to_json(values), tuple(values))
+        )
+        add(mutation)
         if on_mutation is not None:
             on_mutation(mutation, note)
 
-    return planned, skipped
+    requests.close()
+    return requests, skipped
 
 
-def _group_requests(
-    planned: list[PlannedMutation], per_request: int, board: int, subitems: bool, mutation_cost: int
-) -> list[PlannedRequest]:
-    """Consecutive mutations, `per_request` at a time, as requests with their shared document."""
-    names = aliases(per_request)
-    board_id = str(board)
-    requests = []
-    for start in range(0, len(planned), per_request):
-        chunk = tuple(planned[start : start + per_request])
-        count = len(chunk)
-        variables: dict[str, Any] = {BOARD_VARIABLE: board_id}
-        for (item_var, values_var), mutation in zip(variable_names(count), chunk, strict=True):
-            # IDs go as strings, GraphQL's own form of ID; no client can round a string.
-            variables[item_var] = str(mutation.item_id)
-            variables[values_var] = mutation.column_values
-        requests.append(
-            PlannedRequest(
-                query=change_columns_document(count, subitems),
-                variables=variables,
-                aliases=names[:count],
-                mutations=chunk,
-                estimated_complexity=count * mutation_cost,
-            )
+#: Bytes of planned requests kept in memory; beyond, they go to a temporary file (see the module docstring).
+SPOOL_IN_MEMORY = 8 * 2**20
+
+
+class PlannedRequests(Sequence[PlannedRequest]):
+    """A plan's requests, kept in a temporary file as they are planned and built again when read.
+
+    Reads as a sequence (`len`, `[i]`, slices, iteration); each read builds equal PlannedRequest
+    objects. Two of these are equal when their requests are. The file (in memory up to
+    SPOOL_IN_MEMORY bytes) has no name on disk and is closed with the plan.
+    """
+
+    def __init__(self, per_request: int, board_id: int, subitems: bool, mutation_cost: int) -> None:
+        self.per_request = per_request
+        self.board_id = board_id
+        self.subitems = subitems
+        self.mutation_cost = mutation_cost
+        self.mutation_count = 0
+        self.column_counts: Counter[str] = Counter()
+        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # closed with the plan
+        self._offsets = array("q", [0])
+        self._chunk: list[tuple[int, int | None, str, tuple[str, ...]]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def pending(self) -> int:
+        """Mutations of the request being filled (the next one's position in it)."""
+        return len(self._chunk)
+
+    def add(self, mutation: PlannedMutation) -> None:
+        self._chunk.append((mutation.item_id, mutation.staging_row_id, mutation.column_values, mutation.column_ids))
+        self.mutation_count += 1
+        self.column_counts.update(mutation.column_ids)
+        if len(self._chunk) == self.per_request:
+            self._write()
+
+    def close(self) -> None:
+        """The last, partial request is written; nothing is added after."""
+        if self._chunk:
+            self._write()
+
+    def _write(self) -> None:
+        change_columns_document(len(self._chunk), self.subitems)  # built and validated once per shape, now
+        data = marshal.dumps(self._chunk)
+        with self._lock:
+            self._file.seek(self._offsets[-1])
+            self._file.write(data)
+            self._offsets.append(self._offsets[-1] + len(data))
+        self._chunk = []
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> PlannedRequest: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[PlannedRequest]: ...
+
+    def __getitem__(self, index: int | slice) -> PlannedRequest | list[PlannedRequest]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        count = len(self)
+        if index < 0:
+            index += count
+        if not 0 <= index < count:
+            raise IndexError(f"request {index} of a plan of {count}")
+        with self._lock:
+            self._file.seek(self._offsets[index])
+            data = self._file.read(self._offsets[index + 1] - self._offsets[index])
+        return self._request(marshal.loads(data))
+
+    def __iter__(self) -> Iterator[PlannedRequest]:
+        for index in range(len(self)):
+            yield self[index]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PlannedRequests({len(self)} requests, {self.mutation_count} mutations)"
+
+    def _request(self, stored: list[tuple[int, int | None, str, tuple[str, ...]]]) -> PlannedRequest:
+        names = aliases(self.per_request)
+        new_mutation = tuple.__new__
+        chunk = tuple(
+            new_mutation(PlannedMutation, (names[i], item, row, values, tuple(ids)))
+            for i, (item, row, values, ids) in enumerate(stored)
         )
-    return requests
+        return _request(chunk, self.board_id, self.subitems, self.mutation_cost, names)
+
+
+def _request(
+    chunk: tuple[PlannedMutation, ...], board: int, subitems: bool, mutation_cost: int, names: tuple[str, ...]
+) -> PlannedRequest:
+    """One request of consecutive mutations, with their shared document."""
+    count = len(chunk)
+    variables: dict[str, Any] = {BOARD_VARIABLE: str(board)}
+    for (item_var, values_var), mutation in zip(variable_names(count), chunk, strict=True):
+        # IDs go as strings, GraphQL's own form of ID; no client can round a string.
+        variables[item_var] = str(mutation.item_id)
+        variables[values_var] = mutation.column_values
+    return PlannedRequest(
+        query=change_columns_document(count, subitems),
+        variables=variables,
+        aliases=names[:count],
+        mutations=chunk,
+        estimated_complexity=count * mutation_cost,
+    )
 
 
 @contextmanager

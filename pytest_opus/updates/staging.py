@@ -28,11 +28,20 @@ from sqlglot.tokens import TokenType
 
 from ..catalog import Catalog, Column, Table
 from ..errors import ConfigError, OpusError
+from ..sqltypes import (
+    APPROXIMATE,
+    DECIMALS,
+    INTEGER_DIGITS,
+    INTEGER_RANGES,
+    SHORT_STRINGS,
+    STRINGS,
+    UNICODE,
+    utf16_length,
+)
 from ..suggest import did_you_mean
 from ..targets.base import ResultColumn
-from ..tsql.dialect import INTEGER_RANGES
 from .board import StagedBoard
-from .values import DATE_PATTERN, NUMBER_TEXT_PATTERN, VALUE_MAX_CHARACTERS, utf16_length
+from .values import DATE_PATTERN, NUMBER_TEXT_PATTERN, VALUE_MAX_CHARACTERS
 
 #: The seven columns the Phase 0 deployment adds to both staging tables.
 UPDATE_COLUMNS = (
@@ -79,7 +88,7 @@ def qualified(table: str) -> str:
 # -- typed columns ---------------------------------------------------------------------------------
 
 _WIDE = Context(prec=100)  # quantizing a 38-digit DECIMAL must not hit the default 28-digit context
-_TEXT_TYPES = {"char", "varchar", "nchar", "nvarchar", "text", "ntext"}
+_TEXT_TYPES = set(STRINGS)
 
 
 def _as_decimal(value: Any) -> Decimal | None:
@@ -252,11 +261,11 @@ def column_converter(column: Column) -> Convert:
         return _integer_converter(*INTEGER_RANGES[kind])
     if kind == "bit":
         return _bit
-    if kind in ("decimal", "numeric"):
+    if kind in DECIMALS:
         return _decimal_converter(column.precision or 18, column.scale or 0)
     if kind == "money":
         return _decimal_converter(19, 4)
-    if kind in ("float", "real"):
+    if kind in APPROXIMATE:
         return _float
     if kind == "date":
         return _date
@@ -294,7 +303,7 @@ def _decimal_text(scale: int) -> Callable[[Any], str]:
 
 def json_form(column: Column) -> Callable[[Any], Any] | None:
     """How a value `column` takes (its converter's result) is written in `update_fields`; None: as given."""
-    if column.data_type in ("decimal", "numeric"):
+    if column.data_type in DECIMALS:
         return _decimal_text(column.scale or 0)
     if column.data_type == "money":
         return _decimal_text(4)
@@ -335,7 +344,7 @@ class JsonForms:
     def problem(self, column: Column) -> str | None:
         """Why a field of `column` cannot be written set-based, or None."""
         kind = column.data_type
-        if kind in ("decimal", "numeric") and not self.decimals:
+        if kind in DECIMALS and not self.decimals:
             return "the database's CONVERT of a decimal to text drops its scale"
         if kind == "bit" and not self.bits:
             return "the database's FOR JSON does not write a bit as true/false"
@@ -351,10 +360,9 @@ class JsonForms:
 #: text, decimals as the text of their digits with the column's scale, bits as true/false (the last
 #: three only where the database's FOR JSON writes them so, see JsonForms). Floats, money, times and
 #: GUIDs are left to the streamed path, whose JSON for them is exactly known.
-_SHORT_TEXT = _TEXT_TYPES - {"text", "ntext"}  # legacy text/ntext stay with the streamed path
-IN_DATABASE_JSON_TYPES = frozenset(INTEGER_RANGES) | {"bit", "decimal", "numeric", "date"} | _SHORT_TEXT
-_INTEGER_DIGITS = {kind: len(str(high + 1)) for kind, (_low, high) in INTEGER_RANGES.items()}
-_UNICODE_TEXT = {"nchar", "nvarchar"}
+_SHORT_TEXT = set(SHORT_STRINGS)  # legacy text/ntext stay with the streamed path
+IN_DATABASE_JSON_TYPES = frozenset(INTEGER_RANGES) | {"bit", *DECIMALS, "date"} | _SHORT_TEXT
+_UNICODE_TEXT = set(UNICODE)
 NOT_SINGLE_SELECT = (
     "the query is not a single SELECT that can be read as a derived table (no ORDER BY, WITH, UNION, INTO, ;)"
 )
@@ -375,11 +383,11 @@ def fits_exactly(source: Column, column: Column) -> bool:
             low, high = INTEGER_RANGES[have]
             column_low, column_high = INTEGER_RANGES[want]
             return column_low <= low and high <= column_high
-        if want in ("decimal", "numeric"):
-            return (column.precision or 18) - (column.scale or 0) >= _INTEGER_DIGITS[have]
+        if want in DECIMALS:
+            return (column.precision or 18) - (column.scale or 0) >= INTEGER_DIGITS[have]
         return False
-    if have in ("decimal", "numeric"):
-        if want not in ("decimal", "numeric"):
+    if have in DECIMALS:
+        if want not in DECIMALS:
             return False
         scale, column_scale = source.scale or 0, column.scale or 0
         return scale <= column_scale and (source.precision or 18) - scale <= (column.precision or 18) - column_scale
@@ -829,7 +837,7 @@ class SourceLayout:
             source = types[i]
             assert source is not None
             value = ref[i]
-            if column.data_type in ("decimal", "numeric"):
+            if column.data_type in DECIMALS:
                 # The column's digits as text, as the streamed path writes them (`json_form`).
                 typed = f"DECIMAL({column.precision or 18}, {column.scale or 0})"
                 value = f"CONVERT(NVARCHAR(60), CAST({ref[i]} AS {typed}))"

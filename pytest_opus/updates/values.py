@@ -27,6 +27,7 @@ from decimal import Context, Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 from ..errors import OpusError
+from ..sqltypes import DECIMALS, INTEGERS, STRINGS, WHOLE_NUMBERS, utf16_length
 from ..suggest import did_you_mean
 
 #: monday's long-text column keeps at most this many characters.
@@ -160,9 +161,9 @@ def _audit_date(text: str) -> Any:
 
 
 #: The staging SQL types set-based validation can check, per kind of monday value.
-NUMERIC_SQL = frozenset({"tinyint", "smallint", "int", "bigint", "decimal", "numeric", "money"})
-INTEGER_SQL = frozenset({"bit", "tinyint", "smallint", "int", "bigint"})
-TEXT_SQL = frozenset({"char", "varchar", "nchar", "nvarchar", "text", "ntext"})
+NUMERIC_SQL = frozenset({*INTEGERS, *DECIMALS, "money"})
+INTEGER_SQL = frozenset(WHOLE_NUMBERS)
+TEXT_SQL = frozenset(STRINGS)
 DATE_SQL = frozenset({"date", "datetime", "datetime2", "smalldatetime"})
 
 
@@ -197,13 +198,6 @@ def _label_key(label: str) -> str:
 def _show(value: object, limit: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def utf16_length(text: str) -> int:
-    """Length in UTF-16 code units: what monday and SQL Server count (astral characters count 2)."""
-    if text.isascii():
-        return len(text)
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
 
 
 def _text_of(value: object) -> str:

@@ -24,7 +24,7 @@ import pytest
 from pytest_opus import cli
 from pytest_opus.errors import ConfigError, OpusError
 from pytest_opus.targets.locking import FileLock
-from pytest_opus.targets.sandbox import SandboxTarget
+from pytest_opus.targets.sandbox import SandboxTarget, baseline_template
 from pytest_opus.updates import UpdateOperations, load_board
 from pytest_opus.updates.staging import StagingError
 from pytest_opus.updates.validation import NUL_REASON
@@ -276,6 +276,8 @@ def deployed_dms(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A dms sandbox with Phase 0 deployed through opus-sql (so its ledger has a run), built once."""
     root = tmp_path_factory.mktemp("dms-template")
     cache = tmp_path_factory.mktemp("opus-cache")
+    template = baseline_template(ROOT / "sql" / "baseline")  # the session's, built at most once (tests/conftest.py)
+    shutil.copyfile(template, cache / template.name)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("OPUS_CACHE_DIR", str(cache))
         patch.chdir(root)

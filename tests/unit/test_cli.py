@@ -18,7 +18,7 @@ from pytest_opus.confirm import destructive_changes
 from pytest_opus.databases import ResolvedDatabase, env_var, find_project_root, open_database, resolve_database
 from pytest_opus.errors import ConfigError
 from pytest_opus.targets.base import BatchResult, Message, ResultSet
-from pytest_opus.targets.sandbox import SandboxTarget, create_sandbox
+from pytest_opus.targets.sandbox import SandboxTarget, baseline_template
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = "sql/deploy_opus_update_boards.sql"
@@ -56,11 +56,11 @@ def console_script() -> list[str]:
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A sandbox template cache for this session, built once, so each project's first use is a copy."""
+    """A sandbox template cache of these tests' own, holding a copy of the session's template (built at most
+    once per session, tests/conftest.py), so each project's first use is a copy."""
     path = tmp_path_factory.mktemp("opus-cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OPUS_CACHE_DIR", str(path))
-        create_sandbox(path / "warm.sqlite", ROOT / "sql" / "baseline")
+    template = baseline_template(ROOT / "sql" / "baseline")
+    shutil.copyfile(template, path / template.name)
     return path
 
 

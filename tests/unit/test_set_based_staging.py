@@ -307,9 +307,17 @@ def test_decimals_beyond_what_the_sandbox_keeps_exactly_are_streamed(sandbox: Sa
         assert first.method == STREAMED and "drops its scale" in first.streamed_because
         return
     assert first.method == SET_BASED  # 15 digits
-    sandbox.execute("INSERT INTO dbo.SRC_Wide VALUES (?, ?)", [next(ITEM_IDS), Decimal("123456789012.3456")])
-    result = ops.stage_updates_from_query(sql, "update_items")
-    assert result.method == STREAMED and "[FINAL FOB (USD)]" in result.streamed_because
+    wide = Decimal("123456789012.3456")  # 16 digits: the sandbox's INSERT refuses it (SQLite keeps 15) ...
+    with pytest.raises(OpusError, match="more than 15 significant digits"):
+        sandbox.execute("INSERT INTO dbo.SRC_Wide VALUES (?, ?)", [next(ITEM_IDS), wide])
+    # ... but a sandbox file written before that refusal, or by another tool, can hold one. Planted through
+    # the raw SQLite connection, it must not be staged set-based (json_object would write it rounded to 15
+    # digits): the streamed path takes it, and refuses it when writing the staging row, staging nothing
+    sandbox.driver.connection.execute("INSERT INTO SRC_Wide VALUES (?, ?)", (next(ITEM_IDS), str(wide)))
+    staged_before = sandbox.execute(f"SELECT COUNT(*) FROM {ITEMS}")
+    with pytest.raises(OpusError, match="more than 15 significant digits written to a decimal column"):
+        ops.stage_updates_from_query(sql, "update_items")
+    assert sandbox.execute(f"SELECT COUNT(*) FROM {ITEMS}") == staged_before
 
 
 def test_more_updated_columns_than_one_sqlite_function_takes(sandbox: SandboxTarget, ops: UpdateOperations) -> None:

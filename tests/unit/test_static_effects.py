@@ -404,3 +404,23 @@ def test_a_statement_after_one_without_a_semicolon_is_read_on_its_own_line() -> 
     # DDL after DDL included.
     assert kinds == [("Dropped", 2), ("SelectInto", 3), ("ColumnDropped", 7), ("SelectInto", 9), ("NotAnalysed", 10)]
     assert [c.kind for c in effects.not_analysed] == ["dynamic"]
+
+
+def test_ssms_storage_clauses_and_inline_indexes_are_read_as_the_runner_reads_them() -> None:
+    """SSMS's Generate Scripts output (a table-level key WITH index options, ON [PRIMARY], TEXTIMAGE_ON, an
+    inline INDEX) has effects the reader can tell, so running it needs no --confirm."""
+    effects = script_effects(
+        "CREATE TABLE [dbo].[Log](\n"
+        "\t[id] [int] IDENTITY(1,1) NOT NULL,\n"
+        "\t[note] [nvarchar](max) NULL,\n"
+        "\tINDEX [IX_Log_note_len] NONCLUSTERED ([id]),\n"
+        " CONSTRAINT [PK_Log] PRIMARY KEY CLUSTERED ([id] ASC)\n"
+        "WITH (PAD_INDEX = OFF, ALLOW_ROW_LOCKS = ON, ALLOW_PAGE_LOCKS = ON) ON [PRIMARY]\n"
+        ") ON [PRIMARY] TEXTIMAGE_ON [PRIMARY]\n",
+        "ssms.sql",
+    )
+    assert effects.not_analysed == []
+    created, index = effects.changes
+    assert isinstance(created, TableCreated) and created.name == "dbo.Log"
+    assert isinstance(index, IndexCreated) and (index.name, index.table, index.columns) == (
+        "IX_Log_note_len", "dbo.Log", ("id",))

@@ -29,7 +29,8 @@ PRINT_CASES = [
     ("DECLARE @s NVARCHAR(MAX) = N'" + "x" * 5000 + "'; PRINT LEN(@s);", ["5000"]),
     ("DECLARE @a INT = 1, @b VARCHAR(10) = 'two', @c BIT = 5; PRINT @a; PRINT @b; PRINT @c;", ["1", "two", "1"]),
     ("DECLARE @i INT = '42'; PRINT @i + 1;", ["43"]),
-    ("DECLARE @d DECIMAL(10,2) = 2.5; PRINT @d * 2;", ["5"]),
+    # PRINT converts as CAST does: a decimal keeps its scale (SQL Server prints 2.50)
+    ("DECLARE @d DECIMAL(10,2) = 2.5; PRINT @d; PRINT CAST(@d * 2 AS DECIMAL(10,2));", ["2.50", "5.00"]),
     ("DECLARE @d DECIMAL(10,2) = 2.5; IF @d = 2.5 PRINT 'eq'; IF @d < 10 PRINT 'lt'; IF @d > 2 PRINT 'gt';",
      ["eq", "lt", "gt"]),
     ("DECLARE @n INT = (SELECT 3); PRINT @n;", ["3"]),
@@ -198,13 +199,16 @@ def test_errors_name_the_failing_statements_line(sandbox: SandboxTarget, script:
     assert str(error).startswith(f"t.sql:{line} ")
 
 
-def test_select_assignment_reads_variables_and_refuses_row_by_row_accumulation() -> None:
-    """`SELECT @a = expr FROM ...` with variables in expr; reading the assigned variable itself over
-    several rows accumulates on SQL Server, which the runner does not do: refused, never another value."""
+def test_select_assignment_reads_variables_and_accumulates_row_by_row() -> None:
+    """`SELECT @a = expr FROM ...` with variables in expr; reading the assigned variable itself over several
+    rows accumulates on SQL Server: string concatenation row by row, as SQL Server does; other forms are
+    refused, never another value."""
     rows = "FROM (SELECT N'a' AS name UNION ALL SELECT N'b') AS x"
     assert printed(SandboxTarget(), f"DECLARE @s NVARCHAR(20) = N'', @t NVARCHAR(5) = N'z'\n"
                                     f"SELECT @s = @t + name {rows}\nPRINT @s") == ["zb"]
     assert printed(SandboxTarget(), "DECLARE @s NVARCHAR(20) = N'x'\n"
                                     "SELECT @s = @s + name FROM (SELECT N'a' AS name) AS x\nPRINT @s") == ["xa"]
-    error = failure(SandboxTarget(), f"DECLARE @s NVARCHAR(20) = N''\nSELECT @s = @s + name {rows}\nPRINT @s")
+    assert printed(SandboxTarget(), f"DECLARE @s NVARCHAR(20) = N''\nSELECT @s = @s + name {rows}\nPRINT @s") \
+        == ["ab"]
+    error = failure(SandboxTarget(), f"DECLARE @s NVARCHAR(20) = N''\nSELECT @s = name + @s {rows}\nPRINT @s")
     assert "not supported by the sandbox" in str(error) and "accumulates row by row" in str(error)
