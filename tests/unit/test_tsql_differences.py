@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sandbox_outcomes import fresh_sandbox, outcome
 
 from pytest_opus.errors import ScriptError, UnsupportedConstruct
 from pytest_opus.targets.sandbox import SandboxTarget
@@ -25,21 +26,8 @@ INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxTarget]:
-    target = SandboxTarget()
-    try:
+    with fresh_sandbox() as target:
         yield target
-    finally:
-        target.close()
-
-
-def outcome(target: SandboxTarget, script: str) -> Any:
-    """The last result set's rows, ('error', number) or 'refused'."""
-    result = target.execute_script(script)
-    if isinstance(result.error, UnsupportedConstruct):
-        return "refused"
-    if result.error is not None:
-        return ("error", result.error.number)
-    return [list(r) for r in result.result_sets[-1].rows]
 
 
 def quoted(text: str) -> str:

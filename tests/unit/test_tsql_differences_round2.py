@@ -14,8 +14,8 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
+from sandbox_outcomes import fresh_sandbox, outcome
 
-from pytest_opus.errors import UnsupportedConstruct
 from pytest_opus.targets.sandbox import SandboxTarget
 from pytest_opus.tsql import arithmetic, translate
 
@@ -28,21 +28,8 @@ FEW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChec
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxTarget]:
-    target = SandboxTarget()
-    try:
+    with fresh_sandbox() as target:
         yield target
-    finally:
-        target.close()
-
-
-def outcome(target: SandboxTarget, script: str) -> Any:
-    """The last result set's rows, ('error', number) or 'refused'."""
-    result = target.execute_script(script)
-    if isinstance(result.error, UnsupportedConstruct):
-        return "refused"
-    if result.error is not None:
-        return ("error", result.error.number)
-    return [list(r) for r in result.result_sets[-1].rows]
 
 
 def n_quoted(text: str) -> str:
