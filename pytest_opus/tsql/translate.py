@@ -487,14 +487,28 @@ def _collated_function(node: exp.Expression, visit: Callable[[exp.Expression], e
         return node.args[name].transform(visit, copy=False)
 
     if isinstance(node, exp.Upper | exp.Lower):
-        return exp.Anonymous(this="tsql_case", expressions=[arg("this"), exp.Literal.number(
-            int(isinstance(node, exp.Upper)))])
+        text = arg("this")
+        call = exp.Anonymous(this="tsql_case", expressions=[text, exp.Literal.number(int(isinstance(node, exp.Upper)))])
+        # SQLite's upper()/lower(), in C, give the same answer for ASCII text (GLOB stops at a NUL: instr checks)
+        native = exp.Anonymous(this="upper" if isinstance(node, exp.Upper) else "lower", expressions=[text.copy()])
+        beyond = exp.or_(exp.Glob(this=text.copy(), expression=exp.Literal.string(_BEYOND_ASCII)), _holds_nul(text))
+        return exp.Case(ifs=[exp.If(this=beyond, true=call)], default=native)
     names = ("substr", "this") if isinstance(node, exp.StrPosition) else ("this", "expression", "replacement")
     sensitive = any(_case_sensitive(node.args[n]) for n in names)
     flag = exp.Literal.number(int(sensitive))
     if isinstance(node, exp.StrPosition):
         return exp.Anonymous(this="tsql_charindex", expressions=[arg("substr"), arg("this"), flag])
-    return exp.Anonymous(this="tsql_replace", expressions=[arg("this"), arg("expression"), arg("replacement"), flag])
+    search = node.args["expression"]
+    literal = _literal_text(search) if isinstance(search, exp.Literal | exp.National) else None
+    text, replacement = arg("this"), arg("replacement")
+    call = exp.Anonymous(this="tsql_replace", expressions=[text, arg("expression"), replacement, flag])
+    if sensitive or not literal or any(not (" " <= ch <= "~") or ch.isalpha() for ch in literal):
+        return call
+    # a search for printable ASCII without letters in printable ASCII text: the collation finds exactly what a
+    # search by code point finds (collation._VOUCHED), so SQLite's replace(), in C, gives tsql_replace's answer
+    beyond = exp.or_(exp.Glob(this=text.copy(), expression=exp.Literal.string(_BEYOND_PRINTABLE)), _holds_nul(text))
+    native = exp.Anonymous(this="replace", expressions=[text.copy(), exp.Literal.string(literal), replacement.copy()])
+    return exp.Case(ifs=[exp.If(this=beyond, true=call)], default=native)
 
 
 #: text that SQLite's upper()/lower() change as SQL Server's UPPER/LOWER do: ASCII (SQLite leaves other

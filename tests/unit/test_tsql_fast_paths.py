@@ -1,0 +1,63 @@
+"""Where the runner answers with SQLite's own C functions instead of its Python model of the collation
+(REPLACE of a letterless printable-ASCII search in printable-ASCII text; UPPER/LOWER of ASCII text), both
+give the same answer (issue 14: one conversion path per value, a test that the paths agree)."""
+
+from __future__ import annotations
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from pytest_opus.targets.sandbox import SandboxTarget  # noqa: E402
+from pytest_opus.tsql import collation  # noqa: E402
+
+PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F))
+LETTERLESS = "".join(ch for ch in PRINTABLE if not ch.isalpha())
+texts = st.text(alphabet=PRINTABLE + "é\u00a0\x00Ω", max_size=12)
+
+
+def n_literal(text: str) -> str:
+    """`text` as an N'...' literal, with characters SQL text cannot hold built by NCHAR."""
+    parts = []
+    for ch in text:
+        parts.append(f"NCHAR({ord(ch)})" if ch == "\x00" else "N'" + ch.replace("'", "''") + "'")
+    return " + ".join(parts) if parts else "N''"
+
+
+def n_quoted(text: str) -> str:
+    """One N'...' literal (the fast path needs a literal search string)."""
+    return "N'" + text.replace("'", "''") + "'"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> SandboxTarget:
+    return SandboxTarget()
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=texts, search=st.text(alphabet=LETTERLESS, min_size=1, max_size=3),
+       replacement=st.text(alphabet=PRINTABLE, max_size=3))
+def test_replace_of_letterless_ascii_agrees_with_the_collation_model(sandbox: SandboxTarget, text: str, search: str,
+                                                                      replacement: str) -> None:
+    model = sandbox.engine.collations  # the engine's own model, as its tsql_replace uses it
+    assert model is not None
+    model.refusal = None
+    expected = model.replace(text, search, replacement, 0)
+    if model.refusal:  # the model refuses text it does not vouch for (the engine then refuses the statement)
+        expected, model.refusal = "refused", None
+    result = sandbox.execute_script(f"DECLARE @t NVARCHAR(100) = {n_literal(text)}\n"
+                                    f"SELECT REPLACE(@t, {n_quoted(search)}, {n_quoted(replacement)})")
+    got = "refused" if result.error is not None else result.result_sets[-1].rows[0][0]
+    if got == "refused" and "\x00" in text:  # text holding NUL: refused where SQLite would cut it (documented)
+        return
+    assert got == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=texts)
+def test_upper_and_lower_agree_with_the_model(sandbox: SandboxTarget, text: str) -> None:
+    result = sandbox.execute_script(f"DECLARE @t NVARCHAR(100) = {n_literal(text)}\nSELECT UPPER(@t), LOWER(@t)")
+    assert result.error is None, result.error
+    assert result.result_sets[-1].rows[0] == (collation.change_case(text, 1), collation.change_case(text, 0))
