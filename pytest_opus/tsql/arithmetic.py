@@ -587,23 +587,15 @@ def register(connection: Any, sink: Callable[[ServerError | Ambiguous], None]) -
     turns it into "user-defined function raised exception" (sqlite3 keeps no message of ours)."""
 
     def arith(op: str, left_type: str, right_type: str, left: Any, right: Any) -> Any:
-        try:
-            return operate(op, left_type or None, left, right_type or None, right)
-        except (ServerError, Ambiguous) as error:
-            sink(error)
-            raise
+        return operate(op, left_type or None, left, right_type or None, right)
 
     def cast(source_type: str, target: str, value: Any) -> Any:
-        try:
-            return convert(source_type or None, target, value)
-        except (ServerError, Ambiguous) as error:
-            sink(error)
-            raise
+        return convert(source_type or None, target, value)
 
-    connection.create_function("tsql_arith", 5, arith, deterministic=True)
+    connection.create_function("tsql_arith", 5, guarded(arith, sink), deterministic=True)
     connection.create_function("tsql_round", 4, guarded(round_value, sink), deterministic=True)
     connection.create_function("tsql_decimal_divide", 4, guarded(divide_decimal, sink), deterministic=True)
-    connection.create_function("tsql_convert", 3, cast, deterministic=True)
+    connection.create_function("tsql_convert", 3, guarded(cast, sink), deterministic=True)
 
 
 def _round_half_up(number: Decimal, scale: int, truncate: bool) -> Decimal:

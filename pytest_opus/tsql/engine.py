@@ -99,6 +99,7 @@ from .writes import (
     plan_writes,
     qualified,
     sql_server_error,
+    target_name,
     temp_table,
     type_by_value,
 )
@@ -916,7 +917,7 @@ class Engine:
         tables: dict[str, dict[str, str] | None] = self._for_schema("table_column_types", dict)
         lowered = table.lower()
         if lowered not in tables:  # one table at a time: a deploy asks about a few tables between DDL statements
-            found = self._catalog_table(lowered) if not lowered.startswith("#") else self.written_table(table)
+            found = self._any_table(table)
             tables[lowered] = None if found is None else {c.name.lower(): c.type_text for c in found.columns}
         return tables[lowered]
 
@@ -926,9 +927,13 @@ class Engine:
         tables: dict[str, dict[str, str] | None] = self._for_schema("table_columns", dict)
         lowered = table.lower()
         if lowered not in tables:
-            found = self._catalog_table(lowered) if not lowered.startswith("#") else self.written_table(table)
+            found = self._any_table(table)
             tables[lowered] = None if found is None else {c.name.lower(): c.data_type for c in found.columns}
         return tables[lowered]
+
+    def _any_table(self, table: str) -> Table | None:
+        """A catalog table, or a #temp table (`#t`, read from SQLite's temp schema)."""
+        return self.written_table(table) if table.startswith("#") else self._catalog_table(table.lower())
 
     def _catalog_table(self, lowered: str) -> Table | None:
         """The catalog table whose (bare) name is `lowered`, in lower case; None when there is none."""
@@ -1066,7 +1071,7 @@ class Engine:
             "SERVERNAME": "sandbox", "SPID": 1, "VERSION": "pytest-opus embedded T-SQL runner on SQLite",
         }.get(name)
 
-    def note_insert(self, identity: bool, rows: int, frame: Frame) -> None:
+    def note_insert(self, identity: bool, rows: int, frame: Frame, last_row: int | None = None) -> None:
         """@@IDENTITY and SCOPE_IDENTITY() after an INSERT (the IDENTITY and SCOPE_IDENTITY pages): an INSERT
         into a table without an IDENTITY column makes @@IDENTITY NULL and leaves SCOPE_IDENTITY() as it was;
         one into an IDENTITY table sets both to the last value it generated (with IDENTITY_INSERT ON, the last
@@ -1078,7 +1083,7 @@ class Engine:
         if not rows:
             self.session_identity = UNKNOWN_IDENTITY
             return
-        value = self.driver.query("SELECT last_insert_rowid()")[0][0]
+        value = last_row if last_row is not None else self.driver.query("SELECT last_insert_rowid()")[0][0]
         self.session_identity = frame.scope_identity = value
 
     def note_failed_insert(self, table: str, frame: Frame) -> None:
@@ -1263,15 +1268,20 @@ class Engine:
         if isinstance(tree, exp.Insert | exp.Update | exp.Delete) and isinstance(target, exp.Table) \
                 and isinstance(target.this, exp.Parameter):
             written = target.this.name
-        plan = self.write_plan(tree, frame)  # a table variable's name is its #temp table's from here on
+        found: dict[str, Table | None] = {}  # the written table, looked up once (a #temp table is a query)
+
+        def lookup(name: str) -> Table | None:
+            if name not in found:
+                found[name] = self.written_table(name)
+            return found[name]
+
+        plan = self.write_plan(tree, frame, lookup)  # a table variable's name is its #temp table's from here on
         inserted = None
-        if isinstance(tree, exp.Insert):
-            node = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
-            if isinstance(node, exp.Table):
-                temporary = isinstance(node.this, exp.Identifier) and node.this.args.get("temporary")
-                name = ("#" if temporary else "") + node.name
-                table = self.written_table(name)
-                inserted = (name.lower(), table is not None and any(c.identity for c in table.columns))
+        name = target_name(tree.this.this if isinstance(tree.this, exp.Schema) else tree.this) \
+            if isinstance(tree, exp.Insert) else None
+        if name is not None:
+            table = lookup(name)
+            inserted = (name.lower(), table is not None and any(c.identity for c in table.columns))
         translated = rewrite(tree, self.answers(frame))
         return _DmlTranslation(plan.finish(translated.sql) if plan else translated.sql, translated,
                                self.nullable_keys(tree), written, inserted)
@@ -1299,6 +1309,7 @@ class Engine:
             description = cursor.description
             rows = [tuple(r) for r in cursor.fetchall()] if description else []
             written = max(cursor.rowcount, 0)
+            last_row = getattr(cursor, "lastrowid", None)  # sqlite3's; an ODBC cursor has none (asked below)
             if keys is not None:
                 self.check_nullable_keys(*keys)
         except BaseException:
@@ -1311,7 +1322,7 @@ class Engine:
         if savepoint is not None:
             self.driver.run(f"RELEASE {savepoint}")
         if inserted is not None:
-            self.note_insert(inserted[1], written, frame)
+            self.note_insert(inserted[1], written, frame, last_row)
         if description:
             if translated.accumulation is not None:  # SELECT @v = @v + x FROM ...: concatenated row by row
                 self.accumulate(translated.assignments[0], translated.accumulation, rows, frame)
@@ -1341,7 +1352,8 @@ class Engine:
             joined = None if before is None or part is None else as_text(before) + as_text(part)
             variable.value = self.assigned(variable.type, joined)
 
-    def write_plan(self, tree: exp.Expression, frame: Frame) -> WritePlan | None:
+    def write_plan(self, tree: exp.Expression, frame: Frame,
+                   lookup: Callable[[str], Table | None] | None = None) -> WritePlan | None:
         """Each value an INSERT or UPDATE writes, converted to its column's type (writes.py)."""
         if self.trancount and isinstance(tree, exp.Insert | exp.Update | exp.Delete):
             target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
@@ -1349,7 +1361,7 @@ class Engine:
                 name = target.this.name
                 self._table_variables_in_transaction[self.table_variable(name, frame)] = "@" + name
         table_variables(tree, self.answers(frame))
-        return plan_writes(tree, self.written_table, self.identity_insert, self.answers(frame))
+        return plan_writes(tree, lookup or self.written_table, self.identity_insert, self.answers(frame))
 
     def written_table(self, name: str) -> Table | None:
         """A table a statement writes: the catalog's, or a #temp table (not in the catalog)."""

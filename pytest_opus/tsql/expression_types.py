@@ -208,7 +208,7 @@ def tsql_type(node: exp.Expression, answers: Answers | None) -> str | None:
     if isinstance(node, exp.If):
         return _common_type([node.args.get("true"), node.args.get("false")], answers)
     if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and len(node.this.expressions) == 1:
-        return tsql_type(_unalias(node.this.expressions[0]), answers)
+        return tsql_type(unalias(node.this.expressions[0]), answers)
     if functions.handles(node):
         return functions.result_type(node, lambda n: tsql_type(n, answers))
     if isinstance(node, exp.Anonymous):
@@ -285,7 +285,7 @@ def _common_type(nodes: list[exp.Expression | None], answers: Answers | None) ->
 common_type = _common_type
 
 
-def _unalias(node: exp.Expression) -> exp.Expression:
+def unalias(node: exp.Expression) -> exp.Expression:
     return node.this if isinstance(node, exp.Alias) else node
 
 
@@ -405,7 +405,7 @@ def _derived_columns(query: exp.Select | exp.SetOperation, answers: Answers) -> 
         if not all(names) or any(len(b.expressions) != len(names) for b in branches) or any(
                 isinstance(p, exp.Star) or isinstance(p.this, exp.Star) for b in branches for p in b.expressions):
             return None
-        return {name.lower(): _common_type([_unalias(b.expressions[i]) for b in branches], answers)
+        return {name.lower(): _common_type([unalias(b.expressions[i]) for b in branches], answers)
                 for i, name in enumerate(names)}
     finally:
         _TYPING.discard(id(query))

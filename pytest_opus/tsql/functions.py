@@ -64,27 +64,28 @@ def part_name(written: str) -> str | None:
     return PARTS.get(written.lower())
 
 
+_NOT_STORED = ("a date function of {value!r}, which is not a date, datetime or datetime2 value as the sandbox "
+               "stores them")
+
+
 def stored_type(value: str) -> str:
-    """The type of a stored date value, from its form: each date type the functions compute on has its own
-    (datetime2 and time columns with fewer than 7 decimals are refused, so 3 decimals is datetime)."""
-    shape = {10: "date", 23: "datetime", 27: "datetime2"}.get(len(value))
-    if shape is None or _STORED.fullmatch(value) is None:
-        raise Ambiguous(f"a date function of {value!r}, which is not a date, datetime or datetime2 value as the "
-                        "sandbox stores them")
-    return shape
+    """The type of a stored date value, from its form (see `read_stored`)."""
+    return read_stored(value)[2]
 
 
-def read_stored(value: str) -> tuple[dt.date, int]:
-    """A stored date or date and time: (the date, 100-ns units since midnight)."""
+def read_stored(value: str) -> tuple[dt.date, int, str]:
+    """A stored date or date and time: (the date, 100-ns units since midnight, its type). Each date type the
+    functions compute on has a form of its own (datetime2 and time columns with fewer than 7 decimals are
+    refused, so 3 decimals is datetime)."""
     m = _STORED.fullmatch(value)
-    if m is None:
-        raise Ambiguous(f"a date function of {value!r}, which is not a date, datetime or datetime2 value as the "
-                        "sandbox stores them")
+    shape = {10: "date", 23: "datetime", 27: "datetime2"}.get(len(value))
+    if m is None or shape is None:
+        raise Ambiguous(_NOT_STORED.format(value=value))
     date = dt.date(int(m[1]), int(m[2]), int(m[3]))
     if m[4] is None:
-        return date, 0
+        return date, 0, shape
     fraction = int((m[7] or "").ljust(7, "0"))
-    return date, int(m[4]) * UNITS["hour"] + int(m[5]) * UNITS["minute"] + int(m[6]) * UNITS["second"] + fraction
+    return date, int(m[4]) * UNITS["hour"] + int(m[5]) * UNITS["minute"] + int(m[6]) * UNITS["second"] + fraction, shape
 
 
 def write_stored(date: dt.date, units: int, type_name: str) -> str:
@@ -128,13 +129,12 @@ def dateadd(part: str, number: Any, value: Any) -> str | None:
     """DATEADD(part, number, value): a value of the date argument's type."""
     if number is None or value is None:
         return None
-    type_name = stored_type(str(value))
+    date, units, type_name = read_stored(str(value))
     if isinstance(number, str) or not isinstance(number, int | float):
         raise Ambiguous("DATEADD with a number that is not a number")
     number = math.trunc(number)  # "DATEADD truncates a number with a decimal fraction"
     if not INT_RANGE[0] <= number <= INT_RANGE[1]:
         raise ServerError(8115, "Arithmetic overflow error converting expression to data type int.")
-    date, units = read_stored(str(value))
     low = dt.date(1753, 1, 1) if type_name == "datetime" else dt.date(1, 1, 1)
     if part in ("year", "quarter", "month"):
         months = number * {"year": 12, "quarter": 3, "month": 1}[part]
@@ -178,11 +178,10 @@ def datediff(part: str, start: Any, end: Any, big: int) -> int | None:
     midnight)."""
     if start is None or end is None:
         return None
-    types = (stored_type(str(start)), stored_type(str(end)))
-    if part in ("millisecond", "microsecond", "nanosecond") and "datetime" in types:
+    first, first_units, first_type = read_stored(str(start))
+    second, second_units, second_type = read_stored(str(end))
+    if part in ("millisecond", "microsecond", "nanosecond") and "datetime" in (first_type, second_type):
         raise Ambiguous(f"DATEDIFF({part}, ...) of a datetime value (its ticks are 1/300 s, shown rounded)")
-    first, first_units = read_stored(str(start))
-    second, second_units = read_stored(str(end))
     if part == "year":
         result = second.year - first.year
     elif part == "quarter":
@@ -211,8 +210,7 @@ def datepart(part: str, value: Any) -> int | None:
     """DATEPART(part, value) (and YEAR, MONTH, DAY): an int."""
     if value is None:
         return None
-    type_name = stored_type(str(value))
-    date, units = read_stored(str(value))
+    date, units, type_name = read_stored(str(value))
     if part in _TIME_PARTS and type_name == "date":
         raise _not_for_type(part, "datepart", type_name)
     if part == "year":
@@ -245,11 +243,11 @@ def eomonth(value: Any, months: Any) -> str | None:
         return None
     if not isinstance(months, int):
         raise Ambiguous("EOMONTH with a month offset that is not an integer")
-    date, _ = read_stored(str(value))
+    date, _, _ = read_stored(str(value))
     try:
         moved = _add_months(date.replace(day=1), months)
     except (OverflowError, ValueError):
-        raise ServerError(517, "Adding a value to a 'date' column caused an overflow.") from None
+        raise _overflow("dateadd", "date") from None
     return moved.replace(day=calendar.monthrange(moved.year, moved.month)[1]).isoformat()
 
 
@@ -262,7 +260,7 @@ def datetime_ticks(clock: Any) -> str | None:
     to 1/300 s (GETDATE(), CURRENT_TIMESTAMP, GETUTCDATE())."""
     if clock is None:
         return None
-    date, units = read_stored(str(clock))
+    date, units, _ = read_stored(str(clock))
     ms = units % UNITS["second"] // UNITS["millisecond"]
     rounded = ms // 10 * 10 + _TICK_DIGITS[ms % 10]
     total = _ordinal_units(date, units - units % UNITS["second"]) + rounded * UNITS["millisecond"]

@@ -405,10 +405,9 @@ class SchemaChanges:
             self.driver.run(f"ALTER TABLE {quote(temp)} RENAME TO {quote(old.name)}")
         finally:
             self.driver.run("PRAGMA legacy_alter_table = OFF")
-        if counter and any(c.identity for c in new.columns):
-            self.driver.run("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", [counter[0][0], old.name])
-            if not self.driver.query("SELECT 1 FROM sqlite_sequence WHERE name = ?", [old.name]):
-                self.driver.run("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", [old.name, counter[0][0]])
+        if counter and any(c.identity for c in new.columns):  # the old counter is at least the copied rows' max
+            self.driver.run("DELETE FROM sqlite_sequence WHERE name = ?", [old.name])
+            self.driver.run("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", [old.name, counter[0][0]])
         for (sql,) in indexes:
             self.driver.run(sql)
 

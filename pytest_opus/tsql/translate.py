@@ -9,6 +9,7 @@ wherever SQLite's own could give another answer.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from .expression_types import (
     is_unicode,
     is_variable,
     tsql_type,
+    unalias,
     value_bounds,
     variable_name,
 )
@@ -491,8 +493,7 @@ def _collated_function(node: exp.Expression, visit: Callable[[exp.Expression], e
         call = exp.Anonymous(this="tsql_case", expressions=[text, exp.Literal.number(int(isinstance(node, exp.Upper)))])
         # SQLite's upper()/lower(), in C, give the same answer for ASCII text (GLOB stops at a NUL: instr checks)
         native = exp.Anonymous(this="upper" if isinstance(node, exp.Upper) else "lower", expressions=[text.copy()])
-        beyond = exp.or_(exp.Glob(this=text.copy(), expression=exp.Literal.string(_BEYOND_ASCII)), _holds_nul(text))
-        return exp.Case(ifs=[exp.If(this=beyond, true=call)], default=native)
+        return _native_unless(text, _BEYOND_ASCII, call, native)
     names = ("substr", "this") if isinstance(node, exp.StrPosition) else ("this", "expression", "replacement")
     sensitive = any(_case_sensitive(node.args[n]) for n in names)
     flag = exp.Literal.number(int(sensitive))
@@ -506,9 +507,16 @@ def _collated_function(node: exp.Expression, visit: Callable[[exp.Expression], e
         return call
     # a search for printable ASCII without letters in printable ASCII text: the collation finds exactly what a
     # search by code point finds (collation._VOUCHED), so SQLite's replace(), in C, gives tsql_replace's answer
-    beyond = exp.or_(exp.Glob(this=text.copy(), expression=exp.Literal.string(_BEYOND_PRINTABLE)), _holds_nul(text))
     native = exp.Anonymous(this="replace", expressions=[text.copy(), exp.Literal.string(literal), replacement.copy()])
-    return exp.Case(ifs=[exp.If(this=beyond, true=call)], default=native)
+    return _native_unless(text, _BEYOND_PRINTABLE, call, native)
+
+
+def _native_unless(text: exp.Expression, beyond: str, call: exp.Expression, native: exp.Expression) -> exp.Expression:
+    """`native` (SQLite's own function, in C) where `text` holds only the characters it answers exactly, else
+    `call` (the runner's model): `beyond` is a GLOB pattern matching a text with another character; GLOB stops
+    at a NUL, which instr() finds."""
+    outside = exp.or_(exp.Glob(this=text.copy(), expression=exp.Literal.string(beyond)), _holds_nul(text))
+    return exp.Case(ifs=[exp.If(this=outside, true=call)], default=native)
 
 
 #: text that SQLite's upper()/lower() change as SQL Server's UPPER/LOWER do: ASCII (SQLite leaves other
@@ -1108,11 +1116,10 @@ def _cast(value: exp.Expression, to: exp.DataType, visit: Callable[[exp.Expressi
     cast: exp.Expression = exp.Cast(this=value, to=exp.DataType.build(target, dialect="sqlite"))
     # nvarchar (or unknown) to code page 1252; not sqlglot's own CAST(x AS TEXT) around LEN's argument
     if name in ("char", "varchar") and source not in sqltypes.CHARACTER and to.this != exp.DataType.Type.TEXT:
-        from .writes import CODE_PAGE_REFUSED, outside_code_page  # (writes.py imports this module)
+        from .writes import code_page_checked  # (writes.py imports this module)
 
-        rendered = value.sql(dialect=SandboxSQLite, identify=True)
-        cast = exp.Var(this=f"(CASE WHEN typeof({rendered}) = 'text' AND {outside_code_page(rendered)} "
-                            f"THEN {CODE_PAGE_REFUSED} ELSE {cast.sql(dialect=SandboxSQLite, identify=True)} END)")
+        cast = exp.Var(this="(" + code_page_checked(value.sql(dialect=SandboxSQLite, identify=True),
+                                                    cast.sql(dialect=SandboxSQLite, identify=True)) + ")")
     if name in ("char", "nchar") and length not in (None, -1):  # char(n) pads with blanks to n
         cast = exp.DPipe(this=cast, expression=exp.Literal.string(" " * length), safe=False)
     if name in ("char", "varchar", "nchar", "nvarchar") and length not in (None, -1):
@@ -1398,7 +1405,7 @@ def _collate_projections(select: exp.Select, answers: Answers | None, refuse_bla
             continue
         if isinstance(projection, exp.EQ) and is_variable(projection.this):
             continue  # SELECT @v = ... (not a column)
-        value = _unaliased(projection).copy()
+        value = unalias(projection).copy()
         if refuse_blanks:
             text = exp.EQ(this=_runner_call_node("typeof", value.copy()), expression=exp.Literal.string("text"))
             blank = exp.and_(text,
@@ -1429,10 +1436,6 @@ def _distinct_union(node: exp.Union, visit: Callable[[exp.Expression], exp.Expre
         if isinstance(part, exp.Expression):
             wrapper.set(key, part.transform(visit, copy=False))
     return wrapper
-
-
-def _unaliased(node: exp.Expression) -> exp.Expression:
-    return node.this if isinstance(node, exp.Alias) else node
 
 
 def _set_branches(node: exp.Expression) -> list[exp.Select]:
@@ -1584,9 +1587,7 @@ def _like(node: exp.Like, escape: exp.Expression | None, visit: Callable[[exp.Ex
             return negated(plain)
         # SQLite's LIKE, in C, for printable ASCII values; the collation model (tsql_like, which refuses what it
         # does not vouch for) for any other value: SQLite folds ASCII letters only
-        beyond = exp.or_(exp.Glob(this=value.copy(), expression=exp.Literal.string(_BEYOND_PRINTABLE)),
-                         _holds_nul(value))  # (GLOB, like LIKE, stops at a NUL character)
-        return negated(exp.Case(ifs=[exp.If(this=beyond, true=call)], default=plain))
+        return negated(_native_unless(value, _BEYOND_PRINTABLE, call, plain))
     text = literal
     if answers is not None and text is None:
         text = _constant_text(node.expression, answers)
@@ -1772,6 +1773,12 @@ def _measured(text: exp.Expression, result: exp.Expression) -> exp.Expression:
 
 
 def _astral_pattern() -> exp.Expression:
+    """A copy of `_astral_glob()` (trees are changed in place where they are used)."""
+    return _astral_glob().copy()
+
+
+@functools.cache
+def _astral_glob() -> exp.Expression:
     """A GLOB pattern: a character beyond U+FFFF anywhere in the text. Built with char() rather than written
     as a literal: the SQLite ODBC driver miscounts the `?` markers after a literal holding such characters."""
     return cast(exp.Expression, sqlglot.parse_one("'*[' || char(65536) || '-' || char(1114111) || ']*'",

@@ -324,6 +324,13 @@ def outside_code_page(value: str) -> str:
 CODE_PAGE_REFUSED = _refuse(CODE_PAGE_CONSTRUCT, "the sandbox does not carry that table")
 
 
+def code_page_checked(value: str, result: str | None = None) -> str:
+    """SQL: `result` (default: `value`) unless `value` is text with a character outside code page 1252, which
+    is refused (SQL Server's best-fit mapping is not modelled)."""
+    return (f"CASE WHEN typeof({value}) = 'text' AND {outside_code_page(value)} THEN {CODE_PAGE_REFUSED} "
+            f"ELSE {value if result is None else result} END")
+
+
 # -- dates and times ---------------------------------------------------------------------------------------
 #: the date and time types whose values the sandbox converts (datetimeoffset's it does not)
 DATE_TIME_TYPES = tuple(name for name in sqltypes.DATE_TIME if name != "datetimeoffset")
@@ -540,8 +547,7 @@ def conversion(value: str, column: Column, table: str, written: Source | None) -
     if name in sqltypes.STRINGS and source in sqltypes.APPROXIMATE:  # (max, text): the number as SQL Server writes it
         return f"CASE WHEN typeof({value}) = 'real' THEN {_float_text(value, name, None)} ELSE {value} END"
     if name in sqltypes.CHARACTER:  # (max): no length, the code page still
-        return f"CASE WHEN typeof({value}) = 'text' AND {outside_code_page(value)} THEN {CODE_PAGE_REFUSED} " \
-               f"ELSE {value} END"
+        return code_page_checked(value)
     if name in DATE_TIME_TYPES:
         return date_time(value, name, source, column.scale if name in sqltypes.TIME_TYPES else None)
     if name == "uniqueidentifier":
@@ -661,7 +667,7 @@ def plan_writes(tree: exp.Expression, lookup: TableLookup, identity_insert: str 
     return None
 
 
-def _target_name(table: exp.Expression) -> str | None:
+def target_name(table: exp.Expression) -> str | None:
     if not isinstance(table, exp.Table):
         return None
     if isinstance(table.this, exp.Identifier) and table.this.args.get("temporary"):
@@ -673,7 +679,7 @@ def _insert(insert: exp.Insert, lookup: TableLookup, identity_insert: str | None
             answers: Answers | None) -> WritePlan | None:
     schema = insert.this
     table_node = schema.this if isinstance(schema, exp.Schema) else schema
-    name = _target_name(table_node)
+    name = target_name(table_node)
     table = lookup(name) if name else None
     query = insert.expression
     if table is None or query is None:  # not a table the runner knows, or DEFAULT VALUES
@@ -748,7 +754,7 @@ def _update(update: exp.Update, lookup: TableLookup, answers: Answers | None) ->
     if source is not None and isinstance(source.this, exp.Table):
         named = [source.this, *(j.this for j in source.this.args.get("joins") or [] if isinstance(j.this, exp.Table))]
     written = next((t for t in named if t.alias_or_name.lower() == target.name.lower()), target)
-    name = _target_name(written)
+    name = target_name(written)
     table = lookup(name) if name else None
     if table is None:
         return None
@@ -822,7 +828,7 @@ def _scope(tree: exp.Expression, lookup: TableLookup) -> dict[str, Table]:
     """The tables a statement reads, by lower alias and lower name."""
     found: dict[str, Table] = {}
     for node in tree.find_all(exp.Table):
-        name = _target_name(node)
+        name = target_name(node)
         table = lookup(name) if name else None
         if table is not None:
             found.setdefault(node.alias_or_name.lower(), table)
@@ -940,8 +946,7 @@ def assignment(type_text: str) -> str | None:
     declared = sqltypes.read_type(type_text)
     name = declared.name
     if name in sqltypes.CHARACTER:
-        return f"CASE WHEN typeof({VALUE}) = 'text' AND {outside_code_page(VALUE)} THEN {CODE_PAGE_REFUSED} " \
-               f"ELSE {VALUE} END"
+        return code_page_checked(VALUE)
     if name in DATE_TIME_TYPES:
         return date_time(VALUE, name, None, declared.scale if name in sqltypes.TIME_TYPES else None)
     if name == "uniqueidentifier":

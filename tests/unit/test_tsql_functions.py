@@ -33,7 +33,7 @@ def _query(sql: str) -> tuple:
 def test_datetime2_text_reads_back(date: dt.date, clock: int) -> None:
     text = functions.write_stored(date, clock, "datetime2")
     assert functions.stored_type(text) == "datetime2"
-    assert functions.read_stored(text) == (date, clock)
+    assert functions.read_stored(text) == (date, clock, "datetime2")
 
 
 @given(dates, st.integers(min_value=-4000, max_value=4000))
