@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from pytest_opus.targets.sandbox import CACHE_VARIABLE, NO_FSYNC_VARIABLE, SandboxTarget, cache_dir, create_sandbox
+from pytest_opus.cache import CACHE_VARIABLE, cache_dir
+from pytest_opus.targets.sandbox import NO_FSYNC_VARIABLE, SandboxTarget, create_sandbox
 from pytest_opus.updates import BoardMetadata, load_board
 
 try:  # a development dependency: the Phase 0 suite (tests/phase0) must run without it

@@ -7,15 +7,15 @@ import os
 import shutil
 import sqlite3
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from ..cache import cache_dir, prune_cache
 from ..errors import ConfigError
 from ..tsql.engine import Driver
+from ..tsql.translation_store import runner_fingerprint
 from .base import BatchResult, MessageSink, ScriptResult
 from .embedded import EmbeddedTarget
 
@@ -98,53 +98,12 @@ def baseline_files(baseline_dir: Path) -> list[Path]:
 
 
 def _fingerprint(files: list[Path]) -> str:
-    """Baseline scripts plus the runner's own sources: a runner change rebuilds the cached template."""
-    digest = hashlib.sha256(__version__.encode())
-    runner = Path(__file__).resolve().parent.parent / "tsql"
-    for f in [*files, *sorted(runner.glob("*.py"))]:
+    """Baseline scripts plus the runner's own fingerprint: a runner change rebuilds the cached template."""
+    digest = hashlib.sha256(runner_fingerprint().encode())
+    for f in files:
         digest.update(f.name.encode())
         digest.update(f.read_bytes())
     return digest.hexdigest()[:16]
-
-
-#: The directory of the baseline template (and the static check's cache); default ~/.cache/pytest-opus.
-CACHE_VARIABLE = "OPUS_CACHE_DIR"
-
-
-def cache_dir() -> Path:
-    """Where built baseline templates are kept: $OPUS_CACHE_DIR, else ~/.cache/pytest-opus."""
-    return Path(os.environ.get("OPUS_CACHE_DIR") or Path.home() / ".cache" / "pytest-opus")
-
-
-#: Cached files kept per kind: every runner or baseline change builds a new template (about 1 MB each).
-CACHE_KEEP = 5
-#: A cached file younger than this is never removed: a parallel run may be about to copy it.
-CACHE_GRACE_SECONDS = 24 * 3600
-
-
-def prune_cache(directory: Path, pattern: str, keep: int = CACHE_KEEP) -> list[Path]:
-    """Remove the older cached files matching `pattern` beyond the newest `keep`, if a day old; the removed ones.
-
-    Best effort: a file that cannot be removed (or is already gone) is left to the next build.
-    """
-    def modified(path: Path) -> float:
-        try:
-            return path.stat().st_mtime
-        except OSError:
-            return 0.0
-
-    found = sorted(directory.glob(pattern), key=modified, reverse=True)
-    now = time.time()
-    removed = []
-    for path in found[keep:]:
-        if now - modified(path) < CACHE_GRACE_SECONDS:
-            continue
-        try:
-            path.unlink()
-        except OSError:
-            continue
-        removed.append(path)
-    return removed
 
 
 def build_baseline(path: Path, baseline_dir: Path) -> None:

@@ -23,7 +23,7 @@ from sqlglot import exp
 
 from ..catalog import Catalog, Index, Table, split_name
 from ..errors import ScriptError, UnsupportedConstruct
-from . import collation, dialect
+from . import collation, dialect, translation_store
 from .compile_checks import CompileError, Refused, check_batch, use_refusal
 from .ddl import declared_type, drop_plan
 from .expression_types import tsql_type
@@ -91,6 +91,7 @@ from .translate import (
     rewrite,
     table_variables,
 )
+from .translation_store import TranslationStore
 from .writes import (
     DATABASE,
     VALUE,
@@ -197,6 +198,8 @@ class Engine:
         #: docs/embedded-runner.md "Translation cache"); tests turn it off to compare both paths.
         self.translation_cache = True
         self.shared_translation_chars = SHARED_TRANSLATION_CHARS
+        #: the translations of every process of this runner (translation_store.py); None: this process's only
+        self.stored: TranslationStore | None = translation_store.store()
         # library statements (`execute`): their text with `?` made variables, and the parsed batch
         self._calls: dict[str, tuple[str, list[str], Any]] = {}
         self.output = Output()
@@ -239,14 +242,19 @@ class Engine:
         self.source = source
         self.batch_offset = start_line - 1
         parsed = parse_batch(text, source=source, line_offset=start_line - 1)
-        try:  # SQL Server compiles the whole batch before its first statement runs (compile_checks.py)
-            check_batch(parsed.statements, self.table_columns, self._shared_statement, self._shared_expression,
-                        database=self.database)
-        except CompileError as error:
-            raise ScriptError(error.message, source=source, line=error.line + start_line - 1,
-                              number=error.number) from None
-        except Refused as refusal:
-            raise UnsupportedConstruct(refusal.construct, source=source, line=refusal.line + start_line - 1) from None
+        compiled = self._compiled_key(text)
+        if compiled is None or self.stored is None or self.stored.get(compiled) is not True:
+            try:  # SQL Server compiles the whole batch before its first statement runs (compile_checks.py)
+                check_batch(parsed.statements, self.table_columns, self._shared_statement, self._shared_expression,
+                            database=self.database)
+            except CompileError as error:
+                raise ScriptError(error.message, source=source, line=error.line + start_line - 1,
+                                  number=error.number) from None
+            except Refused as refusal:
+                raise UnsupportedConstruct(refusal.construct, source=source,
+                                           line=refusal.line + start_line - 1) from None
+            if compiled is not None and self.stored is not None:
+                self.stored.put(compiled, True)
         refused = batch_refusals(text, parsed.statements, source, start_line - 1, database=self.database)
         if refused:  # outside the subset: refused before anything of the batch runs
             raise refused[0]
@@ -312,6 +320,14 @@ class Engine:
         cached = translations.get((sql, self.identity_insert))
         if cached is not None:
             return cached
+        store = self.stored if self.translation_cache else None
+        stored = None
+        if store is not None:  # made by another process of the same runner for the same schema
+            stored = store.key(("many", self._schema_fingerprint(), self.driver.functions, sql, self.identity_insert))
+            cached = store.get(stored)
+            if cached is not None:
+                translations[(sql, self.identity_insert)] = cached
+                return cached  # type: ignore[no-any-return]
         text, names = _placeholders_to_variables(sql)
         try:
             tree = parse_statement(text)
@@ -331,7 +347,10 @@ class Engine:
             raise ScriptError(error.message, source="<statement>", number=error.number) from None
         order = [names.index("@" + v) for v in translated.variables]
         result = (plan.finish(translated.sql) if plan else translated.sql, [f"{i}" for i in order])
-        translations[(sql, self.identity_insert)] = result
+        if not translated.runtime_values:  # answered now, written as literals: translated again next time
+            translations[(sql, self.identity_insert)] = result
+            if store is not None and stored is not None:
+                store.put(stored, result)
         return result
 
     def catalog(self, *, fresh: bool = False) -> SandboxCatalog:
@@ -818,11 +837,21 @@ class Engine:
         rows = self.driver.query(f"SELECT {rule.replace(VALUE, '`v`.`x`')} FROM (SELECT ? AS x) AS `v`", [value])
         return rows[0][0]
 
-    def bound(self, names: list[str], frame: Frame) -> list[Any]:
-        """The values of variables as SQLite parameters. A DECIMAL goes in as a number: bound as text
-        (how to_db keeps decimals exact in a column), it would compare greater than every number."""
-        values = [self.variable("@" + name, frame).value for name in names]
+    def bound(self, translated: Translated, frame: Frame) -> list[Any]:
+        """The values of a translation's markers as SQLite parameters: its variables, and the runtime values it
+        left to be answered now (`Translated.deferred`). A DECIMAL goes in as a number: bound as text (how to_db
+        keeps decimals exact in a column), it would compare greater than every number."""
+        values = [self.variable("@" + name, frame).value if not name.startswith("@@")
+                  else self._deferred_value(translated.deferred[int(name[2:])], frame) for name in translated.variables]
         return [_sqlite_number(v) if isinstance(v, decimal.Decimal) else v for v in values]
+
+    def _deferred_value(self, deferred: tuple[str, tuple[tuple[str, Any], ...]], frame: Frame) -> Any:
+        name, arguments = deferred
+        if name.startswith("@@"):
+            return self.system_variable(name[2:], frame)
+        values = [self.variable("@" + value, frame).value if kind == "variable" else value
+                  for kind, value in arguments]
+        return self.runner_function(name, values)
 
     def variable(self, name: str, frame: Frame) -> Variable:
         found = frame.variables.get(name.lower())
@@ -865,12 +894,14 @@ class Engine:
                         line=statement.line + frame.line_offset, procedure=frame.procedure)
 
     # -- expressions -------------------------------------------------------------------------------------
-    def answers(self, frame: Frame) -> Answers:
+    def answers(self, frame: Frame, *, defer: bool = False) -> Answers:
+        """What a translation asks the engine; `defer`: leave the hot runtime values to `bound` (translate.DEFERRED),
+        for a translation whose SQL runs with `bound`'s parameters."""
         return Answers(lambda name: self.system_variable(name, frame), self.runner_function,
                        lambda name: self.variable("@" + name, frame).value,
                        lambda name: self._variable_type("@" + name, frame),
                        self.column_type, self.time_defaults, self.table_columns, self.driver.functions,
-                       lambda name: self.table_variable(name, frame), self.table_column_types)
+                       lambda name: self.table_variable(name, frame), self.table_column_types, defer)
 
     def _for_schema(self, key: str, build: Callable[[], Any]) -> Any:
         """What `build` derives from the catalog, kept until the next DDL statement."""
@@ -952,7 +983,7 @@ class Engine:
             return None
         source, translated = self._translated_expression("value" if into is None else "typed", expression, frame)
         self.fill_catalog_views(translated.catalog_views)
-        params = self.bound(translated.variables, frame)
+        params = self.bound(translated, frame)
         rows = self.driver.query(translated.sql, params)
         value = rows[0][0] if rows else None
         return value if into is None else converted(source, into, value)
@@ -960,7 +991,7 @@ class Engine:
     def condition(self, text: str, frame: Frame) -> bool:
         _source, translated = self._translated_expression("condition", text, frame)
         self.fill_catalog_views(translated.catalog_views)
-        params = self.bound(translated.variables, frame)
+        params = self.bound(translated, frame)
         rows = self.driver.query(translated.sql, params)
         return bool(rows and rows[0][0])
 
@@ -973,7 +1004,7 @@ class Engine:
             return cached  # type: ignore[no-any-return]
         version = self.ddl_version
         tree = self._parsed_expression(text)
-        answers = self.answers(frame)
+        answers = self.answers(frame, defer=True)
         source = tsql_type(tree, answers) if kind == "typed" else None  # before rewrite() changes the tree
         if kind == "condition":
             tree = exp.Case(ifs=[exp.If(this=tree, true=exp.Literal.number(1))], default=exp.Literal.number(0))
@@ -1009,16 +1040,25 @@ class Engine:
         return None
 
     def _cached(self, key: tuple[Any, ...] | None) -> Any:
-        """The translation kept for `key` by this engine, or for a long text by any engine of the process
-        whose database has the same schema; None when there is none."""
+        """The translation kept for `key` by this engine, by any engine of the process whose database has the
+        same schema (a long text), or by any process of the same runner (`translation_store`); None when
+        there is none."""
         if key is None:
             return None
         cache = self._translations()
         found = cache.get(key)
-        if found is None and len(key[1]) >= self.shared_translation_chars:
-            found = _SHARED_TRANSLATIONS.get((self._schema_fingerprint(), self.driver.functions, *key))
+        if found is not None:
+            return found
+        if self.stored is None and len(key[1]) < self.shared_translation_chars:
+            return None
+        shared = (self._schema_fingerprint(), self.driver.functions, *key)
+        found = _SHARED_TRANSLATIONS.get(shared)
+        if found is None and self.stored is not None:
+            found = self.stored.get(self.stored.key(shared))
             if found is not None:
-                _keep(cache, key, found)
+                _keep(_SHARED_TRANSLATIONS, shared, found)
+        if found is not None:
+            _keep(cache, key, found)
         return found
 
     def _remember(self, key: tuple[Any, ...] | None, value: Any, translated: Translated, version: int) -> None:
@@ -1027,8 +1067,19 @@ class Engine:
         if key is None or translated.runtime_values or version != self.ddl_version:
             return
         _keep(self._translations(), key, value)
-        if len(key[1]) >= self.shared_translation_chars:
-            _keep(_SHARED_TRANSLATIONS, (self._schema_fingerprint(), self.driver.functions, *key), value)
+        if self.stored is None and len(key[1]) < self.shared_translation_chars:
+            return
+        shared = (self._schema_fingerprint(), self.driver.functions, *key)
+        _keep(_SHARED_TRANSLATIONS, shared, value)
+        if self.stored is not None:
+            self.stored.put(self.stored.key(shared), value)
+
+    def _compiled_key(self, text: str) -> bytes | None:
+        """The store's key for "this batch passed the compile checks": they read the text, the catalog's
+        columns (the schema) and the database's name. None when the cache is off."""
+        if not self.translation_cache or self.stored is None:
+            return None
+        return self.stored.key(("compiled", self._schema_fingerprint(), self.database, text))
 
     def _schema_fingerprint(self) -> str:
         """A digest of every CREATE text of the database (tables, indexes, views, #temp tables): two databases
@@ -1282,7 +1333,7 @@ class Engine:
         if name is not None:
             table = lookup(name)
             inserted = (name.lower(), table is not None and any(c.identity for c in table.columns))
-        translated = rewrite(tree, self.answers(frame))
+        translated = rewrite(tree, self.answers(frame, defer=True))
         return _DmlTranslation(plan.finish(translated.sql) if plan else translated.sql, translated,
                                self.nullable_keys(tree), written, inserted)
 
@@ -1292,7 +1343,7 @@ class Engine:
         if name is not None and self.trancount:  # as write_plan notes it (a later ROLLBACK is refused)
             self._table_variables_in_transaction[self.table_variable(name, frame)] = "@" + name
         self.fill_catalog_views(translated.catalog_views)
-        params = self.bound(translated.variables, frame)
+        params = self.bound(translated, frame)
         inserted = translation.inserted
         if inserted is not None and inserted[0] in self._identity_gaps and self.identity_insert is None:
             raise NotInSubset(f"an INSERT into {inserted[0]} after an INSERT into it failed in this transaction "

@@ -423,9 +423,9 @@ class SchemaChanges:
             self.require_absent(target)
         tree.set("into", None)
         declared = self.projection_types(tree)  # before rewrite() replaces CASTs and columns
-        translated = rewrite(tree, self.engine.answers(frame))
+        translated = rewrite(tree, self.engine.answers(frame, defer=True))
         self.engine.fill_catalog_views(translated.catalog_views)
-        params = self.engine.bound(translated.variables, frame)
+        params = self.engine.bound(translated, frame)
         probe = self.driver.run(f"SELECT * FROM ({translated.sql}) LIMIT 0", params)
         names = [d[0] for d in probe.description]
         probe.fetchall()

@@ -17,6 +17,7 @@ from sqlglot import exp
 from ..batches import split_batches
 from ..catalog import split_name
 from ..errors import ScriptError, UnsupportedConstruct
+from . import translation_store
 from .compile_checks import CompileError, check_batch, use_refusal
 from .ddl import declared_type, drop_plan, index_spec, object_name, table_model, view_definition
 from .parser import (
@@ -56,14 +57,28 @@ def check_subset(text: str, source: str, *, database: str = DATABASE) -> list[Un
     for batch in split_batches(text, source=source):
         offset = batch.start_line - 1
         parsed = parse_batch(batch.text, source=source, line_offset=offset, collect=found)
-        try:  # the syntax SQL Server finds when it compiles the batch (columns need the database)
-            check_batch(parsed.statements, None)
-        except CompileError as error:
-            raise ScriptError(error.message, source=source, line=error.line + offset, number=error.number) from None
-        checker = _Checker(source, offset, found, database)
-        for statement in parsed.statements:
-            checker.statement(statement)
+        if not syntax_checked(batch.text):
+            try:  # the syntax SQL Server finds when it compiles the batch (columns need the database)
+                check_batch(parsed.statements, None)
+            except CompileError as error:
+                raise ScriptError(error.message, source=source, line=error.line + offset,
+                                  number=error.number) from None
+            syntax_checked(batch.text, passed=True)
+        found += batch_refusals(batch.text, parsed.statements, source, offset, database=database)
     return sorted(found, key=lambda problem: problem.line or 0)
+
+
+def syntax_checked(text: str, *, passed: bool = False) -> bool:
+    """Whether `check_batch(statements, None)` passed on this batch text before, in this process or any other
+    of the same runner (translation_store.py); `passed=True` records that it did."""
+    stored = translation_store.store()
+    if stored is None:
+        return False
+    key = stored.key(("syntax", text))
+    if passed:
+        stored.put(key, True)
+        return True
+    return stored.get(key) is True
 
 
 def target_database(target: object) -> str:
@@ -89,15 +104,20 @@ def batch_refusals(text: str, statements: list[Statement], source: str, offset: 
     statement of the batch runs."""
     key = (text, database)
     found = _REFUSALS.get(key)
+    stored = translation_store.store() if found is None else None
+    if found is None and stored is not None:
+        found = stored.get(stored.key(("refusals", *key)))
     if found is None:
         problems: list[UnsupportedConstruct] = []
         checker = _Checker("", 0, problems, database)
         for statement in statements:
             checker.statement(statement)
         found = sorted((p.line or 0, p.construct) for p in problems)
-        if len(_REFUSALS) >= _REFUSALS_KEPT:
-            _REFUSALS.clear()
-        _REFUSALS[key] = found
+        if stored is not None:
+            stored.put(stored.key(("refusals", *key)), found)
+    if len(_REFUSALS) >= _REFUSALS_KEPT:
+        _REFUSALS.clear()
+    _REFUSALS[key] = found
     return [UnsupportedConstruct(construct, source=source, line=line + offset) for line, construct in found]
 
 

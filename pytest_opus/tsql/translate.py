@@ -44,7 +44,7 @@ from .expression_types import (
 from .parser import expand_compound_assignments
 from .runtime import TsqlError
 
-_MARKER = re.compile(r":opusv_(\w+)")
+_MARKER = re.compile(r":opus([vd])_(\w+)")
 
 
 class SandboxSQLite(SQLite):
@@ -101,7 +101,9 @@ class Translated:
     variables: list[str]  # lower-case variable names, in the order of the `?` they became
     catalog_views: set[str] = field(default_factory=set)
     assignments: list[str] = field(default_factory=list)  # SELECT @a = ..., @b = ... targets
-    runtime_values: list[str] = field(default_factory=list)  # @@NAME and catalog functions the runner answered
+    #: @@NAME and catalog functions the runner answered while translating, written into the SQL as literals: a
+    #: translation holding one is never kept (the answer may change before the statement runs again)
+    runtime_values: list[str] = field(default_factory=list)
     #: arithmetic and CASTs left to SQLite unchecked: translated without answers, of operands whose
     #: type only the running statement shows (a view refuses them: SQLite stores its SQL)
     unchecked: list[str] = field(default_factory=list)
@@ -117,6 +119,10 @@ class Translated:
     #: but not @v (`@v + name`, `ISNULL(@v + ',', '') + name`): the T-SQL text of <left>, which the engine
     #: evaluates before each row to concatenate that row's <right>, the SELECT's only column (engine.dml)
     accumulation: str | None = None
+    #: runtime values left as `?` markers, answered when the statement runs (`Answers.defer`): each is
+    #: (@@NAME or function name, its arguments as ("value", constant) or ("variable", name)); in `variables`
+    #: they appear as "@@<index in this list>"
+    deferred: list[tuple[str, tuple[tuple[str, Any], ...]]] = field(default_factory=list)
 
 
 @dataclass
@@ -140,6 +146,15 @@ class Answers:
     table_variable: Callable[[str], str] = lambda name: "#tv_" + name
     #: a table name -> {lower-case column name: full type, 'decimal(18,4)'}; None when there is no such table
     table_column_types: Callable[[str], dict[str, str] | None] = lambda table: None
+    #: leave the runtime values of `DEFERRED` as markers the engine binds when the statement runs, so that
+    #: the translation can be kept (`Translated.deferred`); else they are answered now, as literals
+    defer: bool = False
+
+
+#: The runtime values a translation may leave to be answered when it runs: whole numbers or NULL answered from
+#: the session and the catalog, hot in deploy scripts (`IF OBJECT_ID(...) IS NULL`, `IF @@ROWCOUNT = 0`).
+DEFERRED = frozenset({"@@ROWCOUNT", "@@TRANCOUNT", "@@ERROR", "@@SPID", "OBJECT_ID", "COL_LENGTH", "SCHEMA_ID",
+                      "XACT_STATE"})
 
 
 def table_name(table: exp.Table) -> tuple[str | None, str]:
@@ -167,6 +182,7 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
     catalog_views: set[str] = set()
     assignments: list[str] = []
     runtime_values: list[str] = []
+    deferred: list[tuple[str, tuple[tuple[str, Any], ...]]] = []
     unchecked: list[str] = []
     checked: list[str] = []
     assignment_types: list[str | None] = []
@@ -300,6 +316,8 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
                 name = inner.name.upper()
                 if name not in dialect.SYSTEM_VARIABLES:
                     raise NotInSubset(f"@@{name}")
+                if answers is not None and answers.defer and f"@@{name}" in DEFERRED:
+                    return _deferred(deferred, f"@@{name}", ())
                 runtime_values.append(f"@@{name}")
                 if answers is None:
                     return exp.Null()
@@ -329,8 +347,7 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
                 return new
             raise NotInSubset(f"schema {schema}.{name} (the sandbox has only dbo and the catalog views)")
         if isinstance(node, exp.ObjectId):
-            runtime_values.append("OBJECT_ID()")
-            return _runner_call("OBJECT_ID", [node.this, node.expression], answers)
+            return _runner_call("OBJECT_ID", [node.this, node.expression], answers, runtime_values, deferred)
         if isinstance(node, exp.CurrentTimestamp):  # GETDATE(), CURRENT_TIMESTAMP
             return _datetime_now("strftime('%Y-%m-%d %H:%M:%f','now','localtime')", _functions(answers))
         if isinstance(node, exp.Uuid):  # NEWID()
@@ -372,8 +389,7 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
                 runtime_values.append("SCOPE_IDENTITY()")
                 return exp.Null() if answers is None else _literal(answers.system_variable("SCOPE_IDENTITY"))
             if fname in dialect.RUNNER_FUNCTIONS or fname == "DB_NAME":  # DB_NAME(): the target's own name
-                runtime_values.append(f"{fname}()")
-                return _runner_call(fname, args, answers)
+                return _runner_call(fname, args, answers, runtime_values, deferred)
             if fname == "GETUTCDATE" and not args:
                 return _datetime_now(dialect.FUNCTION_REWRITES[fname], _functions(answers))
             if fname in dialect.FUNCTION_REWRITES:
@@ -413,13 +429,13 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
     variables: list[str] = []
 
     def marker(m: re.Match[str]) -> str:
-        variables.append(m.group(1))
+        variables.append(m.group(2) if m.group(1) == "v" else f"@@{m.group(2)}")
         return "?"
 
     sql = _MARKER.sub(marker, sql)
     return Translated(sql, variables, catalog_views, assignments, runtime_values, unchecked, checked,
                       assignment_types, accumulates=bool(read & set(assignments)) or accumulation is not None,
-                      accumulation=accumulation)
+                      accumulation=accumulation, deferred=deferred)
 
 
 def _accumulated(expression: exp.Expression, name: str, answers: Answers | None) -> tuple[str, exp.Expression] | None:
@@ -1920,11 +1936,33 @@ def _sqlite(text: str) -> exp.Expression:
     return exp.Paren(this=sqlglot.parse_one(text, read=SandboxSQLite))
 
 
-def _runner_call(name: str, args: list[exp.Expression | None], answers: Answers | None) -> exp.Expression:
+def _runner_call(name: str, args: list[exp.Expression | None], answers: Answers | None, runtime_values: list[str],
+                 deferred: list[tuple[str, tuple[tuple[str, Any], ...]]]) -> exp.Expression:
+    """A catalog or session function the runner answers: a marker bound when the statement runs (`DEFERRED`),
+    else its answer now, as a literal (recorded in `runtime_values`; None for a static check)."""
+    given = [a for a in args if a is not None]
+    if answers is not None and answers.defer and name in DEFERRED:
+        return _deferred(deferred, name, tuple(_argument(a) for a in given))
+    runtime_values.append(f"{name}()")
     if answers is None:
         return exp.Null()
-    values = [_constant(a, answers) for a in args if a is not None]
-    return _literal(answers.runner_function(name, values))
+    return _literal(answers.runner_function(name, [_constant(a, answers) for a in given]))
+
+
+def _deferred(deferred: list[tuple[str, tuple[tuple[str, Any], ...]]], name: str,
+              arguments: tuple[tuple[str, Any], ...]) -> exp.Expression:
+    deferred.append((name, arguments))
+    return exp.Placeholder(this=f"opusd_{len(deferred) - 1}")
+
+
+def _argument(node: exp.Expression) -> tuple[str, Any]:
+    """A catalog function's argument as the engine reads it when the statement runs: a constant, or a variable
+    by name (its value then); `_constant`'s rules."""
+    if isinstance(node, exp.Placeholder) and str(node.this).startswith("opusv_"):
+        return "variable", str(node.this)[len("opusv_"):]
+    if is_variable(node):
+        return "variable", variable_name(node)
+    return "value", _constant(node, Answers(lambda n: None, lambda n, a: None, lambda n: None))
 
 
 def _constant(node: exp.Expression, answers: Answers) -> Any:

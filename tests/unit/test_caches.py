@@ -9,14 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_opus.targets.sandbox import (
-    CACHE_GRACE_SECONDS,
-    CACHE_VARIABLE,
-    NO_FSYNC_VARIABLE,
-    SandboxTarget,
-    cache_dir,
-    prune_cache,
-)
+from pytest_opus.cache import CACHE_GRACE_SECONDS, CACHE_VARIABLE, cache_dir, prune_cache
+from pytest_opus.targets.sandbox import NO_FSYNC_VARIABLE, SandboxTarget
 
 
 def test_throwaway_sandbox_files_skip_fsync_and_persistent_ones_never(
@@ -44,7 +38,7 @@ def test_the_template_cache_is_pinned_for_pytester_runs(pytester: pytest.Pyteste
     pytester.makepyfile(
         f"""
         from pathlib import Path
-        from pytest_opus.targets.sandbox import cache_dir
+        from pytest_opus.cache import cache_dir
 
         def test_cache():
             assert cache_dir() == Path({str(pinned)!r})

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from pytest_opus.cache import CACHE_VARIABLE
 from pytest_opus.targets import sandbox
 from pytest_opus.targets.locking import FileLock
-from pytest_opus.targets.sandbox import CACHE_VARIABLE, baseline_template, create_sandbox, template_path
+from pytest_opus.targets.sandbox import baseline_template, create_sandbox, template_path
 
 BASELINE = Path(__file__).resolve().parents[2] / "sql" / "baseline"
 

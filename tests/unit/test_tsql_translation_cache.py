@@ -9,6 +9,8 @@ schema change, a variable's type or a session setting makes the runner translate
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 from pytest_opus.errors import ScriptError, UnsupportedConstruct
 from pytest_opus.targets.sandbox import SandboxTarget
 from pytest_opus.tsql import engine as engine_module
+from pytest_opus.tsql import subset, translation_store
 
 
 def sandboxes() -> tuple[SandboxTarget, SandboxTarget]:
@@ -50,7 +53,10 @@ def call(target: SandboxTarget, sql: str, params: list[Any]) -> tuple[Any, ...]:
 
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The texts the engine translated (each call of translate.rewrite from the engine)."""
+    """The texts the engine translated (each call of translate.rewrite from the engine). Sandboxes made in the
+    test do not read the translations of other processes (translation_store.py), which would make counts
+    depend on what ran before."""
+    monkeypatch.setenv(translation_store.STORE_VARIABLE, "0")
     seen: list[str] = []
     original = engine_module.rewrite
 
@@ -87,7 +93,7 @@ def test_a_loop_translates_its_body_once(counted: list[str]) -> None:
     assert len([t for t in counted if "@i < 20" in t]) == 1  # the loop's condition, also translated once
 
 
-def test_values_answered_while_translating_are_never_reused(counted: list[str]) -> None:
+def test_runtime_values_are_answered_each_time_a_kept_translation_runs(counted: list[str]) -> None:
     script = ("CREATE TABLE dbo.T (a INT)\nGO\nDECLARE @i INT = 0\n"
               "WHILE @i < 3 BEGIN INSERT INTO dbo.T (a) SELECT @@ROWCOUNT + @i; SET @i += 1 END\n"
               "SELECT a FROM dbo.T ORDER BY a")
@@ -95,9 +101,34 @@ def test_values_answered_while_translating_are_never_reused(counted: list[str]) 
     seen = outcome(cached, script)
     assert seen == outcome(uncached, script)
     assert seen[2] is None, seen
-    # @@ROWCOUNT is 1 after each SET @i += 1: a first translation's @@ROWCOUNT reused would give 0, 1, 2
+    # @@ROWCOUNT is 1 after each SET @i += 1: a first run's @@ROWCOUNT reused would give 0, 1, 2
     assert seen[1][-1][1] == [(0,), (2,), (3,)]
-    assert len([t for t in counted if "@@ROWCOUNT" in t]) == 6  # each run translated again, in both sandboxes
+    # translated once by the sandbox that keeps translations (@@ROWCOUNT is bound when it runs), each time by
+    # the other
+    assert len([t for t in counted if "@@ROWCOUNT" in t]) == 1 + 3
+
+
+def test_a_kept_translation_answers_object_id_from_the_catalog_as_it_is_then(counted: list[str]) -> None:
+    check = "IF OBJECT_ID(@name) IS NULL PRINT 'absent' ELSE PRINT 'present'"
+    script = (f"DECLARE @name SYSNAME = N'dbo.T'\n{check}\nGO\nCREATE TABLE dbo.T (a INT)\nGO\n"
+              f"DECLARE @name SYSNAME = N'dbo.T'\n{check}\nSET @name = N'dbo.U'\n{check}\n"
+              "IF COL_LENGTH('dbo.T', 'a') = 4 PRINT 'int'")
+    cached, uncached = sandboxes()
+    seen = outcome(cached, script)
+    assert seen == outcome(uncached, script)
+    assert [text for _, text, _ in seen[0]] == ["absent", "present", "absent", "int"]
+
+
+def test_values_answered_while_translating_are_never_reused(counted: list[str]) -> None:
+    script = ("CREATE TABLE dbo.T (a INT)\nGO\nDECLARE @i INT = 0\n"
+              "WHILE @i < 3 BEGIN\n    BEGIN TRY\n        DECLARE @n INT = 50001 + @i;\n        THROW @n, 'x', 1\n"
+              "    END TRY\n    BEGIN CATCH\n        INSERT INTO dbo.T (a) SELECT ERROR_NUMBER()\n    END CATCH\n"
+              "    SET @i += 1\nEND\nSELECT a FROM dbo.T ORDER BY a")
+    cached, uncached = sandboxes()
+    seen = outcome(cached, script)
+    assert seen == outcome(uncached, script)
+    assert seen[1][-1][1] == [(50001,), (50002,), (50003,)]
+    assert len([t for t in counted if "ERROR_NUMBER()" in t]) == 6  # each run translated again, in both sandboxes
 
 
 def test_ddl_makes_the_runner_translate_again() -> None:
@@ -359,3 +390,97 @@ def test_sandboxes_of_other_names_share_translations_but_not_their_names(tmp_pat
     assert names[0] == [("first", 0)] and names[3] == [("second", 0)]  # DB_NAME() is each sandbox's own
     assert names[1] == names[4] == [(0,)]
     assert names[2] >= 1 and names[5] == 1  # the second translates only the statement with DB_NAME()
+
+
+# -- the translations kept on disk for every process of the runner (translation_store.py) --------------------
+def a_new_process(path: Path) -> translation_store.TranslationStore:
+    """What a new process starts with: nothing in memory, and the store file as earlier processes left it."""
+    engine_module._SHARED_TRANSLATIONS.clear()
+    subset._REFUSALS.clear()
+    return translation_store.TranslationStore(path)
+
+
+def stored_sandbox(store: translation_store.TranslationStore | None) -> SandboxTarget:
+    target = SandboxTarget()
+    target.engine.stored = store
+    return target
+
+
+DEPLOY = ("CREATE TABLE dbo.T (a INT NOT NULL PRIMARY KEY, b NVARCHAR(20) NULL)\nGO\n"
+          "IF COL_LENGTH('dbo.T', 'c') IS NULL ALTER TABLE dbo.T ADD c DECIMAL(9,2) NULL\nGO\n"
+          "INSERT INTO dbo.T (a, b, c) VALUES (1, N'x', 2.5), (2, NULL, NULL)\n"
+          "IF @@ROWCOUNT <> 2 THROW 50001, 'rows', 1;\n"
+          "UPDATE dbo.T SET b = b + N'y' WHERE a = 1\nSELECT a, b, c FROM dbo.T ORDER BY a")
+
+
+def test_a_new_process_runs_what_an_earlier_one_translated_without_translating(
+        tmp_path: Path, counted: list[str]) -> None:
+    first = stored_sandbox(translation_store.TranslationStore(tmp_path / "store.sqlite"))
+    seen = outcome(first, DEPLOY)
+    assert seen[2] is None, seen
+    assert first.engine.stored is not None
+    first.engine.stored.close()
+    translated_first = len(counted)
+    counted.clear()
+    second = stored_sandbox(a_new_process(tmp_path / "store.sqlite"))
+    assert outcome(second, DEPLOY) == seen
+    assert translated_first > 0 and counted == []  # every statement's translation came from the file
+    assert second.engine.stored is not None and second.engine.stored.hits > 0
+
+
+def test_a_store_file_someone_else_may_write_is_not_read(tmp_path: Path, counted: list[str]) -> None:
+    path = tmp_path / "store.sqlite"
+    first = stored_sandbox(translation_store.TranslationStore(path))
+    seen = outcome(first, DEPLOY)
+    assert first.engine.stored is not None
+    first.engine.stored.close()
+    path.chmod(0o666)  # anyone may write it: what it holds is unpickled, so it is not trusted
+    counted.clear()
+    second = stored_sandbox(a_new_process(path))
+    assert outcome(second, DEPLOY) == seen
+    assert counted and second.engine.stored is not None and second.engine.stored.broken
+
+
+def test_a_damaged_store_file_costs_only_translating_again(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    path.write_bytes(b"not a database at all" * 100)
+    path.chmod(0o600)
+    store = a_new_process(path)
+    seen = outcome(stored_sandbox(store), DEPLOY)
+    assert seen == outcome(stored_sandbox(None), DEPLOY) and seen[2] is None
+    assert store.broken
+
+
+def test_the_store_is_turned_off_by_its_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OPUS_CACHE_DIR", str(tmp_path))
+    assert translation_store.store() is not None
+    monkeypatch.setenv(translation_store.STORE_VARIABLE, "0")
+    assert translation_store.store() is None and SandboxTarget().engine.stored is None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(TABLES), st.lists(ACTIONS, min_size=1, max_size=12))
+def test_runs_from_the_store_agree_with_runs_without_any_cache(table: str, actions: list[tuple[str, Any]]) -> None:
+    """One process fills the store, a second runs the same steps from it, a third keeps no translation: the
+    second and the third see the same; DDL steps between them change the schema the translations are for."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "store.sqlite"
+        filling = stored_sandbox(a_new_process(path))
+        for target in (filling,):
+            assert target.execute_script(table).ok
+        for kind, action in actions:
+            outcome(filling, action) if kind == "script" else call(filling, *action)
+        assert filling.engine.stored is not None
+        filling.engine.stored.close()
+        reading = stored_sandbox(a_new_process(path))
+        uncached = stored_sandbox(None)
+        uncached.engine.translation_cache = False
+        for target in (reading, uncached):
+            assert target.execute_script(table).ok
+        for kind, action in actions:
+            if kind == "script":
+                assert outcome(reading, action) == outcome(uncached, action), action
+            else:
+                assert call(reading, *action) == call(uncached, *action), action
+        for target in (filling, reading, uncached):
+            target.close()
