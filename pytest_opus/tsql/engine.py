@@ -150,6 +150,8 @@ TRANSLATION_CACHE_SIZE = 4096
 #: generated SQL of `UpdateOperations` is translated once per process, not once per target. Shorter
 #: ones translate faster than the schema's fingerprint is taken. Engine.shared_translation_chars.
 SHARED_TRANSLATION_CHARS = 2000
+#: Statements at least this long are parsed for a run without keeping a copy of their tree (_parsed_statement).
+_HANDED_OVER_CHARS = 4096
 _SHARED_TRANSLATIONS: dict[tuple[Any, ...], Any] = {}
 
 
@@ -255,7 +257,8 @@ class Engine:
                                            line=refusal.line + start_line - 1) from None
             if compiled is not None and self.stored is not None:
                 self.stored.put(compiled, True)
-        refused = batch_refusals(text, parsed.statements, source, start_line - 1, database=self.database)
+        refused = batch_refusals(text, parsed.statements, source, start_line - 1, database=self.database,
+                                 parse=self._parsed_statement)
         if refused:  # outside the subset: refused before anything of the batch runs
             raise refused[0]
         frame = Frame(line_offset=start_line - 1)
@@ -1255,6 +1258,12 @@ class Engine:
 
     # -- SQL statements ------------------------------------------------------------------------------------
     def _parsed_statement(self, text: str) -> exp.Expression:
+        """A tree of the statement the caller may change: a copy of the cached one; for a long statement (a
+        baseline's INSERT of a thousand rows) the cached tree itself, no longer kept: copying it costs about
+        what parsing it again does, and once run its translation is kept, not its tree."""
+        if len(text) >= _HANDED_OVER_CHARS:
+            cached = self._statement_cache.pop(text, None)
+            return cached if cached is not None else parse_statement(text)
         return self._shared_statement(text).copy()
 
     def _shared_statement(self, text: str) -> exp.Expression:

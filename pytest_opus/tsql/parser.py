@@ -1282,6 +1282,9 @@ def parse_batch(text: str, *, source: str = "<script>", line_offset: int = 0,
     error, and input nested beyond the documented limits (`LimitExceeded`), always stop it.
     """
     make_recursion_room()  # for whoever walks the tree next: the engine, the subset check, effects
+    key = (text, source, line_offset)
+    if collect is None and key in _PARSED:
+        return _PARSED[key]
     parser = _Parser(text, source, line_offset, collect)
     statements = parser.parse_batch()
     for index, statement in enumerate(statements):
@@ -1289,7 +1292,19 @@ def parse_batch(text: str, *, source: str = "<script>", line_offset: int = 0,
         if index > 0 and kind:
             raise ScriptError(f"'{kind}' must be the first statement in a query batch.", source=source,
                               line=statement.line + line_offset, number=111)
-    return ParsedBatch(statements, text)
+    parsed = ParsedBatch(statements, text)
+    if collect is None and len(text) <= _PARSED_MAX_CHARS:
+        if len(_PARSED) >= _PARSED_KEPT:
+            _PARSED.clear()
+        _PARSED[key] = parsed
+    return parsed
+
+
+#: Parsed batches by (text, source, line offset), for every engine of the process: the same deploy, rollback
+#: and library statements are parsed once, not once per sandbox and run. The trees are only read.
+_PARSED: dict[tuple[str, str, int], ParsedBatch] = {}
+_PARSED_KEPT = 512
+_PARSED_MAX_CHARS = 256 * 1024
 
 
 _FIRST_ONLY = re.compile(r"^\s*(CREATE|ALTER)\s+(OR\s+ALTER\s+)?(VIEW|PROC|PROCEDURE)\b", re.IGNORECASE)

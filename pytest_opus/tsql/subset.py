@@ -40,7 +40,7 @@ from .parser import (
     parse_batch,
 )
 from .statements import classify, procedure_call
-from .translate import NotInSubset, SyntaxProblem, parse_expression, rewrite
+from .translate import NotInSubset, SyntaxProblem, parse_expression, parse_statement, rewrite
 from .writes import DATABASE
 
 
@@ -98,10 +98,12 @@ _REFUSALS_KEPT = 512
 
 
 def batch_refusals(text: str, statements: list[Statement], source: str, offset: int, *,
-                   database: str = DATABASE) -> list[UnsupportedConstruct]:
+                   database: str = DATABASE,
+                   parse: Callable[[str], exp.Expression] = parse_statement) -> list[UnsupportedConstruct]:
     """The constructs outside the subset in one parsed batch (`text`, parsed into `statements`; lines in
     the file: `offset` is the batch's start line - 1): the engine refuses the first before any
-    statement of the batch runs."""
+    statement of the batch runs. `parse` gives a statement's tree, which the check changes (the engine
+    passes a copy of the tree its compile checks read)."""
     key = (text, database)
     found = _REFUSALS.get(key)
     stored = translation_store.store() if found is None else None
@@ -109,7 +111,7 @@ def batch_refusals(text: str, statements: list[Statement], source: str, offset: 
         found = stored.get(stored.key(("refusals", *key)))
     if found is None:
         problems: list[UnsupportedConstruct] = []
-        checker = _Checker("", 0, problems, database)
+        checker = _Checker("", 0, problems, database, parse)
         for statement in statements:
             checker.statement(statement)
         found = sorted((p.line or 0, p.construct) for p in problems)
@@ -122,11 +124,13 @@ def batch_refusals(text: str, statements: list[Statement], source: str, offset: 
 
 
 class _Checker:
-    def __init__(self, source: str, offset: int, found: list[UnsupportedConstruct], database: str) -> None:
+    def __init__(self, source: str, offset: int, found: list[UnsupportedConstruct], database: str,
+                 parse: Callable[[str], exp.Expression] = parse_statement) -> None:
         self.source = source
         self.offset = offset
         self.found = found
         self.database = database
+        self.parse = parse
 
     @contextmanager
     def reporting(self, statement: Statement) -> Iterator[None]:
@@ -154,7 +158,7 @@ class _Checker:
     def own_parts(self, statement: Statement) -> None:
         """Check what belongs to the statement itself (not the statements nested in it)."""
         if isinstance(statement, Sql):
-            _sql(statement.text)
+            _sql(statement.text, self.parse)
         elif isinstance(statement, Declare):
             for _name, type_text, expression in statement.items:
                 declared_type(type_text)
@@ -224,9 +228,9 @@ _CHECKS: dict[str, Callable[[Any], object]] = {
 }
 
 
-def _sql(text: str) -> None:
+def _sql(text: str, parse: Callable[[str], exp.Expression] = parse_statement) -> None:
     """One SQL statement, through the checks the engine makes before it runs it."""
-    statement = classify(text)
+    statement = classify(text, parse)
     check = _CHECKS.get(statement.kind)
     if check is not None and statement.tree is not None:
         assert statement.tree is not None
