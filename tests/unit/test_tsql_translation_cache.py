@@ -119,6 +119,14 @@ def test_a_kept_translation_answers_object_id_from_the_catalog_as_it_is_then(cou
     assert [text for _, text, _ in seen[0]] == ["absent", "present", "absent", "int"]
 
 
+@pytest.mark.parametrize("value", ["@@ROWCOUNT", "OBJECT_ID(N'dbo.T')", "COL_LENGTH('dbo.T', 'a')"])
+def test_a_view_still_refuses_values_a_statement_answers_when_it_runs(value: str) -> None:
+    target = SandboxTarget()
+    assert target.execute_script("CREATE TABLE dbo.T (a INT)").ok
+    refused = target.execute_script(f"CREATE VIEW dbo.V AS SELECT {value} AS v FROM dbo.T")
+    assert isinstance(refused.error, UnsupportedConstruct) and "in a view" in refused.error.construct
+
+
 def test_values_answered_while_translating_are_never_reused(counted: list[str]) -> None:
     script = ("CREATE TABLE dbo.T (a INT)\nGO\nDECLARE @i INT = 0\n"
               "WHILE @i < 3 BEGIN\n    BEGIN TRY\n        DECLARE @n INT = 50001 + @i;\n        THROW @n, 'x', 1\n"
