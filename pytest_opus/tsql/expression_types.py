@@ -145,7 +145,8 @@ _FIXED_TYPES: dict[type[exp.Expression], str] = {
 }
 #: expressions of their (first) argument's type
 _ARGUMENT_TYPED = (exp.Abs, exp.Sign, exp.Round, exp.Min, exp.Max, exp.Upper, exp.Lower, exp.Trim,
-                   exp.Substring, exp.Replace, exp.Left, exp.Right, exp.Nullif, exp.Neg, exp.Paren)
+                   exp.Substring, exp.Replace, exp.Left, exp.Right, exp.Nullif, exp.Neg, exp.Paren,
+                   exp.Collate)  # COLLATE changes a text's collation, not its type
 #: functions the runner answers or rewrites, by name (SQL Server's documented return types)
 _FUNCTION_TYPES = {
     "ERROR_NUMBER": "int", "ERROR_LINE": "int", "ERROR_SEVERITY": "int", "ERROR_STATE": "int",

@@ -519,6 +519,16 @@ def _collated_function(node: exp.Expression, visit: Callable[[exp.Expression], e
     literal = _literal_text(search) if isinstance(search, exp.Literal | exp.National) else None
     text, replacement = arg("this"), arg("replacement")
     call = exp.Anonymous(this="tsql_replace", expressions=[text, arg("expression"), replacement, flag])
+    given = node.args["replacement"]
+    if literal and (isinstance(given, exp.National) or (isinstance(given, exp.Literal) and given.is_string)) \
+            and _binary([node.args[n] for n in names]):
+        # a search by code point (a binary COLLATE) for a literal, of a literal: SQLite's replace(), in C, for a
+        # text (tsql_replace's str() renders numbers and bytes its own way) without a NUL
+        native = exp.Anonymous(this="replace", expressions=[text.copy(), exp.Literal.string(literal),
+                                                             replacement.copy()])
+        not_text = exp.NEQ(this=exp.Anonymous(this="typeof", expressions=[text.copy()]),
+                           expression=exp.Literal.string("text"))
+        return exp.Case(ifs=[exp.If(this=exp.or_(not_text, _holds_nul(text)), true=call)], default=native)
     if sensitive or not literal or any(not (" " <= ch <= "~") or ch.isalpha() for ch in literal):
         return call
     # a search for printable ASCII without letters in printable ASCII text: the collation finds exactly what a

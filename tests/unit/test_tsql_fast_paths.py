@@ -1,6 +1,7 @@
 """Where the runner answers with SQLite's own C functions instead of its Python model of the collation
-(REPLACE of a letterless printable-ASCII search in printable-ASCII text; UPPER/LOWER of ASCII text), both
-give the same answer (issue 14: one conversion path per value, a test that the paths agree)."""
+(REPLACE of a letterless printable-ASCII search in printable-ASCII text, REPLACE of a literal under a binary
+collation; UPPER/LOWER of ASCII text), both give the same answer (issue 14: one conversion path per value, a
+test that the paths agree)."""
 
 from __future__ import annotations
 
@@ -61,3 +62,23 @@ def test_upper_and_lower_agree_with_the_model(sandbox: SandboxTarget, text: str)
     result = sandbox.execute_script(f"DECLARE @t NVARCHAR(100) = {n_literal(text)}\nSELECT UPPER(@t), LOWER(@t)")
     assert result.error is None, result.error
     assert result.result_sets[-1].rows[0] == (collation.change_case(text, 1), collation.change_case(text, 0))
+
+
+any_texts = st.text(alphabet=PRINTABLE + "éÉß\u00a0\x00\x01Ωω😀", max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=any_texts, search=st.text(alphabet=PRINTABLE + "éÉΩ😀", min_size=1, max_size=3),
+       replacement=st.text(alphabet=PRINTABLE + "é😀", max_size=3))
+def test_replace_under_a_binary_collation_agrees_with_the_model(sandbox: SandboxTarget, text: str, search: str,
+                                                                 replacement: str) -> None:
+    """REPLACE(x COLLATE ..._BIN2, N'literal', N'literal') runs as SQLite's replace() for a text without a NUL,
+    else as the model: a search by code point either way."""
+    model = sandbox.engine.collations
+    assert model is not None
+    expected = model.replace(text, search, replacement, 1)
+    result = sandbox.execute_script(f"DECLARE @t NVARCHAR(100) = {n_literal(text)}\n"
+                                    f"SELECT REPLACE(@t COLLATE Latin1_General_BIN2, {n_quoted(search)}, "
+                                    f"{n_quoted(replacement)})")
+    assert result.error is None, result.error
+    assert result.result_sets[-1].rows[0][0] == expected
