@@ -521,7 +521,7 @@ def _collated_function(node: exp.Expression, visit: Callable[[exp.Expression], e
     call = exp.Anonymous(this="tsql_replace", expressions=[text, arg("expression"), replacement, flag])
     given = node.args["replacement"]
     if literal and (isinstance(given, exp.National) or (isinstance(given, exp.Literal) and given.is_string)) \
-            and _binary([node.args[n] for n in names]):
+            and _binary([node.args[n] for n in names]) and _read_once(text):
         # a search by code point (a binary COLLATE) for a literal, of a literal: SQLite's replace(), in C, for a
         # text (tsql_replace's str() renders numbers and bytes its own way) without a NUL
         native = exp.Anonymous(this="replace", expressions=[text.copy(), exp.Literal.string(literal),
@@ -535,6 +535,14 @@ def _collated_function(node: exp.Expression, visit: Callable[[exp.Expression], e
     # search by code point finds (collation._VOUCHED), so SQLite's replace(), in C, gives tsql_replace's answer
     native = exp.Anonymous(this="replace", expressions=[text.copy(), exp.Literal.string(literal), replacement.copy()])
     return _native_unless(text, _BEYOND_PRINTABLE, call, native)
+
+
+def _read_once(text: exp.Expression) -> bool:
+    """Whether the (translated) text is a column, a variable or a literal: cheap to name several times in a
+    guarded expression (SQLite evaluates each copy; a computed text would be computed each time)."""
+    while isinstance(text, exp.Collate | exp.Paren):
+        text = text.this
+    return isinstance(text, exp.Column | exp.Placeholder | exp.Literal)
 
 
 def _native_unless(text: exp.Expression, beyond: str, call: exp.Expression, native: exp.Expression) -> exp.Expression:
