@@ -1085,14 +1085,18 @@ class Engine:
         return self.stored.key(("compiled", self._schema_fingerprint(), self.database, text))
 
     def _schema_fingerprint(self) -> str:
-        """A digest of every CREATE text of the database (tables, indexes, views, #temp tables): two databases
-        with the same digest give every statement the same translation."""
+        """A digest of every CREATE text of the database (tables, indexes, views, #temp tables) and of the T-SQL
+        of its procedures and views as the runner keeps them (not when they were created): two databases with
+        the same digest give every statement the same translation."""
 
         def build() -> str:
             digest = hashlib.blake2b(digest_size=20)
             for master in ("sqlite_master", "sqlite_temp_master"):
                 for row in self.driver.query(f"SELECT type, name, tbl_name, sql FROM {master} ORDER BY type, name"):
                     digest.update(repr(tuple(row)).encode())
+            for row in self._query_plain(f"SELECT schema_name, name, type, definition, parameters FROM "
+                                         f"{ROUTINES_TABLE} ORDER BY schema_name, name", []):
+                digest.update(repr(tuple(row)).encode())
             return digest.hexdigest()
 
         found: str = self._for_schema("fingerprint", build)

@@ -1214,11 +1214,12 @@ def _decimal_text(value: exp.Expression, source: str, source_full: str | None, n
         raise NotInSubset(f"CAST of {what} to {name} (SQL Server writes the digits of its scale: CAST the value "
                           "to decimal(p,s) first)")
     sql = value.sql(dialect=SandboxSQLite, identify=True)
-    text = f"printf('%.{scale}f', {sql})"
+    text = f"printf('%.{scale}f', opus_d)"
     if length not in (None, -1):
         too_long = arithmetic.raise_sql(arithmetic.overflow("numeric", name).text).sql(dialect=SandboxSQLite)
         text = f"CASE WHEN length({text}) > {length} THEN {too_long} ELSE {text} END"
-    return exp.Var(this=f"(CASE WHEN ({sql}) IS NULL THEN NULL ELSE {text} END)")  # (SQL as it is)
+    # the value computed once (a conversion of it is a call of the runner's function), then written
+    return exp.Var(this=f"(SELECT CASE WHEN opus_d IS NULL THEN NULL ELSE {text} END FROM (SELECT {sql} AS opus_d))")
 
 
 # -- collation: comparisons, ORDER BY, LIKE (collation.py) ---------------------------------------

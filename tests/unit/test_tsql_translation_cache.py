@@ -492,3 +492,14 @@ def test_runs_from_the_store_agree_with_runs_without_any_cache(table: str, actio
                 assert call(reading, *action) == call(uncached, *action), action
         for target in (filling, reading, uncached):
             target.close()
+
+
+def test_the_schema_digest_reads_procedures_and_views_but_not_when_they_were_made() -> None:
+    """Translations are shared by schema digest: it must change with any T-SQL the runner keeps outside
+    sqlite_master, and must not change with the time an object was made (every run would miss the store)."""
+    sandboxes = [SandboxTarget() for _ in range(3)]
+    for target, body in zip(sandboxes, ("SELECT 1 AS one", "SELECT 1 AS one", "SELECT 2 AS one"), strict=True):
+        assert target.execute_script(f"CREATE TABLE dbo.T (x INT)\nGO\nCREATE PROCEDURE dbo.P AS {body}").ok
+    sandboxes[1].driver.run("UPDATE __opus_routines SET created = '2001-01-01T00:00:00'")
+    digests = [target.engine._schema_fingerprint() for target in sandboxes]
+    assert digests[0] == digests[1] != digests[2]
