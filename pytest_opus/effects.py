@@ -332,6 +332,9 @@ def file_effects(path: str | Path, source: str | None = None) -> Effects:
 #: Scripts shorter than this are read every time (reading them costs less than the cache's upkeep): a
 #: deploy script of a few kilobytes takes about 50 ms to read, its cached result under 1 ms to load.
 _CACHE_FROM_CHARS = 1024
+#: Static-check results kept (one per script and version of it; each a few kilobytes): enough for every script
+#: of a project and a few edits of each, so that a day's pruning does not make them be read again.
+_EFFECTS_KEPT = 200
 
 
 def _cache_dir() -> Path:
@@ -375,7 +378,7 @@ def _write_cached(path: Path, effects: Effects) -> None:
         os.replace(tmp, path)
     except OSError:
         return
-    prune_cache(path.parent, "effects-*.pickle")
+    prune_cache(path.parent, "effects-*.pickle", keep=_EFFECTS_KEPT)
 
 
 def display_path(path: str | Path) -> str:

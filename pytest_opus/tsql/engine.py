@@ -186,6 +186,8 @@ class Engine:
         #: the objects (lower-case names) whose DDL ran since the snapshot was read: only they are read again;
         #: None when a change may reach further (ALTER, DROP, a rollback) and the whole catalog is read
         self._stale: set[str] | None = set()
+        #: the schema's digest, kept up to date object by object as `_stale` is (`_schema_fingerprint`)
+        self._digest = _SchemaDigest()
         # every object name (lower case) -> its type codes, for the snapshot; None until asked for
         self._types: dict[str, set[str]] | None = None
         self._filled: dict[str, int] = {}
@@ -258,7 +260,7 @@ class Engine:
             if compiled is not None and self.stored is not None:
                 self.stored.put(compiled, True)
         refused = batch_refusals(text, parsed.statements, source, start_line - 1, database=self.database,
-                                 parse=self._parsed_statement)
+                                 parse=self._parsed_statement, use_store=self.translation_cache)
         if refused:  # outside the subset: refused before anything of the batch runs
             raise refused[0]
         frame = Frame(line_offset=start_line - 1)
@@ -455,14 +457,14 @@ class Engine:
         """The schema changed: by the creation of the objects named `created` only (a table with its
         indexes, a view, a procedure), or, with no names, in ways that may reach any object."""
         self.ddl_version += 1
-        if not created:
+        names = [split_name(name)[1].lower() for name in created]
+        if not created or not all(n.isascii() for n in names):  # SQLite's lower() folds ASCII letters only
             self._stale = None
-        elif self._stale is not None:
-            names = [split_name(name)[1].lower() for name in created]
-            if all(n.isascii() for n in names):  # SQLite's lower() folds ASCII letters only
-                self._stale.update(names)
-            else:
-                self._stale = None
+            self._digest.changed(None)
+            return
+        if self._stale is not None:
+            self._stale.update(names)
+        self._digest.changed(set(names))
 
     # -- statements ------------------------------------------------------------------------------------
     def execute_statement(self, statement: Statement, frame: Frame) -> None:
@@ -1089,18 +1091,12 @@ class Engine:
         of its procedures and views as the runner keeps them (not when they were created): two databases with
         the same digest give every statement the same translation."""
 
-        def build() -> str:
-            digest = hashlib.blake2b(digest_size=20)
-            for master in ("sqlite_master", "sqlite_temp_master"):
-                for row in self.driver.query(f"SELECT type, name, tbl_name, sql FROM {master} ORDER BY type, name"):
-                    digest.update(repr(tuple(row)).encode())
-            for row in self._query_plain(f"SELECT schema_name, name, type, definition, parameters FROM "
-                                         f"{ROUTINES_TABLE} ORDER BY schema_name, name", []):
-                digest.update(repr(tuple(row)).encode())
-            return digest.hexdigest()
-
-        found: str = self._for_schema("fingerprint", build)
+        found: str = self._for_schema("fingerprint", lambda: self._digest.value(self._query_plain))
         return found
+
+    def full_schema_fingerprint(self) -> str:
+        """The digest `_schema_fingerprint` keeps, taken from every object again (for tests that compare them)."""
+        return _SchemaDigest().value(self._query_plain)
 
     def _parsed_expression(self, text: str) -> exp.Expression:
         return self._shared_expression(text).copy()
@@ -1577,6 +1573,64 @@ class Engine:
         finally:
             self.identity_insert = session
             self.end_frame(inner)
+
+
+class _SchemaDigest:
+    """A digest of the schema: every row of sqlite_master and sqlite_temp_master (tables, indexes, views, #temp
+    tables) and the T-SQL of the procedures and views the runner keeps in its routines table (not when they were
+    made). It is the sum of one hash per row, so that after a CREATE only the rows of the objects it named are
+    read again (the engine's `changed`): deploying N objects costs N small reads, not N reads of everything."""
+
+    _MODULUS = 1 << 160
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str, str], int] | None = None  # (source, type, name) -> the row's hash
+        self.owners: dict[str, set[tuple[str, str, str]]] = {}  # a lower-case object name -> its rows' keys
+        self.total = 0
+        self.pending: set[str] | None = set()  # names to read again; None: everything
+
+    def changed(self, names: set[str] | None) -> None:
+        if names is None or self.pending is None:
+            self.pending = None
+        else:
+            self.pending |= names
+
+    def value(self, query: Callable[[str, Sequence[Any]], list[Row]]) -> str:
+        if self.rows is None or self.pending is None:
+            self.rows, self.owners, self.total = {}, {}, 0
+            self._read(query, None)
+        elif self.pending:
+            self.pending.add(ROUTINES_TABLE.lower())  # made by the first CREATE PROCEDURE or VIEW, which names neither
+            for name in self.pending:
+                for key in self.owners.pop(name, set()):
+                    self.total -= self.rows.pop(key, 0)
+            self._read(query, sorted(self.pending))
+        self.pending = set()
+        return f"{self.total % self._MODULUS:040x}"
+
+    def _read(self, query: Callable[[str, Sequence[Any]], list[Row]], names: list[str] | None) -> None:
+        assert self.rows is not None
+        marks = ", ".join("?" for _ in names or ())
+        given = list(names or ())
+        for master in ("sqlite_master", "sqlite_temp_master"):
+            where = f" WHERE lower(name) IN ({marks}) OR lower(tbl_name) IN ({marks})" if names is not None else ""
+            for row in query(f"SELECT type, name, tbl_name, sql FROM {master}{where}", given + given):
+                self._add((master, str(row[0]), str(row[1]).lower()), row, str(row[1]).lower(), str(row[2]).lower())
+        where = f" WHERE lower(name) IN ({marks})" if names is not None else ""
+        for row in query(f"SELECT schema_name, name, type, definition, parameters FROM {ROUTINES_TABLE}{where}",
+                         given):
+            self._add((ROUTINES_TABLE, str(row[2]), str(row[1]).lower()), row, str(row[1]).lower())
+
+    def _add(self, key: tuple[str, str, str], row: Row, *owners: str) -> None:
+        assert self.rows is not None
+        if key in self.rows:  # read twice (a name and its table both changed): once is enough
+            return
+        digest = hashlib.blake2b(repr((key[0], tuple(row))).encode("utf-8", "surrogatepass"), digest_size=20)
+        value = int.from_bytes(digest.digest(), "big")
+        self.rows[key] = value
+        self.total += value
+        for owner in owners:
+            self.owners.setdefault(owner, set()).add(key)
 
 
 def _keep(cache: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:

@@ -145,8 +145,7 @@ _FIXED_TYPES: dict[type[exp.Expression], str] = {
 }
 #: expressions of their (first) argument's type
 _ARGUMENT_TYPED = (exp.Abs, exp.Sign, exp.Round, exp.Min, exp.Max, exp.Upper, exp.Lower, exp.Trim,
-                   exp.Substring, exp.Replace, exp.Left, exp.Right, exp.Nullif, exp.Neg, exp.Paren,
-                   exp.Collate)  # COLLATE changes a text's collation, not its type
+                   exp.Substring, exp.Replace, exp.Left, exp.Right, exp.Nullif, exp.Neg, exp.Paren)
 #: functions the runner answers or rewrites, by name (SQL Server's documented return types)
 _FUNCTION_TYPES = {
     "ERROR_NUMBER": "int", "ERROR_LINE": "int", "ERROR_SEVERITY": "int", "ERROR_STATE": "int",
@@ -178,6 +177,9 @@ def tsql_type(node: exp.Expression, answers: Answers | None) -> str | None:
         return dialect.parse_type(to.sql(dialect="tsql").replace(" ", ""))[0] if isinstance(to, exp.DataType) else None
     if isinstance(node, _ARGUMENT_TYPED):
         return tsql_type(node.this, answers)
+    if isinstance(node, exp.Collate):  # COLLATE changes a text's collation, not its type (of text only: Msg 447)
+        operand = tsql_type(node.this, answers)
+        return operand if operand in CHARACTER_TYPES else None
     if isinstance(node, exp.Parameter):
         if isinstance(node.this, exp.Parameter):
             return _SYSTEM_TYPES.get(node.this.name.upper())

@@ -98,15 +98,16 @@ _REFUSALS_KEPT = 512
 
 
 def batch_refusals(text: str, statements: list[Statement], source: str, offset: int, *,
-                   database: str = DATABASE,
-                   parse: Callable[[str], exp.Expression] = parse_statement) -> list[UnsupportedConstruct]:
+                   database: str = DATABASE, parse: Callable[[str], exp.Expression] = parse_statement,
+                   use_store: bool = True) -> list[UnsupportedConstruct]:
     """The constructs outside the subset in one parsed batch (`text`, parsed into `statements`; lines in
     the file: `offset` is the batch's start line - 1): the engine refuses the first before any
     statement of the batch runs. `parse` gives a statement's tree, which the check changes (the engine
-    passes a copy of the tree its compile checks read)."""
+    passes a copy of the tree its compile checks read). `use_store`: read and keep the verdict in the
+    translation store (an engine without its translation cache checks every batch itself)."""
     key = (text, database)
     found = _REFUSALS.get(key)
-    stored = translation_store.store() if found is None else None
+    stored = translation_store.store() if found is None and use_store else None
     if found is None and stored is not None:
         found = stored.get(stored.key(("refusals", *key)))
     if found is None:
@@ -114,7 +115,7 @@ def batch_refusals(text: str, statements: list[Statement], source: str, offset: 
         checker = _Checker("", 0, problems, database, parse)
         for statement in statements:
             checker.statement(statement)
-        found = sorted((p.line or 0, p.construct) for p in problems)
+        found = sorted(((p.line or 0, p.construct) for p in problems), key=lambda problem: problem[0])  # stable
         if stored is not None:
             stored.put(stored.key(("refusals", *key)), found)
     if len(_REFUSALS) >= _REFUSALS_KEPT:

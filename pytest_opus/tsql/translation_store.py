@@ -27,6 +27,7 @@ import os
 import pickle
 import sqlite3
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +45,17 @@ FLUSH_EVERY = 256
 @functools.lru_cache(maxsize=1)
 def runner_fingerprint() -> str:
     """What every translation and the baseline template depend on besides the database: the runner's
-    sources (tsql/*.py and the package modules it imports), the package version, sqlglot's version and
-    the SQLite library's."""
+    sources (tsql/*.py and the package modules it imports), the package version, sqlglot's version, the
+    SQLite library's and Python's (with its Unicode database)."""
     import sqlglot
 
     from .. import __version__
 
     tsql = Path(__file__).resolve().parent
     package = tsql.parent
-    digest = hashlib.sha256(f"{__version__}|{sqlglot.__version__}|{sqlite3.sqlite_version}".encode())
+    # Python's version too: str.isalpha(), lower() and the collation model follow its Unicode database
+    digest = hashlib.sha256(f"{__version__}|{sqlglot.__version__}|{sqlite3.sqlite_version}|{sys.version}|"
+                            f"{unicodedata.unidata_version}".encode())
     for file in [*sorted(tsql.glob("*.py")), *(package / n for n in ("sqltypes.py", "catalog.py", "errors.py",
                                                                      "batches.py"))]:
         digest.update(file.name.encode())
@@ -82,24 +85,36 @@ class TranslationStore:
         self._pending.clear()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-            if not owned_privately(self.path.stat()):
-                raise OSError(f"{self.path} is not this user's alone")
-            connection = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            try:
+                checked = os.fstat(fd)
+                if not owned_privately(checked):
+                    raise OSError(f"{self.path} is not this user's alone")
+                connection = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+                now = self.path.stat()  # the file SQLite opened is the one checked (not one put in its place)
+                if (now.st_dev, now.st_ino) != (checked.st_dev, checked.st_ino):
+                    connection.close()
+                    raise OSError(f"{self.path} was replaced while it was opened")
+            finally:
+                os.close(fd)
+            os.utime(self.path)  # in use: pruning goes by the time of last use (WAL writes leave it unchanged)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=OFF")  # a cache: a lost entry is translated again
             connection.execute("CREATE TABLE IF NOT EXISTS translations (key BLOB PRIMARY KEY, value BLOB NOT NULL)"
                                " WITHOUT ROWID")
-            pages = connection.execute("PRAGMA page_count").fetchone()[0]
+            used = connection.execute("SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count "
+                                      "FROM pragma_freelist_count())").fetchone()[0]
             size = connection.execute("PRAGMA page_size").fetchone()[0]
-            if pages * size > MAX_BYTES:
+            if used * size > MAX_BYTES:  # pages in use: the deleted ones are reused, the file does not shrink
                 connection.execute("DELETE FROM translations")
         except (OSError, sqlite3.Error):
             self.broken = True
             return None
         self._connection = connection
         self._pid = os.getpid()
-        prune_cache(self.path.parent, "translations-*.sqlite")
+        for removed in prune_cache(self.path.parent, "translations-*.sqlite"):
+            for suffix in ("-wal", "-shm"):
+                Path(f"{removed}{suffix}").unlink(missing_ok=True)
         return connection
 
     def close(self) -> None:
