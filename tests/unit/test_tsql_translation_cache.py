@@ -528,3 +528,24 @@ def test_a_full_store_starts_over_once_and_then_keeps_what_is_written(
     again = translation_store.TranslationStore(path)
     assert again.get(again.key(("kept", 1))) == "value"
     again.close()
+
+
+def test_executemany_from_the_store_writes_what_a_translation_writes(tmp_path: Path, counted: list[str]) -> None:
+    schema = "CREATE TABLE dbo.T (a INT NOT NULL, b NVARCHAR(5) NULL, c DECIMAL(5,2) NULL)"
+    insert = "INSERT INTO dbo.T (a, b, c) VALUES (?, ?, ?)"
+    rows = [(1, "x", 1.5), (2, None, None), (3, "yz", 12.25)]
+    written = []
+    for store in (translation_store.TranslationStore(tmp_path / "s.sqlite"), a_new_process(tmp_path / "s.sqlite")):
+        target = stored_sandbox(store)
+        assert target.execute_script(schema).ok
+        counted.clear()
+        target.executemany(insert, rows)
+        translated = len(counted)
+        written.append((target.execute("SELECT a, b, c FROM dbo.T ORDER BY a"), translated))
+        store.close()
+    reference = stored_sandbox(None)
+    assert reference.execute_script(schema).ok
+    reference.executemany(insert, rows)
+    expected = reference.execute("SELECT a, b, c FROM dbo.T ORDER BY a")
+    assert [w for w, _ in written] == [expected, expected]
+    assert written[0][1] == 1 and written[1][1] == 0  # the second process took the translation from the file
