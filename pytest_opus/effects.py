@@ -33,7 +33,6 @@ from typing import Literal, TypeVar
 
 from sqlglot import exp
 
-from pytest_opus import __version__
 from pytest_opus.batches import split_batches
 from pytest_opus.cache import cache_dir, owned_privately, prune_cache
 from pytest_opus.catalog import (
@@ -71,6 +70,7 @@ from pytest_opus.tsql.parser import (
 )
 from pytest_opus.tsql.sqlite_schema import ColumnModel, TableModel
 from pytest_opus.tsql.translate import NotInSubset, SyntaxProblem, parse_statement
+from pytest_opus.tsql.translation_store import runner_fingerprint
 
 DEPLOY_SCRIPT = "deploy_opus_update_boards.sql"
 ROLLBACK_SCRIPT = "rollback_opus_update_boards.sql"
@@ -313,7 +313,11 @@ def file_effects(path: str | Path, source: str | None = None) -> Effects:
     """
     path = Path(path)
     text = path.read_text(encoding="utf-8-sig")
-    source = source or display_path(path)
+    return cached_script_effects(text, source or display_path(path))
+
+
+def cached_script_effects(text: str, source: str) -> Effects:
+    """`script_effects`, kept in the cache directory by the text, its name and the reader (see `file_effects`)."""
     if len(text) < _CACHE_FROM_CHARS:
         return script_effects(text, source)
     digest = hashlib.sha256(_reader_fingerprint().encode())
@@ -343,12 +347,12 @@ def _cache_dir() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _reader_fingerprint() -> str:
-    """The package version and the sources of everything the static reader runs: a change to any of
-    them is a different reader, whose results are not the cached ones."""
+    """The runner's fingerprint (its sources, the package, sqlglot, SQLite and Python versions) and the sources
+    of the rest of what the static reader runs: a change to any of them is a different reader, whose results
+    are not the cached ones."""
     package = Path(__file__).resolve().parent
-    digest = hashlib.sha256(__version__.encode())
-    files = [package / "effects.py", package / "batches.py", package / "catalog.py", package / "errors.py",
-             *sorted((package / "expectations").glob("*.py")), *sorted((package / "tsql").glob("*.py"))]
+    digest = hashlib.sha256(runner_fingerprint().encode())
+    files = [package / "effects.py", *sorted((package / "expectations").glob("*.py"))]
     for file in files:
         digest.update(file.name.encode())
         digest.update(file.read_bytes())

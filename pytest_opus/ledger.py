@@ -192,10 +192,10 @@ class RecordedRun:
 
 def changes_schema(text: str, source: str) -> bool:
     """Whether a script creates, alters or drops anything (or may: dynamic SQL, unreadable text)."""
-    from .effects import script_effects
+    from .effects import cached_script_effects
 
     try:
-        effects = script_effects(text, source)
+        effects = cached_script_effects(text, source)
     except OpusError:
         return True
     return bool(effects.changes)

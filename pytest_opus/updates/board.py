@@ -265,7 +265,19 @@ def load_board(path: str | Path) -> BoardMetadata:
         raise ConfigError(f"board metadata file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read board metadata {path}: {exc}") from None
-    return parse_board(text, source=str(path), key=path.stem)
+    key = (str(path), text)
+    found = _LOADED.get(key)
+    if found is None:
+        found = parse_board(text, source=str(path), key=path.stem)
+        if len(_LOADED) >= 64:
+            _LOADED.clear()
+        _LOADED[key] = found
+    return found
+
+
+#: Boards read in this process, by file name and content (a board is frozen): the phases read the same file
+#: several times a run, and its YAML takes tens of milliseconds to read and check.
+_LOADED: dict[tuple[str, str], BoardMetadata] = {}
 
 
 def load_boards(directory: str | Path) -> dict[str, BoardMetadata]:

@@ -265,3 +265,15 @@ def test_yaml_1_1_booleans_stay_text(tmp_path: Path) -> None:
 def test_parse_board_names_its_source() -> None:
     with pytest.raises(BoardMetadataError, match=r"^<memory>: 1 problem"):
         parse_board(BASE.replace("name: Test Board", "name: ''"), source="<memory>")
+
+
+def test_a_board_file_is_read_again_when_its_content_changes(tmp_path: Path) -> None:
+    """Boards are kept per process by file name and content: the same file gives the same board without
+    reading its YAML again, an edited one its new content."""
+    path = tmp_path / "board.yaml"
+    path.write_text(BASE, encoding="utf-8")
+    first = load_board(path)
+    assert load_board(path) is first
+    path.write_text(BASE.replace("name: Test Board", "name: Test Board v2"), encoding="utf-8")
+    edited = load_board(path)
+    assert edited is not first and edited.name != first.name
