@@ -191,13 +191,16 @@ def _column(spec: TableSpec, table: Table, expected: ColumnSpec) -> list[Finding
     actual_type = type_of(actual)
     # The fix states the whole target definition: expected where checked, as found otherwise.
     target_nullable = expected.nullable if expected.nullable is not None else actual.nullable
-    alter = fixes.alter_column(spec.schema, spec.name, actual.name, expected.type, target_nullable)
+
+    def alter() -> str:  # written only for a finding (sqlglot renders it: most columns have none)
+        return fixes.alter_column(spec.schema, spec.name, actual.name, expected.type, target_nullable)
+
     difference = type_difference(expected.type, actual_type)
     if difference is not None:
-        found.append(Finding(name, difference, actual.name, expected.type.text, actual_type.text, alter))
+        found.append(Finding(name, difference, actual.name, expected.type.text, actual_type.text, alter()))
     if expected.nullable is not None and expected.nullable != actual.nullable:
         found.append(Finding(name, "nullability", actual.name, "NULL" if expected.nullable else "NOT NULL",
-                             "NULL" if actual.nullable else "NOT NULL", alter))
+                             "NULL" if actual.nullable else "NOT NULL", alter()))
     if expected.default is not None and not expected.default.matches(actual.default):
         found.append(Finding(name, "default", actual.name, expected.default.describe(),
                              actual.default if actual.default is not None else "no default",

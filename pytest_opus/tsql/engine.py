@@ -11,6 +11,7 @@ DB-API connection (Python's sqlite3, or pyodbc with an SQLite ODBC driver).
 from __future__ import annotations
 
 import decimal
+import functools
 import hashlib
 import json
 import re
@@ -1662,6 +1663,14 @@ def _normal_type(text: str) -> str:
 
 def _placeholders_to_variables(sql: str) -> tuple[str, list[str]]:
     """Turn ODBC `?` markers (outside strings and comments) into variables @__p0, @__p1, ..."""
+    text, names = _markers_made_variables(sql)
+    return text, list(names)
+
+
+@functools.lru_cache(maxsize=1024)
+def _markers_made_variables(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`_placeholders_to_variables`, once per text in the process (library statements come back in every
+    new sandbox)."""
     from .parser import tokenize
 
     names: list[str] = []
@@ -1675,7 +1684,7 @@ def _placeholders_to_variables(sql: str) -> tuple[str, list[str]]:
             names.append(name.lower())
             last = tok.end
     pieces.append(sql[last:])
-    return "".join(pieces), names
+    return "".join(pieces), tuple(names)
 
 
 def _sqlite_number(value: decimal.Decimal) -> int | float:
