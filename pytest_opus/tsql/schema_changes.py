@@ -27,6 +27,7 @@ from .ddl import (
     tsql_type,
     view_definition,
 )
+from .expression_types import tsql_type as expression_tsql_type
 from .runtime import Frame, TsqlError
 from .sqlite_schema import (
     ROUTINES_TABLE,
@@ -491,7 +492,7 @@ class SchemaChanges:
                 column = next((c for t in owners if (c := t.column(node.name)) is not None), None)
                 result.append((column.type_text, not column.nullable) if column else (_UNKNOWN_TYPE, False))
             else:
-                result.append((_literal_type(node), False))
+                result.append((_expression_type(node), False))
         return result
 
 
@@ -513,6 +514,20 @@ def _columns_read(definition: str) -> set[str]:
     except Exception:  # a condition the runner stored but cannot read again: every word might be a column
         return {word.lower() for word in re.findall(r"\w+", definition)}
     return {c.name.lower() for c in tree.find_all(exp.Column)}
+
+
+#: the types an expression's value has whatever its operands hold (no length, precision or scale to derive)
+_WHOLE_TYPES = ("int", "bigint", "smallint", "tinyint", "bit")
+
+
+def _expression_type(node: exp.Expression) -> str:
+    """A literal's type; a whole-number type where the expression's is one without a length or scale to
+    derive (`@@ROWCOUNT`, `OBJECT_ID(...)`, `LEN(...)`, `COUNT(*)` are int); nvarchar(max) for others."""
+    if not isinstance(node, exp.Literal | exp.National | exp.Null | exp.Neg):
+        found = expression_tsql_type(node, None)
+        if found in _WHOLE_TYPES:
+            return found
+    return _literal_type(node)
 
 
 def _literal_type(node: exp.Expression) -> str:

@@ -1331,9 +1331,10 @@ def _compare_as_numbers(node: exp.Expression, answers: Answers | None) -> None:
     scale of the conversion) the comparison is refused; an operand whose type the runner cannot tell is
     refused when the statement meets a text value in it."""
     operands, put = _compared_operands(node)
-    if len(operands) < 2 or any(isinstance(o, exp.Collate) for _, _, o in operands):
+    if len(operands) < 2:
         return
-    # a NULL literal is typeless here: `varchar_col IN (NULL)` converts nothing (tsql_type calls it int)
+    # a NULL literal is typeless here: `varchar_col IN (NULL)` converts nothing (tsql_type calls it int); a
+    # COLLATE'd text meeting a number is converted too (`'12' COLLATE Latin1_General_BIN2 = 12` is true)
     types = [None if isinstance(o, exp.Null) else tsql_type(o, answers) for _, _, o in operands]
     numbers = [t for t in types if t in arithmetic.NUMBERS]
     if not numbers:
