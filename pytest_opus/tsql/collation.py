@@ -441,6 +441,8 @@ def cut_text(value: Any, start: Any, length: Any, function: str) -> str | bytes 
     begin, end = min(begin, size), min(end, size)
     if units is None:
         return text[begin:end]
+    if begin >= end:  # nothing kept: no character is cut (SUBSTRING(N'a😀', 3, 0) is '')
+        return ""
     for edge in (begin, end):
         if 0 < edge < size and 0xDC00 <= units[edge] <= 0xDFFF:
             raise Ambiguous(f"{function} cutting a character beyond U+FFFF in half (SQL Server counts UTF-16 code "

@@ -453,6 +453,15 @@ def full_type(node: exp.Expression, answers: Answers | None) -> str | None:
         return _FUNCTION_FULL_TYPES.get(str(node.this).upper())
     if isinstance(node, exp.Upper | exp.Lower):  # the argument's type, length included
         return full_type(node.this, answers)
+    if isinstance(node, exp.Replace):  # varchar(8000) / nvarchar(4000), or the MAX type of a MAX text
+        text = node.this
+        while isinstance(text, exp.Collate | exp.Paren):
+            text = text.this
+        inner = full_type(text, answers)
+        base = inner.partition("(")[0] if inner else None
+        if inner is None or base not in CHARACTER_TYPES or "max" in inner:
+            return inner if inner is not None and "max" in inner else None
+        return "nvarchar(4000)" if base in sqltypes.UNICODE else "varchar(8000)"
     if isinstance(node, _ARITHMETIC) or (isinstance(node, exp.Add) and not concatenates(node, answers)):
         return _decimal_result(node, answers)
     return None

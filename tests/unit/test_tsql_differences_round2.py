@@ -81,6 +81,11 @@ def test_substring_left_right_count_code_units(sandbox: SandboxTarget, text: str
     assert got == ([[expected]] if isinstance(expected, str) and expected != "refused" else expected), (call, got)
 
 
+def test_an_empty_cut_between_the_halves_of_a_character_is_empty(sandbox: SandboxTarget) -> None:
+    # found by hypothesis: nothing is kept, so nothing is cut in half (it was refused)
+    assert outcome(sandbox, "SELECT SUBSTRING(N'ZZZZZ𝄞', 7, 0), LEFT(N'𝄞', 0), RIGHT(N'𝄞', 0)") == [["", "", ""]]
+
+
 @FEW
 @given(text=TEXTS)
 def test_len_and_unicode_count_code_units(sandbox: SandboxTarget, text: str) -> None:
