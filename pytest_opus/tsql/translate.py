@@ -516,7 +516,23 @@ def _collated_function(node: exp.Expression, visit: Callable[[exp.Expression], e
     sensitive = any(_case_sensitive(node.args[n]) for n in names)
     flag = exp.Literal.number(int(sensitive))
     if isinstance(node, exp.StrPosition):
-        return exp.Anonymous(this="tsql_charindex", expressions=[arg("substr"), arg("this"), flag])
+        needle_given = node.args["substr"]
+        binary = _binary([node.args[n] for n in names])
+        needle, haystack = arg("substr"), arg("this")
+        call = exp.Anonymous(this="tsql_charindex", expressions=[needle, haystack, flag])
+        one = _one_character(needle_given)
+        if not binary or one is None or not _read_once(haystack):
+            return call
+        # a search by code point (a binary COLLATE) for one constant character: SQLite's instr(), in C, counts
+        # code points, SQL Server UTF-16 code units: the same where no character beyond U+FFFF comes before
+        # the match (GLOB reads up to the first NUL; past it, only a search for NUL itself is vouched for)
+        beyond = exp.Glob(this=haystack.copy(), expression=_astral_pattern())
+        guard = exp.or_(exp.NEQ(this=exp.Anonymous(this="typeof", expressions=[haystack.copy()]),
+                                expression=exp.Literal.string("text")), beyond)
+        if one != "\0":
+            guard = exp.or_(guard, _holds_nul(haystack))
+        native = exp.Anonymous(this="instr", expressions=[haystack.copy(), needle.copy()])
+        return exp.Case(ifs=[exp.If(this=guard, true=call)], default=native)
     search = node.args["expression"]
     literal = _literal_text(search) if isinstance(search, exp.Literal | exp.National) else None
     text, replacement = arg("this"), arg("replacement")
@@ -537,6 +553,22 @@ def _collated_function(node: exp.Expression, visit: Callable[[exp.Expression], e
     # search by code point finds (collation._VOUCHED), so SQLite's replace(), in C, gives tsql_replace's answer
     native = exp.Anonymous(this="replace", expressions=[text.copy(), exp.Literal.string(literal), replacement.copy()])
     return _native_unless(text, _BEYOND_PRINTABLE, call, native)
+
+
+def _one_character(node: exp.Expression) -> str | None:
+    """The character a CHARINDEX needle is when it is one constant character (N'x', 'x', NCHAR(n), CHAR(n) of
+    a number below 128), else None."""
+    while isinstance(node, exp.Collate | exp.Paren):
+        node = node.this
+    if isinstance(node, exp.National) or (isinstance(node, exp.Literal) and node.is_string):
+        text = str(node.this)
+        return text if len(text) == 1 and text != "\0" else None
+    if isinstance(node, exp.Anonymous) and str(node.this).upper() in ("NCHAR", "CHAR") and len(node.expressions) == 1:
+        number = node.expressions[0]
+        if isinstance(number, exp.Literal) and not number.is_string and number.this.isdigit() \
+                and int(number.this) < 128:
+            return chr(int(number.this))
+    return None
 
 
 def _read_once(text: exp.Expression) -> bool:

@@ -82,3 +82,19 @@ def test_replace_under_a_binary_collation_agrees_with_the_model(sandbox: Sandbox
                                     f"{n_quoted(replacement)})")
     assert result.error is None, result.error
     assert result.result_sets[-1].rows[0][0] == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=any_texts, needle=st.sampled_from(["NCHAR(0)", "NCHAR(98)", "CHAR(97)", "N'a'", "'é'", "N'😀'"]))
+def test_charindex_of_one_character_under_a_binary_collation_agrees_with_the_model(
+        sandbox: SandboxTarget, text: str, needle: str) -> None:
+    """CHARINDEX(<one character> COLLATE ..._BIN2, x) runs as SQLite's instr() where no character beyond U+FFFF
+    (or, for another needle than NUL, no NUL) could shift its count, else as the model: UTF-16 positions."""
+    model = sandbox.engine.collations
+    assert model is not None
+    value = {"NCHAR(0)": "\x00", "NCHAR(98)": "b", "CHAR(97)": "a", "N'a'": "a", "'é'": "é", "N'😀'": "😀"}[needle]
+    expected = model.charindex(value, text, 1)
+    result = sandbox.execute_script(f"DECLARE @t NVARCHAR(100) = {n_literal(text)}\n"
+                                    f"SELECT CHARINDEX({needle} COLLATE Latin1_General_BIN2, @t)")
+    assert result.error is None, result.error
+    assert result.result_sets[-1].rows[0][0] == expected
