@@ -41,9 +41,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -252,9 +254,6 @@ def _timed(command: list[str], cwd: Path, env: dict[str, str] | None = None, ok:
 
 def startup(rounds: int) -> dict[str, Any]:
     """`pytest --opus-deploy` in this project against `pytest --co -q` in an empty directory, warm and cold."""
-    import os
-    import statistics
-
     project = HERE.parent
     deploy = [sys.executable, "-m", "pytest", "--opus-deploy", "-q", "-p", "no:cacheprovider"]
     collect = [sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider"]

@@ -403,13 +403,19 @@ def _units(text: str) -> list[int] | None:
     return [int.from_bytes(data[i:i + 2], "little") for i in range(0, len(data), 2)]
 
 
+def _text_only(value: Any, function: str, binary: str) -> str:
+    """`_text_argument` of a function that takes no binary value (`binary`: how it is refused)."""
+    text = _text_argument(value, function)
+    if isinstance(text, bytes):
+        raise Ambiguous(f"{function} of a binary value{binary}")
+    return text
+
+
 def text_length(value: Any) -> int | None:
     """LEN: the code units of the text without its trailing blanks."""
     if value is None:
         return None
-    text = _text_argument(value, "LEN")
-    if isinstance(text, bytes):
-        raise Ambiguous("LEN of a binary value (SQL Server counts its bytes): use DATALENGTH")
+    text = _text_only(value, "LEN", " (SQL Server counts its bytes): use DATALENGTH")
     return sqltypes.utf16_length(text.rstrip(" "))
 
 
@@ -454,9 +460,7 @@ def first_unicode(value: Any) -> int | None:
     """UNICODE: the first code unit (of a character beyond U+FFFF, its high surrogate); NULL for empty text."""
     if value is None:
         return None
-    text = _text_argument(value, "UNICODE")
-    if isinstance(text, bytes):
-        raise Ambiguous("UNICODE of a binary value: CAST it to NVARCHAR first")
+    text = _text_only(value, "UNICODE", ": CAST it to NVARCHAR first")
     if not text:
         return None
     point = ord(text[0])

@@ -205,8 +205,6 @@ class Engine:
         self.shared_translation_chars = SHARED_TRANSLATION_CHARS
         #: the translations of every process of this runner (translation_store.py); None: this process's only
         self.stored: TranslationStore | None = translation_store.store()
-        # library statements (`execute`): their text with `?` made variables, and the parsed batch
-        self._calls: dict[str, tuple[str, list[str], Any]] = {}
         self.output = Output()
         self.schema = SchemaChanges(self)
         self.on_message: Callable[[str, str, int | None], None] | None = None
@@ -294,8 +292,7 @@ class Engine:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> tuple[tuple[str, ...], list[Row]]:
         """Run one T-SQL statement from library code, with `?` parameters; returns its last result."""
-        call = self._calls.get(sql) if self.translation_cache else None
-        text, names, parsed = call if call is not None else (*_placeholders_to_variables(sql), None)
+        text, names = _placeholders_to_variables(sql)  # both kept per process (parse_batch too)
         if len(names) != len(params):
             raise ScriptError(f"statement has {len(names)} parameter marker(s) but {len(params)} value(s) "
                               "were given", source="<statement>")
@@ -303,12 +300,7 @@ class Engine:
         self.source = "<statement>"
         self.output = Output()
         try:
-            if parsed is None:
-                parsed = parse_batch(text, source="<statement>")
-                if self.translation_cache:  # the same text parses the same: parse_batch reads nothing else
-                    if len(self._calls) >= TRANSLATION_CACHE_SIZE:
-                        self._calls.clear()
-                    self._calls[sql] = (text, names, parsed)
+            parsed = parse_batch(text, source="<statement>")
             self.batch_offset = 0
             for statement in parsed.statements:
                 self.execute_statement(statement, frame)
@@ -322,18 +314,11 @@ class Engine:
 
     def translate_dml(self, sql: str) -> tuple[str, list[str]]:
         """The SQLite text of a plain DML statement with `?` markers (for executemany and streaming)."""
-        translations: dict[tuple[str, str | None], tuple[str, list[str]]] = self._for_schema("dml", dict)
-        cached = translations.get((sql, self.identity_insert))
+        key = self._translation_key("many", sql, Frame())  # kept as every translation is (`_cached`)
+        cached = self._cached(key)
         if cached is not None:
-            return cached
-        store = self.stored if self.translation_cache else None
-        stored = None
-        if store is not None:  # made by another process of the same runner for the same schema
-            stored = store.key(("many", self._schema_fingerprint(), self.driver.functions, sql, self.identity_insert))
-            cached = store.get(stored)
-            if cached is not None:
-                translations[(sql, self.identity_insert)] = cached
-                return cached  # type: ignore[no-any-return]
+            return cached  # type: ignore[no-any-return]
+        version = self.ddl_version
         text, names = _placeholders_to_variables(sql)
         try:
             tree = parse_statement(text)
@@ -353,10 +338,7 @@ class Engine:
             raise ScriptError(error.message, source="<statement>", number=error.number) from None
         order = [names.index("@" + v) for v in translated.variables]
         result = (plan.finish(translated.sql) if plan else translated.sql, [f"{i}" for i in order])
-        if not translated.runtime_values:  # answered now, written as literals: translated again next time
-            translations[(sql, self.identity_insert)] = result
-            if store is not None and stored is not None:
-                store.put(stored, result)
+        self._remember(key, result, translated, version)
         return result
 
     def catalog(self, *, fresh: bool = False) -> SandboxCatalog:

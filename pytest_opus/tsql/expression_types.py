@@ -292,6 +292,13 @@ def unalias(node: exp.Expression) -> exp.Expression:
     return node.this if isinstance(node, exp.Alias) else node
 
 
+def bare(node: exp.Expression) -> exp.Expression:
+    """The expression inside its parentheses and COLLATE clauses (which change neither value nor type)."""
+    while isinstance(node, exp.Paren | exp.Collate):
+        node = node.this
+    return node
+
+
 # -- columns: the table a statement reads them from ----------------------------------------------
 #: a source's columns: name -> base type (None: the column is there, its type unknown); None for a
 #: source whose columns the runner cannot list (a #temp table, a catalog view, a VALUES list)
@@ -454,10 +461,7 @@ def full_type(node: exp.Expression, answers: Answers | None) -> str | None:
     if isinstance(node, exp.Upper | exp.Lower):  # the argument's type, length included
         return full_type(node.this, answers)
     if isinstance(node, exp.Replace):  # varchar(8000) / nvarchar(4000), or the MAX type of a MAX text
-        text = node.this
-        while isinstance(text, exp.Collate | exp.Paren):
-            text = text.this
-        inner = full_type(text, answers)
+        inner = full_type(bare(node.this), answers)
         base = inner.partition("(")[0] if inner else None
         if inner is None or base not in CHARACTER_TYPES or "max" in inner:
             return inner if inner is not None and "max" in inner else None
@@ -596,9 +600,8 @@ def is_unicode(nodes: list[exp.Expression | None], answers: Answers | None) -> b
     nvarchar or ntext), False when every argument is known to be another type, None when the runner
     cannot tell (a parameter bound from Python, a computed expression)."""
     unknown = False
-    for node in nodes:
-        while isinstance(node, exp.Paren | exp.Collate):
-            node = node.this
+    for given in nodes:
+        node = bare(given) if given is not None else None
         if node is None or isinstance(node, exp.Null):
             continue
         kind = tsql_type(node, answers)

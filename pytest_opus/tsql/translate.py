@@ -25,6 +25,7 @@ from . import arithmetic, collation, dialect, functions
 from .expression_types import (
     CHARACTER_TYPES,
     COMPARISONS,
+    bare,
     cast_type,
     collate_strings,
     common_type,
@@ -558,8 +559,7 @@ def _collated_function(node: exp.Expression, visit: Callable[[exp.Expression], e
 def _one_character(node: exp.Expression) -> str | None:
     """The character a CHARINDEX needle is when it is one constant character (N'x', 'x', NCHAR(n), CHAR(n) of
     a number below 128), else None."""
-    while isinstance(node, exp.Collate | exp.Paren):
-        node = node.this
+    node = bare(node)
     if isinstance(node, exp.National) or (isinstance(node, exp.Literal) and node.is_string):
         text = str(node.this)
         return text if len(text) == 1 and text != "\0" else None
@@ -574,9 +574,7 @@ def _one_character(node: exp.Expression) -> str | None:
 def _read_once(text: exp.Expression) -> bool:
     """Whether the (translated) text is a column, a variable or a literal: cheap to name several times in a
     guarded expression (SQLite evaluates each copy; a computed text would be computed each time)."""
-    while isinstance(text, exp.Collate | exp.Paren):
-        text = text.this
-    return isinstance(text, exp.Column | exp.Placeholder | exp.Literal)
+    return isinstance(bare(text), exp.Column | exp.Placeholder | exp.Literal)
 
 
 def _native_unless(text: exp.Expression, beyond: str, call: exp.Expression, native: exp.Expression) -> exp.Expression:
@@ -616,8 +614,7 @@ def _plain_collated_function(node: exp.Expression,
     (a column, a variable, a parameter) is checked by the statement itself, and refused then.
     """
     def literal_text(value: exp.Expression) -> str | None:
-        while isinstance(value, exp.Paren | exp.Collate):
-            value = value.this
+        value = bare(value)
         if isinstance(value, exp.National) or (isinstance(value, exp.Literal) and value.is_string):
             return str(value.this)
         return None
@@ -1242,17 +1239,12 @@ def _cut_at_8000_bytes(node: exp.Replace, answers: Answers | None) -> None:
     the runner cannot tell is left as it is (docs/embedded-runner.md, Known differences)."""
     if answers is None:  # a static check: nothing to refuse here
         return
-    text = node.this
-    while isinstance(text, exp.Collate | exp.Paren):
-        text = text.this
-    declared = full_type(text, answers)
-    if declared is None or "max" in declared:
+    result = full_type(node, answers)  # nvarchar(4000) or varchar(8000) where it is cut (expression_types)
+    if result is None or "max" in result:
         return
-    base, _, rest = declared.partition("(")
-    if base not in CHARACTER_TYPES:
-        return
-    limit = 4000 if base in sqltypes.UNICODE else 8000
-    length = int(rest.rstrip(")")) if rest.rstrip(")").isdigit() else None
+    limit = int(result.partition("(")[2].rstrip(")"))
+    declared = full_type(bare(node.this), answers)  # a character type here: REPLACE's result is typed by it
+    length = sqltypes.read_type(declared).length if declared is not None else None
     search, replacement = node.args.get("expression"), node.args.get("replacement")
     found, put = (_literal_text(search) or None), _literal_text(replacement) if replacement is not None else None
     if length is not None and found is not None and put is not None:
@@ -1606,8 +1598,7 @@ def _binary(operands: list[exp.Expression]) -> bool:
 
 def _constant_text(node: exp.Expression, answers: Answers) -> str | None:
     """The text of a string literal or a string variable, else None."""
-    while isinstance(node, exp.Paren | exp.Collate):
-        node = node.this
+    node = bare(node)
     if isinstance(node, exp.Literal | exp.National) and isinstance(node.this, str) and (
             isinstance(node, exp.National) or node.is_string):
         return node.this

@@ -43,6 +43,14 @@ def outcome(target: SandboxTarget, script: str) -> tuple[Any, ...]:
     )
 
 
+def agreed(script: str) -> tuple[Any, ...]:
+    """The outcome of `script` on a sandbox that keeps translations, checked to be one without them gives."""
+    cached, uncached = sandboxes()
+    seen = outcome(cached, script)
+    assert seen == outcome(uncached, script)
+    return seen
+
+
 def call(target: SandboxTarget, sql: str, params: list[Any]) -> tuple[Any, ...]:
     """A library statement (`execute` with `?` parameters): its rows, or its error."""
     try:
@@ -97,9 +105,7 @@ def test_runtime_values_are_answered_each_time_a_kept_translation_runs(counted: 
     script = ("CREATE TABLE dbo.T (a INT)\nGO\nDECLARE @i INT = 0\n"
               "WHILE @i < 3 BEGIN INSERT INTO dbo.T (a) SELECT @@ROWCOUNT + @i; SET @i += 1 END\n"
               "SELECT a FROM dbo.T ORDER BY a")
-    cached, uncached = sandboxes()
-    seen = outcome(cached, script)
-    assert seen == outcome(uncached, script)
+    seen = agreed(script)
     assert seen[2] is None, seen
     # @@ROWCOUNT is 1 after each SET @i += 1: a first run's @@ROWCOUNT reused would give 0, 1, 2
     assert seen[1][-1][1] == [(0,), (2,), (3,)]
@@ -113,9 +119,7 @@ def test_a_kept_translation_answers_object_id_from_the_catalog_as_it_is_then(cou
     script = (f"DECLARE @name SYSNAME = N'dbo.T'\n{check}\nGO\nCREATE TABLE dbo.T (a INT)\nGO\n"
               f"DECLARE @name SYSNAME = N'dbo.T'\n{check}\nSET @name = N'dbo.U'\n{check}\n"
               "IF COL_LENGTH('dbo.T', 'a') = 4 PRINT 'int'")
-    cached, uncached = sandboxes()
-    seen = outcome(cached, script)
-    assert seen == outcome(uncached, script)
+    seen = agreed(script)
     assert [text for _, text, _ in seen[0]] == ["absent", "present", "absent", "int"]
 
 
@@ -132,9 +136,7 @@ def test_values_answered_while_translating_are_never_reused(counted: list[str]) 
               "WHILE @i < 3 BEGIN\n    BEGIN TRY\n        DECLARE @n INT = 50001 + @i;\n        THROW @n, 'x', 1\n"
               "    END TRY\n    BEGIN CATCH\n        INSERT INTO dbo.T (a) SELECT ERROR_NUMBER()\n    END CATCH\n"
               "    SET @i += 1\nEND\nSELECT a FROM dbo.T ORDER BY a")
-    cached, uncached = sandboxes()
-    seen = outcome(cached, script)
-    assert seen == outcome(uncached, script)
+    seen = agreed(script)
     assert seen[1][-1][1] == [(50001,), (50002,), (50003,)]
     assert len([t for t in counted if "ERROR_NUMBER()" in t]) == 6  # each run translated again, in both sandboxes
 
@@ -201,12 +203,10 @@ def test_identity_insert_is_part_of_what_a_translation_depends_on() -> None:
 
 
 def test_a_table_variable_of_another_declaration() -> None:
-    cached, uncached = sandboxes()
     script = ("DECLARE @t TABLE (a INT)\nINSERT INTO @t (a) VALUES (1)\nSELECT COUNT(*) FROM @t\nGO\n"
               "DECLARE @t TABLE (a INT)\nINSERT INTO @t (a) VALUES (1)\nSELECT COUNT(*) FROM @t\nGO\n"
               "BEGIN TRANSACTION\nDECLARE @t TABLE (a INT)\nINSERT INTO @t (a) VALUES (1)\nROLLBACK\n")
-    seen = outcome(cached, script)
-    assert seen == outcome(uncached, script)
+    seen = agreed(script)
     assert [rows for _, rows in seen[1]] == [[(1,)], [(1,)]]
     assert seen[2] is not None and seen[2][0] == "UnsupportedConstruct"  # the ROLLBACK after writing @t
 
@@ -363,9 +363,7 @@ def test_a_temp_table_created_after_a_statement_naming_it_was_translated() -> No
               "END CATCH\nCREATE TABLE #t (a VARCHAR(3))\nGO\n"
               "BEGIN TRY\n    INSERT INTO #t (a) VALUES ('12345')\nEND TRY\nBEGIN CATCH\n    PRINT ERROR_NUMBER()\n"
               "END CATCH\nSELECT COUNT(*) FROM #t")
-    cached, uncached = sandboxes()
-    seen = outcome(cached, script)
-    assert seen == outcome(uncached, script)
+    seen = agreed(script)
     assert [text for _, text, _ in seen[0]] == ["208", "2628"]  # no table yet; then too long for varchar(3)
     assert seen[1][-1][1] == [(0,)]
 
