@@ -362,9 +362,12 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
             if single:  # varchar: one code unit per character, SQLite's count is SQL Server's
                 return _measured(inner, counted)
             if _functions(answers):  # in UTF-16 code units (collation.text_length) where a character needs two
-                beyond = exp.Glob(this=inner.copy(), expression=_astral_pattern())
-                return _measured(inner, exp.Case(ifs=[exp.If(this=beyond, true=_runner_call_node(
-                    "tsql_len", inner.copy()))], default=counted))
+                def length(text: exp.Expression) -> exp.Expression:
+                    plain = exp.Length(this=exp.Anonymous(this="RTRIM", expressions=[text.copy()]))
+                    return _measured(text, exp.Case(ifs=[exp.If(this=_astral(text), true=_runner_call_node(
+                        "tsql_len", text.copy()))], default=plain))
+
+                return _bound_once(inner, "opus_l", length)
             return _measured(inner, _beyond_bmp(inner, "LEN", counted))
         if functions.handles(node):  # DATEADD, DATEDIFF, CEILING, REPLICATE, ... computed as SQL Server does
             return functions.translate(node, visit, answers, lambda n: tsql_type(n, answers),
@@ -1267,13 +1270,17 @@ def _decimal_text(value: exp.Expression, source: str, source_full: str | None, n
         what = source if source not in ("decimal", "numeric") else "a decimal whose scale the sandbox cannot tell"
         raise NotInSubset(f"CAST of {what} to {name} (SQL Server writes the digits of its scale: CAST the value "
                           "to decimal(p,s) first)")
-    sql = value.sql(dialect=SandboxSQLite, identify=True)
-    text = f"printf('%.{scale}f', opus_d)"
-    if length not in (None, -1):
-        too_long = arithmetic.raise_sql(arithmetic.overflow("numeric", name).text).sql(dialect=SandboxSQLite)
-        text = f"CASE WHEN length({text}) > {length} THEN {too_long} ELSE {text} END"
+    too_long = arithmetic.raise_sql(arithmetic.overflow("numeric", name).text).sql(dialect=SandboxSQLite)
+
+    def written(decimal: exp.Expression) -> exp.Expression:
+        sql = f"({decimal.sql(dialect=SandboxSQLite, identify=True)})"
+        text = f"printf('%.{scale}f', {sql})"
+        if length not in (None, -1):
+            text = f"CASE WHEN length({text}) > {length} THEN {too_long} ELSE {text} END"
+        return exp.Var(this=f"CASE WHEN {sql} IS NULL THEN NULL ELSE {text} END")
+
     # the value computed once (a conversion of it is a call of the runner's function), then written
-    return exp.Var(this=f"(SELECT CASE WHEN opus_d IS NULL THEN NULL ELSE {text} END FROM (SELECT {sql} AS opus_d))")
+    return _bound_once(value, "opus_d", written)
 
 
 # -- collation: comparisons, ORDER BY, LIKE (collation.py) ---------------------------------------
@@ -1878,10 +1885,48 @@ _BEYOND_BMP_TEXT = ("{function} of text with a character beyond U+FFFF on the OD
                     "Server counts UTF-16 code units, SQLite characters; run it on the sandbox or SQL Server)")
 
 
+def _astral(text: exp.Expression) -> exp.Expression:
+    """Whether `text` holds a character beyond U+FFFF: `text GLOB _astral_glob()`, which matches each character
+    against the class (the larger part of LEN's cost on a long text), tried only when the text is not plain
+    ASCII. Text whose UTF-8 bytes are as many as its characters is ASCII, and a NUL makes them differ (length()
+    stops at it), so the answer is the GLOB's for every value: NULL, a number (its text is ASCII), a blob (the
+    GLOB then decides)."""
+    def call(name: str, argument: exp.Expression) -> exp.Expression:
+        return exp.Anonymous(this=name, expressions=[argument])
+
+    bytes_ = call("length", exp.Cast(this=text.copy(), to=exp.DataType.build("BLOB")))
+    ascii_text = exp.And(this=exp.EQ(this=call("typeof", text.copy()), expression=exp.Literal.string("text")),
+                         expression=exp.EQ(this=bytes_, expression=call("length", text.copy())))
+    return exp.And(this=exp.Not(this=exp.Paren(this=ascii_text)),
+                   expression=exp.Glob(this=text.copy(), expression=_astral_pattern()))
+
+
+#: A call of an aggregate or window function in SQLite text. Such a value cannot be computed inside a subquery
+#: of its own (SQLite: "misuse of aggregate"); a scalar max(a, b) matching too only costs the binding.
+_AGGREGATE_CALL = re.compile(r"\b(?:sum|total|avg|min|max|count|group_concat|string_agg|json_group_array"
+                             r"|json_group_object|tsql_string_agg\w*)\s*\(|\bover\s*\(", re.IGNORECASE)
+
+
+def _bound_once(value: exp.Expression, name: str,
+                body: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
+    """`body(value)`, with a computed `value` evaluated once per row: SQLite evaluates an expression each time
+    it is written, and a guarded conversion or measure writes its operand three to five times. The value is
+    bound as `name` in a one-row subquery, `(SELECT body(name) FROM (SELECT value AS name))`; a column, literal
+    or marker (cheaper read again than bound), and a value holding an aggregate or window function (which a
+    subquery of its own cannot compute), are written in place."""
+    if isinstance(value, exp.Column | exp.Literal | exp.Null | exp.Placeholder | exp.Parameter):
+        return body(value)
+    sql = value.sql(dialect=SandboxSQLite, identify=True)
+    if _AGGREGATE_CALL.search(sql):
+        return body(value)
+    inner = body(exp.column(name)).sql(dialect=SandboxSQLite, identify=True)
+    return exp.Var(this=f"(SELECT {inner} FROM (SELECT {sql} AS {name}))")
+
+
 def _beyond_bmp(text: exp.Expression, function: str, result: exp.Expression) -> exp.Expression:
     """`result` (plain SQLite, counting characters) refused when `text` holds a character beyond U+FFFF, which
     SQL Server counts as two code units."""
-    beyond = exp.Glob(this=text.copy(), expression=_astral_pattern())
+    beyond = _astral(text)
     return exp.Case(ifs=[exp.If(this=beyond, true=_refuse_sql(_BEYOND_BMP_TEXT.format(function=function)))],
                     default=result)
 

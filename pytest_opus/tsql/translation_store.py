@@ -45,16 +45,18 @@ FLUSH_EVERY = 256
 @functools.lru_cache(maxsize=1)
 def runner_fingerprint() -> str:
     """What every translation and the baseline template depend on besides the database: the runner's
-    sources (tsql/*.py and the package modules it imports), the package version, sqlglot's version, the
-    SQLite library's and Python's (with its Unicode database)."""
+    sources (tsql/*.py and the package modules it imports), the package version, sqlglot's version and build
+    (pure Python or compiled by sqlglotc), the SQLite library's and Python's (with its Unicode database)."""
     import sqlglot
+    import sqlglot.parser
 
     from .. import __version__
 
     tsql = Path(__file__).resolve().parent
     package = tsql.parent
     # Python's version too: str.isalpha(), lower() and the collation model follow its Unicode database
-    digest = hashlib.sha256(f"{__version__}|{sqlglot.__version__}|{sqlite3.sqlite_version}|{sys.version}|"
+    build = Path(sqlglot.parser.__file__ or "").suffix  # ".so" where sqlglotc is installed
+    digest = hashlib.sha256(f"{__version__}|{sqlglot.__version__}{build}|{sqlite3.sqlite_version}|{sys.version}|"
                             f"{unicodedata.unidata_version}".encode())
     for file in [*sorted(tsql.glob("*.py")), *(package / n for n in ("sqltypes.py", "catalog.py", "errors.py",
                                                                      "batches.py"))]:

@@ -1,6 +1,7 @@
 """Where the runner answers with SQLite's own C functions instead of its Python model of the collation
 (REPLACE of a letterless printable-ASCII search in printable-ASCII text, REPLACE of a literal under a binary
-collation; UPPER/LOWER of ASCII text), both give the same answer (issue 14: one conversion path per value, a
+collation; UPPER/LOWER of ASCII text; the ASCII test before LEN's GLOB for characters beyond U+FFFF; LEN's
+operand computed once), both give the same answer (issue 14: one conversion path per value, a
 test that the paths agree)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from pytest_opus.targets.sandbox import SandboxTarget  # noqa: E402
 from pytest_opus.tsql import collation  # noqa: E402
+from pytest_opus.tsql.translate import SandboxSQLite, _astral, _astral_pattern  # noqa: E402
 
 PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F))
 LETTERLESS = "".join(ch for ch in PRINTABLE if not ch.isalpha())
@@ -98,3 +100,45 @@ def test_charindex_of_one_character_under_a_binary_collation_agrees_with_the_mod
                                     f"SELECT CHARINDEX({needle} COLLATE Latin1_General_BIN2, @t)")
     assert result.error is None, result.error
     assert result.result_sets[-1].rows[0][0] == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.one_of(st.none(), st.integers(min_value=-2**63, max_value=2**63 - 1), st.floats(allow_nan=False),
+                       st.binary(max_size=8), st.text(alphabet=PRINTABLE + "é\x00Ω😀\U0010fffd", max_size=12)))
+def test_the_ascii_shortcut_answers_as_the_glob_for_characters_beyond_u_ffff(value: object) -> None:
+    """`_astral(x)` tries the GLOB only for text that is not plain ASCII; for every SQLite value (NULL, numbers,
+    blobs, text with NUL) it answers as the GLOB alone."""
+    import sqlite3
+
+    from sqlglot import exp
+
+    x = exp.column("x")
+    both = (f"SELECT {_astral(x).sql(dialect=SandboxSQLite)}, "
+            f"{exp.Glob(this=x, expression=_astral_pattern()).sql(dialect=SandboxSQLite)} FROM t")
+    with sqlite3.connect(":memory:") as connection:
+        connection.execute("CREATE TABLE t (x)")
+        connection.execute("INSERT INTO t VALUES (?)", (value,))
+        shortcut, glob = connection.execute(both).fetchone()
+    assert shortcut == glob or (not shortcut and not glob), (value, shortcut, glob)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=any_texts, search=st.sampled_from(["N'a'", "N' '", "N'😀'", "N'é'"]),
+       replacement=st.sampled_from(["N''", "N'xy'", "N'😀'", "N'  '"]))
+def test_len_of_a_computed_text_agrees_with_the_model(sandbox: SandboxTarget, text: str, search: str,
+                                                      replacement: str) -> None:
+    """LEN of REPLACE (by code point) and of a concatenation, each an operand bound once in a subquery: UTF-16
+    code units without trailing blanks, as the model counts them; text holding NUL refused as before."""
+    model = sandbox.engine.collations
+    assert model is not None
+    values = {"N'a'": "a", "N' '": " ", "N'😀'": "😀", "N'é'": "é", "N''": "", "N'xy'": "xy", "N'  '": "  "}
+    replaced = model.replace(text, values[search], values[replacement], 1)
+    result = sandbox.execute_script(f"DECLARE @t NVARCHAR(100) = {n_literal(text)}\n"
+                                    f"SELECT LEN(REPLACE(@t COLLATE Latin1_General_BIN2, {search}, {replacement})), "
+                                    f"LEN(@t + {replacement})")
+    if "\x00" in text:
+        assert result.error is not None and "NUL" in str(result.error)
+        return
+    assert result.error is None, result.error
+    expected = (collation.text_length(replaced), collation.text_length(text + values[replacement]))
+    assert tuple(result.result_sets[-1].rows[0]) == expected
