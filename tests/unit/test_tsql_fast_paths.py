@@ -142,3 +142,25 @@ def test_len_of_a_computed_text_agrees_with_the_model(sandbox: SandboxTarget, te
     assert result.error is None, result.error
     expected = (collation.text_length(replaced), collation.text_length(text + values[replacement]))
     assert tuple(result.result_sets[-1].rows[0]) == expected
+
+
+@pytest.mark.parametrize(("sql", "value", "expected"), [
+    ("SELECT CONCAT(?, 'x')", 2, "2x"),
+    ("SELECT CONCAT(?, 'x')", "ab", "abx"),
+    ("SELECT CONCAT(?, 'x')", 1.5, "refused"),
+    ("SELECT CASE WHEN ? > 1 THEN 'big' ELSE 'small' END", 5, "big"),
+    ("SELECT CASE WHEN ? > 1 THEN 'big' ELSE 'small' END", "abc", "refused"),
+])
+def test_the_translators_type_guards_still_decide(sandbox: SandboxTarget, sql: str, value: object,
+                                                  expected: str) -> None:
+    """The guards the translator writes on a value of unknown type (a library parameter), `typeof(x) = 'real'`
+    and `typeof(x) = 'text'`, compare as SQLite does (no call of the default collation per row) and still
+    refuse what they refused and let through the rest."""
+    from pytest_opus.errors import UnsupportedConstruct
+
+    if expected == "refused":
+        with pytest.raises(UnsupportedConstruct):
+            sandbox.execute(sql, [value])
+    else:
+        assert sandbox.execute(sql, [value]) == [(expected,)]
+    assert "NOCASE" not in sandbox.engine.translate_dml(sql)[0]
