@@ -117,6 +117,15 @@ def open_copy(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Abst
     return lambda source: opened_copy(source, tmp_path_factory.mktemp("copy") / "db.sqlite")
 
 
+@pytest.fixture(scope="module")
+def sandbox(deployed_file: Path, open_copy: Callable[[Path], AbstractContextManager[SandboxTarget]]
+            ) -> Iterator[SandboxTarget]:
+    """A private copy of the deployed sandbox shared by the tests of one module (a module that needs another
+    kind of sandbox defines its own fixture of this name)."""
+    with open_copy(deployed_file) as target:
+        yield target
+
+
 @pytest.fixture(scope="session")
 def board_file() -> Path:
     return BOARD_FILE

@@ -10,12 +10,9 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,15 +38,6 @@ TABLES = {
 }
 #: Item ids far from the sample data, so no snapshot row makes a field "unchanged".
 ITEM_IDS = itertools.count(10**12)
-
-#: The `open_copy` fixture (tests/conftest.py): a sandbox file -> a private copy, opened.
-OpenCopy = Callable[[Path], AbstractContextManager[SandboxTarget]]
-
-
-@pytest.fixture(scope="module")
-def sandbox(deployed_file: Path, open_copy: OpenCopy) -> Iterator[SandboxTarget]:
-    with open_copy(deployed_file) as target:
-        yield target
 
 
 

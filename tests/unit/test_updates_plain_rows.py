@@ -6,9 +6,6 @@ as staged and for rows edited by hand afterwards, and that a staged batch does t
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +18,6 @@ from pytest_opus.updates.validation import ValidationSql, _plain_row, build_vali
 
 ITEMS = "dbo.STG_MON_CustMasterSchedule"
 ITEM_IDS = itertools.count(2 * 10**12)
-OpenCopy = Callable[[Path], AbstractContextManager[SandboxTarget]]
-
 #: Columns of each kind on the items board: allowed (with their rules), unmapped, read-only.
 ALLOWED = ["AAG ORDER NUMBER", "ORDER STATUS", "ORDER QTY", "NOTES", "CUSTOMER CONTACT EMAIL",
            "CUSTOMER EX FACTORY DATE", "FINAL FOB (USD)", "PO NUMBER"]
@@ -45,12 +40,6 @@ EDITS = st.sampled_from([
     "SET update_fields = NULL",
     "SET update_fields = N'{}'",
 ])
-
-
-@pytest.fixture(scope="module")
-def sandbox(deployed_file: Path, open_copy: OpenCopy) -> Iterator[SandboxTarget]:
-    with open_copy(deployed_file) as target:
-        yield target
 
 
 @pytest.fixture(scope="module")
