@@ -18,7 +18,7 @@ from ..batches import split_batches
 from ..catalog import Catalog
 from ..errors import ConfigError, DeploymentLockError, ScriptError, UnsupportedConstruct
 from ..tsql.engine import Driver, Engine, Output
-from ..tsql.runtime import server_error
+from ..tsql.runtime import refused_construct, server_error
 from ..tsql.sqlite_schema import quote, stored_value_fits
 from .base import BatchResult, Message, MessageSink, ResultColumn, ResultSet, Row, ScriptResult, Target
 from .locking import DEFAULT_LOCK_WAIT_SECONDS, FileLock
@@ -171,8 +171,14 @@ class EmbeddedTarget(Target):
 
     # -- statements ------------------------------------------------------------------------------
     def _statement_error(self, error: BaseException) -> ScriptError:
-        """A database error of a library statement, with SQL Server's number where the runner knows it."""
-        number, message = server_error(self.driver.clean_error(error))
+        """A database error of a library statement, with SQL Server's number where the runner knows it; a value
+        the runner's SQL refused when it met it (`Not supported: ...`) is an UnsupportedConstruct, as it is in a
+        script."""
+        text = self.driver.clean_error(error)
+        refused = refused_construct(text)
+        if refused is not None:
+            return UnsupportedConstruct(refused, source="<statement>")
+        number, message = server_error(text)
         return ScriptError(message, source="<statement>", number=number if number != 50000 else None)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

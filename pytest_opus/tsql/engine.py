@@ -24,7 +24,7 @@ from sqlglot import exp
 
 from ..catalog import Catalog, Index, Table, split_name
 from ..errors import ScriptError, UnsupportedConstruct
-from . import collation, dialect, translation_store
+from . import collation, dialect, literal_rows, translation_store
 from .compile_checks import CompileError, Refused, check_batch, use_refusal
 from .ddl import declared_type, drop_plan
 from .expression_types import tsql_type
@@ -69,6 +69,7 @@ from .runtime import to_db as to_db
 from .schema_changes import SchemaChanges
 from .sqlite_schema import (
     ROUTINES_DDL,
+    ROUTINES_INDEX_DDL,
     ROUTINES_TABLE,
     SandboxCatalog,
     TableModel,
@@ -142,7 +143,7 @@ SCALED_TIME_CONSTRUCT = ("datetime2(n), time(n) or datetimeoffset(n) with n belo
 MAX_LOOP = 1_000_000
 LOOP_SECONDS = 30.0
 
-#: How many translations (and parsed library statements) an engine keeps before it starts over: enough for
+#: How many translations (and parsed statements and expressions) an engine keeps before it starts over: enough for
 #: every statement of a deploy or an update run; a bound for dynamic SQL that builds new text in a loop.
 TRANSLATION_CACHE_SIZE = 4096
 
@@ -244,9 +245,12 @@ class Engine:
         """Parse and run one GO batch; errors come out as ScriptError with the script line."""
         self.source = source
         self.batch_offset = start_line - 1
-        parsed = parse_batch(text, source=source, line_offset=start_line - 1)
+        # one INSERT of literal rows (the baseline's sample data) runs in literal_rows.py, as it would here; that
+        # fast path takes only batches whose compile and subset checks pass, so it skips them with the parse
+        fast = literal_rows.recognize(self, text, start_line)
+        parsed = fast or parse_batch(text, source=source, line_offset=start_line - 1)
         compiled = self._compiled_key(text)
-        if compiled is None or self.stored is None or self.stored.get(compiled) is not True:
+        if fast is None and (compiled is None or self.stored is None or self.stored.get(compiled) is not True):
             try:  # SQL Server compiles the whole batch before its first statement runs (compile_checks.py)
                 check_batch(parsed.statements, self.table_columns, self._shared_statement, self._shared_expression,
                             database=self.database)
@@ -258,8 +262,9 @@ class Engine:
                                            line=refusal.line + start_line - 1) from None
             if compiled is not None and self.stored is not None:
                 self.stored.put(compiled, True)
-        refused = batch_refusals(text, parsed.statements, source, start_line - 1, database=self.database,
-                                 parse=self._parsed_statement, use_store=self.translation_cache)
+        refused = [] if fast else batch_refusals(text, parsed.statements, source, start_line - 1,
+                                                 database=self.database, parse=self._parsed_statement,
+                                                 use_store=self.translation_cache)
         if refused:  # outside the subset: refused before anything of the batch runs
             raise refused[0]
         frame = Frame(line_offset=start_line - 1)
@@ -355,18 +360,30 @@ class Engine:
 
     def _updated_catalog(self, old: SandboxCatalog, names: set[str]) -> SandboxCatalog:
         """`old` with the objects named `names` read again (gone when they no longer exist)."""
-        marks = ", ".join("?" for _ in names)
-        shown = sorted(names)
+        # their rows, by rowid, as the schema digest keeps them: sqlite_master and the routines table have no index
+        # on names, and a read by name would scan every object
+        located = self._digest.located(self._query_plain, names)
+        in_master, in_routines = located.get("sqlite_master", []), located.get(ROUTINES_TABLE, [])
+        master_marks = ", ".join("?" for _ in in_master)
 
         def only(sql: str, params: Sequence[Any]) -> list[Row]:
             # the catalog's queries, narrowed to the named objects (sqlite_schema's texts, checked below)
             if sql.startswith("SELECT m.") and " WHERE m.type" in sql:
-                narrowed = sql.replace(" WHERE m.type", f" WHERE lower(m.name) IN ({marks}) AND m.type", 1)
+                narrowed = sql.replace(" WHERE m.type", f" WHERE m.rowid IN ({master_marks}) AND m.type", 1)
+                given = list(in_master)
+                if " ON s.name = il.name" in narrowed:  # an index's own row: one of its table's (by tbl_name)
+                    narrowed = narrowed.replace(" ON s.name = il.name",
+                                                f" ON s.rowid IN ({master_marks}) AND s.name = il.name", 1)
+                    given += in_master
             elif sql.startswith(f"SELECT schema_name, name, parameters FROM {ROUTINES_TABLE} ORDER BY"):
-                narrowed = sql.replace(" ORDER BY", f" WHERE lower(name) IN ({marks}) ORDER BY", 1)
+                marks = ", ".join("?" for _ in in_routines)
+                narrowed = sql.replace(" ORDER BY", f" WHERE rowid IN ({marks}) ORDER BY", 1)
+                given = list(in_routines)
             else:
                 raise LookupError(sql)
-            return self._query_plain(narrowed, [*params, *shown])
+            if not given:  # no row of these objects in that table: nothing to read
+                return []
+            return self._query_plain(narrowed, [*params, *given])
 
         try:
             part = read_catalog(only, routines=True)
@@ -374,21 +391,22 @@ class Engine:
             self._types = None
             return read_catalog(self._query_plain, routines=True)
 
-        def kept(group: Any) -> dict[str, Any]:
-            copied = dict(group)  # a copy in C, then the few objects read again taken out (keys: "dbo.name")
+        def kept(group: Any, read: Any, key: str) -> dict[str, Any]:
+            # one copy; the objects gone taken out, those read again replaced where they are (a key taken out and
+            # put back would leave a hole, and CPython copies a dict with holes entry by entry)
+            copied = dict(group)
             for name in names:
-                copied.pop(f"dbo.{name}", None)
+                if key + name not in read:
+                    copied.pop(key + name, None)
+            copied.update(read)
             return copied
 
         catalog = Catalog(
-            {**kept(old.catalog.tables), **part.catalog.tables},
-            {**kept(old.catalog.views), **part.catalog.views},
-            {**kept(old.catalog.procedures), **part.catalog.procedures},
+            kept(old.catalog.tables, part.catalog.tables, "dbo."),
+            kept(old.catalog.views, part.catalog.views, "dbo."),
+            kept(old.catalog.procedures, part.catalog.procedures, "dbo."),
         )
-        models = dict(old.models)
-        for name in names:
-            models.pop(name, None)
-        models.update(part.models)
+        models = kept(old.models, part.models, "")
         if self._types is not None:  # the object names: those of the objects read again replace their old ones
             keys = [f"dbo.{name}" for name in names]
             before = old.catalog
@@ -667,7 +685,9 @@ class Engine:
             raise NotInSubset(refusal)
 
     def _dispatch(self, statement: Statement, frame: Frame) -> None:
-        if isinstance(statement, Sql):
+        if isinstance(statement, literal_rows.LiteralInsert):
+            literal_rows.run(self, statement, frame)
+        elif isinstance(statement, Sql):
             self.exec_sql(statement.text, frame)
         elif isinstance(statement, Block):
             for inner in statement.body:
@@ -1090,7 +1110,7 @@ class Engine:
         cached = self._statement_cache.get(key)
         if cached is None:
             cached = parse_expression(text)
-            self._statement_cache[key] = cached
+            _keep(self._statement_cache, key, cached)
         return cached
 
     def system_variable(self, name: str, frame: Frame | None = None) -> Any:
@@ -1254,7 +1274,7 @@ class Engine:
         cached = self._statement_cache.get(text)
         if cached is None:
             cached = parse_statement(text)
-            self._statement_cache[text] = cached
+            _keep(self._statement_cache, text, cached)
         return cached
 
     def exec_sql(self, text: str, frame: Frame) -> None:
@@ -1447,6 +1467,7 @@ class Engine:
             for p in statement.parameters
         ]
         self.driver.run(ROUTINES_DDL)
+        self.driver.run(ROUTINES_INDEX_DDL)
         self.driver.run(f"DELETE FROM {ROUTINES_TABLE} WHERE name = ?", [name])
         self.driver.run(
             f"INSERT INTO {ROUTINES_TABLE} (schema_name, name, type, definition, parameters, created) "
@@ -1558,19 +1579,41 @@ class Engine:
             self.end_frame(inner)
 
 
+#: SQLite's lower(), which folds ASCII letters only (the names the engine narrows a change to are ASCII)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+#: the three tables the schema digest reads, each with what of a row is hashed (read after its rowid)
+_DIGEST_COLUMNS = {
+    "sqlite_master": "type, name, tbl_name, sql",
+    "sqlite_temp_master": "type, name, tbl_name, sql",
+    ROUTINES_TABLE: "schema_name, name, type, definition, parameters",
+}
+
+
 class _SchemaDigest:
     """A digest of the schema: every row of sqlite_master and sqlite_temp_master (tables, indexes, views, #temp
     tables) and the T-SQL of the procedures and views the runner keeps in its routines table (not when they were
-    made). It is the sum of one hash per row, so that after a CREATE only the rows of the objects it named are
-    read again (the engine's `changed`): deploying N objects costs N small reads, not N reads of everything."""
+    made). It is the sum of one hash per row, each row kept by its rowid, so that after a CREATE only the rows of
+    the objects it named and the rows added since are read again, found by rowid: none of the three tables has
+    an index on names, and a read by name would scan every object (deploying N objects would cost N times N).
+
+    The rows read again are all that can have changed, for every change is told to `changed`: by names (the
+    engine's `changed(*created)`) when it alters or deletes only rows of those objects (rows named so, or of
+    a table so named) and adds rows, else as a change of anything (ALTER, DROP, a ROLLBACK), which reads every
+    row again. SQLite numbers a new row one above the largest rowid its table then holds, so every row added
+    lies above the largest rowid kept of the rows not read again (`_floor`). A change the engine cannot tell,
+    another connection writing the file, changes PRAGMA data_version: then every row is read again too."""
 
     _MODULUS = 1 << 160
+    _WALK = 64  # rowids looked at below a top read again, before the largest kept is taken from every row
 
     def __init__(self) -> None:
-        self.rows: dict[tuple[str, str, str], int] | None = None  # (source, type, name) -> the row's hash
-        self.owners: dict[str, set[tuple[str, str, str]]] = {}  # a lower-case object name -> its rows' keys
+        self.rows: dict[tuple[str, int], int] | None = None  # (table, rowid) -> the row's hash
+        self.owned: dict[tuple[str, int], frozenset[str]] = {}  # (table, rowid) -> the names the row belongs to
+        self.owners: dict[str, set[tuple[str, int]]] = {}  # a lower-case object name -> its rows' keys
+        self.top: dict[str, int] = {}  # table -> the largest rowid kept of it (absent: none kept)
         self.total = 0
         self.pending: set[str] | None = set()  # names to read again; None: everything
+        self.data_version: Any = None  # PRAGMA data_version before the rows were last read
 
     def changed(self, names: set[str] | None) -> None:
         if names is None or self.pending is None:
@@ -1579,45 +1622,99 @@ class _SchemaDigest:
             self.pending |= names
 
     def value(self, query: Callable[[str, Sequence[Any]], list[Row]]) -> str:
-        if self.rows is None or self.pending is None:
-            self.rows, self.owners, self.total = {}, {}, 0
-            self._read(query, None)
-        elif self.pending:
-            self.pending.add(ROUTINES_TABLE.lower())  # made by the first CREATE PROCEDURE or VIEW, which names neither
-            for name in self.pending:
-                for key in self.owners.pop(name, set()):
-                    self.total -= self.rows.pop(key, 0)
-            self._read(query, sorted(self.pending))
-        self.pending = set()
+        self.refresh(query)
         return f"{self.total % self._MODULUS:040x}"
 
-    def _read(self, query: Callable[[str, Sequence[Any]], list[Row]], names: list[str] | None) -> None:
+    def located(self, query: Callable[[str, Sequence[Any]], list[Row]], names: set[str]) -> dict[str, list[int]]:
+        """The rowids of the rows of the objects named `names` (lower case), by table: rows named so and rows of
+        a table so named (its indexes); the digest is brought up to date first."""
+        self.refresh(query)
+        found: dict[str, set[int]] = {}
+        for name in names:
+            for table, rowid in self.owners.get(name, ()):
+                found.setdefault(table, set()).add(rowid)
+        return {table: sorted(rowids) for table, rowids in found.items()}
+
+    def refresh(self, query: Callable[[str, Sequence[Any]], list[Row]]) -> None:
+        version = self._data_version(query)  # taken before the rows: a change made while they are read is seen next
+        if self.rows is None or self.pending is None or version is None or version != self.data_version:
+            self.rows, self.owned, self.owners, self.top, self.total = {}, {}, {}, {}, 0
+            for table in _DIGEST_COLUMNS:
+                self._read(query, table, "", [])
+        elif self.pending:
+            again: dict[str, list[int]] = {}
+            for name in self.pending:
+                for key in list(self.owners.get(name, ())):
+                    self._drop(key)
+                    again.setdefault(key[0], []).append(key[1])
+            for table in _DIGEST_COLUMNS:
+                rowids = again.get(table, [])
+                floor = self._floor(table)
+                if floor is None:  # no row of it kept (none yet, or all read again): all of it
+                    self._read(query, table, "", [])
+                    continue
+                terms = [f"rowid IN ({', '.join('?' for _ in rowids)})"] if rowids else []
+                self._read(query, table, " WHERE " + " OR ".join([*terms, "rowid > ?"]), [*rowids, floor])
+        self.pending = set()
+        self.data_version = version
+
+    @staticmethod
+    def _data_version(query: Callable[[str, Sequence[Any]], list[Row]]) -> Any:
+        """PRAGMA data_version: it changes when another connection commits to the file; None when it cannot be
+        read (every read is then a full one)."""
+        try:
+            rows = query("PRAGMA data_version", ())
+        except Exception:  # the driver's own error class (sqlite3's, pyodbc's)
+            return None
+        return rows[0][0] if rows else None
+
+    def _floor(self, table: str) -> int | None:
+        """The largest rowid kept of `table` (None: none), looked for again when the top one was dropped."""
         assert self.rows is not None
-        marks = ", ".join("?" for _ in names or ())
-        given = list(names or ())
-        for master in ("sqlite_master", "sqlite_temp_master"):
-            where = f" WHERE lower(name) IN ({marks}) OR lower(tbl_name) IN ({marks})" if names is not None else ""
-            for row in query(f"SELECT type, name, tbl_name, sql FROM {master}{where}", given + given):
-                self._add((master, str(row[0]), str(row[1]).lower()), row, str(row[1]).lower(), str(row[2]).lower())
-        where = f" WHERE lower(name) IN ({marks})" if names is not None else ""
-        for row in query(f"SELECT schema_name, name, type, definition, parameters FROM {ROUTINES_TABLE}{where}",
-                         given):
-            self._add((ROUTINES_TABLE, str(row[2]), str(row[1]).lower()), row, str(row[1]).lower())
+        top = self.top.get(table)
+        if top is None or (table, top) in self.rows:
+            return top
+        found = next((r for r in range(top - 1, top - 1 - self._WALK, -1) if (table, r) in self.rows), None)
+        if found is None:  # past a long gap: the largest of the rows kept
+            found = max((rowid for source, rowid in self.rows if source == table), default=None)
+        if found is None:
+            del self.top[table]
+        else:
+            self.top[table] = found
+        return found
 
-    def _add(self, key: tuple[str, str, str], row: Row, *owners: str) -> None:
+    def _drop(self, key: tuple[str, int]) -> None:
         assert self.rows is not None
-        if key in self.rows:  # read twice (a name and its table both changed): once is enough
-            return
-        digest = hashlib.blake2b(repr((key[0], tuple(row))).encode("utf-8", "surrogatepass"), digest_size=20)
-        value = int.from_bytes(digest.digest(), "big")
-        self.rows[key] = value
-        self.total += value
-        for owner in owners:
-            self.owners.setdefault(owner, set()).add(key)
+        self.total -= self.rows.pop(key)
+        for owner in self.owned.pop(key):
+            keys = self.owners[owner]
+            keys.discard(key)
+            if not keys:
+                del self.owners[owner]
+
+    def _read(self, query: Callable[[str, Sequence[Any]], list[Row]], table: str, where: str,
+              params: list[Any]) -> None:
+        assert self.rows is not None
+        for row in query(f"SELECT rowid, {_DIGEST_COLUMNS[table]} FROM {table}{where}", params):
+            key = (table, int(row[0]))
+            if key in self.rows:  # kept and read again (the floor's rule rules it out): counted once all the same
+                self._drop(key)
+            data = tuple(row[1:])
+            digest = hashlib.blake2b(repr((table, data)).encode("utf-8", "surrogatepass"), digest_size=20)
+            value = int.from_bytes(digest.digest(), "big")
+            self.rows[key] = value
+            self.total += value
+            named = (data[1],) if table == ROUTINES_TABLE else (data[1], data[2])  # a row's name (and its table's)
+            owners = frozenset(str(n).translate(_ASCII_LOWER) for n in named)
+            self.owned[key] = owners
+            for owner in owners:
+                self.owners.setdefault(owner, set()).add(key)
+            if key[1] > self.top.get(table, key[1] - 1):
+                self.top[table] = key[1]
 
 
-def _keep(cache: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
-    """Keep `value` in a translation cache; a full cache starts over (see TRANSLATION_CACHE_SIZE)."""
+def _keep(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Keep `value` in a translation or parse cache; a full cache starts over (see TRANSLATION_CACHE_SIZE)."""
     if len(cache) >= TRANSLATION_CACHE_SIZE:
         cache.clear()
     cache[key] = value

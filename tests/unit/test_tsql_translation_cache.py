@@ -9,6 +9,7 @@ schema change, a variable's type or a session setting makes the runner translate
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -306,7 +307,25 @@ DDL = [
     "DROP TABLE IF EXISTS #t",
     "SELECT id INTO #c FROM dbo.A",
     "CREATE INDEX IX_t ON #t (a)",
+    # made, then rolled back with the script: the rowids they had are given to the next objects created
+    "CREATE TABLE dbo.R (id INT NOT NULL PRIMARY KEY)\nCREATE INDEX IX_R ON dbo.R (id);\nTHROW 50002, 'undo R', 1",
+    "CREATE PROCEDURE dbo.PB AS SELECT 2",
+    "DECLARE @tv TABLE (a INT NOT NULL PRIMARY KEY)\nINSERT INTO @tv VALUES (1)",  # made and dropped in the batch
 ]
+
+
+def digest_state(digest: Any) -> tuple[Any, ...]:
+    return digest.rows, digest.owned, digest.owners, digest.top, digest.total
+
+
+def assert_kept_digest_equals_a_full_read(engine: Any, context: Any = None) -> None:
+    """The schema digest kept row by row (each row's hash by rowid, the names it belongs to, the largest rowid
+    of each table) is the one a full read makes."""
+    engine._digest.refresh(engine._query_plain)
+    full = engine_module._SchemaDigest()
+    full.refresh(engine._query_plain)
+    assert digest_state(engine._digest) == digest_state(full), context
+    assert engine._schema_fingerprint() == engine.full_schema_fingerprint(), context
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -323,28 +342,110 @@ def test_the_catalog_and_schema_digest_after_ddl_are_what_a_full_read_gives(scri
         assert engine.object_types() == engine_module.object_types(full), script
         # the schema digest translations are shared by, kept up to date the same way, is a full read's
         assert engine._schema_fingerprint() == engine.full_schema_fingerprint(), script
+        assert_kept_digest_equals_a_full_read(engine, script)
         assert engine.table_columns("A") == ({c.name.lower(): c.data_type for c in table.columns}
                                              if (table := full.catalog.table("dbo.A")) else None)
     target.close()
 
 
-def test_a_create_reads_only_the_object_it_created() -> None:
+def test_a_create_reads_only_the_object_it_created_and_finds_its_rows_without_a_scan() -> None:
     target = SandboxTarget()
-    assert target.execute_script("CREATE TABLE dbo.A (id INT NOT NULL PRIMARY KEY)").ok
+    assert target.execute_script("CREATE TABLE dbo.A (id INT NOT NULL PRIMARY KEY)\nGO\n"
+                                 "CREATE PROCEDURE dbo.PA AS SELECT 1").ok
     target.engine.catalog()
-    queries: list[str] = []
+    queries: list[tuple[str, Any]] = []
     original = target.engine._query_plain
 
     def recording(sql: str, params: Any) -> Any:
-        queries.append(sql)
+        queries.append((sql, list(params)))
         return original(sql, params)
 
     target.engine._query_plain = recording  # type: ignore[method-assign]
-    assert target.execute_script("CREATE TABLE dbo.B (id INT NOT NULL PRIMARY KEY, a INT NULL)").ok
-    catalog = target.engine.catalog()
-    assert catalog.catalog.table("dbo.A") is not None and catalog.catalog.table("dbo.B") is not None
-    reads = [q for q in queries if "sqlite_master" in q or "opus_routines" in q.lower()]
-    assert reads and all(" IN (?" in q for q in reads), reads  # narrowed to names: no read of every object
+    assert target.execute_script("CREATE TABLE dbo.B (id INT NOT NULL PRIMARY KEY, a INT NULL)\nGO\n"
+                                 "CREATE INDEX IX_B_a ON dbo.B (a)\nGO\nCREATE PROCEDURE dbo.PB AS SELECT 2").ok
+    catalog = target.engine.catalog().catalog
+    assert catalog.table("dbo.A") is not None and catalog.procedure("dbo.PA") is not None
+    table = catalog.table("dbo.B")
+    assert table is not None and table.index("IX_B_a") is not None and catalog.procedure("dbo.PB") is not None
+    reads = [(q, p) for q, p in queries if "sqlite_master" in q or "opus_routines" in q.lower()]
+    # sqlite_master and the routines table have no index on names: each row is looked up by its rowid (the
+    # temp schema, holding only the #temp tables of a running script, is read whole while none of it is kept)
+    plans = [(q, row[-1]) for q, p in reads if "sqlite_temp_master" not in q
+             for row in target.driver.query("EXPLAIN QUERY PLAN " + q, p)]
+    scans = [(q, step) for q, step in plans if "AUTOMATIC" in step
+             or (step.startswith("SCAN") and "VIRTUAL TABLE" not in step)]
+    assert plans and not scans, scans
+    assert any("opus_routines" in q for q, _ in plans) and any("sqlite_master AS m" in q for q, _ in plans)
+
+
+def test_the_digest_kept_by_rowid_when_a_dropped_rows_rowid_is_taken_again() -> None:
+    """SQLite numbers a new row one above the largest rowid left: after the top row is dropped, the next object
+    takes its rowid, and after a long run of dropped rows, one far below."""
+    target = SandboxTarget()
+    engine = target.engine
+    steps = ["CREATE TABLE #a (x INT)", "CREATE TABLE #b (x INT NOT NULL PRIMARY KEY)", "DROP TABLE #b",
+             "CREATE TABLE #c (y INT)"]
+    steps += [f"CREATE TABLE #g{n} (x INT)" for n in range(70)]
+    steps += [f"DROP TABLE #g{n}" for n in range(70)]  # the last drop leaves 70 rowids free below the top
+    steps += ["CREATE TABLE #d (z INT)", "CREATE TABLE dbo.T (id INT NOT NULL PRIMARY KEY)"]
+    rowids: dict[str, int] = {}
+    tops = []
+    for step in steps:
+        target.execute(step)
+        assert_kept_digest_equals_a_full_read(engine, step)
+        for name, keys in engine._digest.owners.items():
+            rowids.setdefault(name, min(rowid for table, rowid in keys))
+        tops.append(engine._digest.top["sqlite_temp_master"])
+    assert rowids["#c"] == rowids["#b"]  # #c took the rowid #b had
+    assert rowids["#d"] == rowids["#c"] + 1 <= max(tops) - 64  # far below the top before the drops
+    target.close()
+
+
+def test_objects_a_rolled_back_savepoint_created_leave_nothing_in_the_kept_digest_or_catalog() -> None:
+    target = SandboxTarget()
+    engine = target.engine
+    with target.transaction():
+        target.execute("CREATE TABLE dbo.A (id INT NOT NULL PRIMARY KEY)")
+        assert_kept_digest_equals_a_full_read(engine)
+        with pytest.raises(ScriptError), target.transaction():  # a savepoint, rolled back by the failure
+            target.execute("CREATE TABLE dbo.B (id INT NOT NULL PRIMARY KEY, a INT NULL)")
+            target.execute("CREATE INDEX IX_B_a ON dbo.B (a)")
+            target.execute("CREATE PROCEDURE dbo.PB AS SELECT 1")
+            assert_kept_digest_equals_a_full_read(engine)
+            assert engine.catalog().catalog.table("dbo.B") is not None
+            target.execute("SELECT * FROM dbo.Missing")
+        target.execute("CREATE TABLE dbo.C (id INT NOT NULL PRIMARY KEY, c INT NULL)")  # on B's rowids
+        target.execute("CREATE PROCEDURE dbo.PC AS SELECT 2")
+        assert_kept_digest_equals_a_full_read(engine)
+        full = engine_module.read_catalog(engine._query_plain, routines=True)
+        assert engine.catalog().catalog == full.catalog
+        assert full.catalog.table("dbo.B") is None and full.catalog.procedure("dbo.PB") is None
+        assert full.catalog.table("dbo.C") is not None and full.catalog.procedure("dbo.PC") is not None
+    target.close()
+
+
+@pytest.mark.parametrize("blind", [False, True])
+def test_another_connection_writing_the_file_makes_the_digest_read_every_row_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blind: bool) -> None:
+    if blind:  # the digest without PRAGMA data_version: shows that the rowids alone would mislead it here
+        monkeypatch.setattr(engine_module._SchemaDigest, "_data_version", staticmethod(lambda query: 0))
+    path = tmp_path / "shared.sqlite"
+    target = SandboxTarget(str(path))
+    assert target.execute_script("CREATE TABLE dbo.A (id INT NOT NULL PRIMARY KEY)\nGO\n"
+                                 "CREATE TABLE dbo.B (id INT NOT NULL PRIMARY KEY)").ok
+    before = target.engine._schema_fingerprint()
+    other = sqlite3.connect(path)
+    with other:  # B dropped and X made on its rowids, by a connection the engine does not hear of
+        other.execute('DROP TABLE "B"')
+        other.execute('CREATE TABLE "X" ("id" INT NOT NULL, "note" TEXT, PRIMARY KEY ("id"))')
+    other.close()
+    assert target.execute_script("CREATE TABLE dbo.C (id INT NOT NULL PRIMARY KEY)").ok
+    kept, full = target.engine._schema_fingerprint(), target.engine.full_schema_fingerprint()
+    assert kept != before
+    assert (kept != full) if blind else (kept == full)
+    if not blind:
+        assert_kept_digest_equals_a_full_read(target.engine)
+    target.close()
 
 
 def test_altering_a_view_reads_again_the_views_that_read_it() -> None:
