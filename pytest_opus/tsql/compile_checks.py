@@ -180,8 +180,19 @@ def _check_declarations(statements: list[Statement], declared: dict[str, int]) -
 
 
 # -- values where T-SQL takes no predicate -----------------------------------------------------------------
+#: the most rows `INSERT ... VALUES` may list ("Table Value Constructor": more is error 10738; a derived table
+#: `FROM (VALUES ...)` has no such limit)
+MAX_INSERTED_ROWS = 1000
+
+
 def _check_values(tree: exp.Expression, line: int) -> None:
-    """A comparison or other predicate used as a value: in a select list, a SET or a PRINT."""
+    """A comparison or other predicate used as a value: in a select list, a SET or a PRINT; an INSERT listing
+    more rows than SQL Server takes."""
+    for insert in tree.find_all(exp.Insert):
+        values = insert.expression
+        if isinstance(values, exp.Values) and len(values.expressions) > MAX_INSERTED_ROWS:
+            raise CompileError(10738, "The number of row value expressions in the INSERT statement exceeds the "
+                               f"maximum allowed number of {MAX_INSERTED_ROWS} row values.", line)
     for select in tree.find_all(exp.Select):
         if not (select.args.get("from_") or select.args.get("from")) and any(
                 isinstance(p, exp.Star) for p in select.expressions):

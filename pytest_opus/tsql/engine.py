@@ -97,6 +97,7 @@ from .translation_store import TranslationStore
 from .writes import (
     DATABASE,
     VALUE,
+    Source,
     WritePlan,
     assignment,
     plan_writes,
@@ -1415,16 +1416,17 @@ class Engine:
             joined = None if before is None or part is None else as_text(before) + as_text(part)
             variable.value = self.assigned(variable.type, joined)
 
-    def write_plan(self, tree: exp.Expression, frame: Frame,
-                   lookup: Callable[[str], Table | None] | None = None) -> WritePlan | None:
-        """Each value an INSERT or UPDATE writes, converted to its column's type (writes.py)."""
+    def write_plan(self, tree: exp.Expression, frame: Frame, lookup: Callable[[str], Table | None] | None = None,
+                   sources: list[Source | None] | None = None) -> WritePlan | None:
+        """Each value an INSERT or UPDATE writes, converted to its column's type (writes.py); `sources`: the
+        types of an INSERT's values, when the caller knows them better than the tree (literal_rows.py)."""
         if self.trancount and isinstance(tree, exp.Insert | exp.Update | exp.Delete):
             target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
             if isinstance(target, exp.Table) and isinstance(target.this, exp.Parameter):
                 name = target.this.name
                 self._table_variables_in_transaction[self.table_variable(name, frame)] = "@" + name
         table_variables(tree, self.answers(frame))
-        return plan_writes(tree, lookup or self.written_table, self.identity_insert, self.answers(frame))
+        return plan_writes(tree, lookup or self.written_table, self.identity_insert, self.answers(frame), sources)
 
     def written_table(self, name: str) -> Table | None:
         """A table a statement writes: the catalog's, or a #temp table (not in the catalog)."""

@@ -11,10 +11,15 @@ literals made `?` markers, executed once per row (`executemany`) inside a savepo
 Why that writes what the general path writes:
 
 - The conversions are the general path's. `Engine.write_plan` chooses each column's conversion from the
-  type of the value in the *first* row of a VALUES list (`writes._source_types`), so the statement reduced
-  to its first row gets the very conversions of the whole statement; the markers are put in place of its
-  literals only after the plan is made, so the plan never sees a marker. `translate.rewrite` then renders
-  the statement as it renders the whole one.
+  type of the column's values over *all* the rows of a VALUES list (`writes._source_types`: the type of
+  highest precedence among them, the longest string, the digits that hold every number). The scan notes
+  each column's literal types over all the rows, and the statement reduced to its first row is planned
+  with those types (`_sources`), so it gets the very conversions of the whole statement. A column whose
+  rows the general path would first convert to their common type, one by one (text among numbers: a CAST
+  around those rows), takes the general path. The markers are put in place of the first row's literals
+  only after the plan is made, so the plan never sees a marker. `translate.rewrite` then renders the
+  statement as it renders the whole one. The plan is kept in the translation cache under the first row's
+  text and the rows' types.
 - The values bound are the ones SQLite reads from the general path's SQL: a string's text (sqlglot's
   token, quotes unescaped, as its parser makes the literal), an integer as a Python int, a decimal as the
   double SQLite itself makes of its digits (asked of SQLite, `_resolve_reals`), NULL as None. A marker and a literal
@@ -59,12 +64,13 @@ from sqlglot.tokens import Token, TokenType
 from .. import sqltypes
 from ..catalog import Index, Table
 from . import collation
+from .compile_checks import MAX_INSERTED_ROWS
 from .expression_types import in_code_page
 from .parser import ParsedBatch, Sql
 from .runtime import Frame, Row
 from .sqlite_schema import quote
-from .translate import Translated, parse_statement, rewrite
-from .writes import target_name
+from .translate import NotInSubset, Translated, parse_statement, rewrite
+from .writes import Source, common_source, number_literal_type, target_name, to_common
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -118,6 +124,7 @@ class _Scanned:
     first: list[tuple[str, str | None]]  # the first row's literals: (kind, text), for checking sqlglot's tree
     rows: list[list[Any]]
     reals: list[tuple[int, int, str, bool]]  # (row, column, digits, negative) of each decimal literal
+    types: list[set[str]]  # each column's literal types (writes.literal_type), strings by their longest
 
 
 def recognize(engine: Engine, text: str, start_line: int) -> ParsedBatch | None:
@@ -231,6 +238,10 @@ def _rows(tokens: list[Token], i: int, text: str, columns: int) -> _Scanned | No
     rows: list[list[Any]] = []
     reals: list[tuple[int, int, str, bool]] = []
     first: list[tuple[str, str | None]] = []
+    # per column: the longest '...' and N'...' literal (0: none), the number literals' types
+    longest = [0] * columns
+    longest_national = [0] * columns
+    numbers: list[set[str]] = [set() for _ in range(columns)]
     first_end = 0
     count = len(tokens)
     while True:
@@ -251,6 +262,12 @@ def _rows(tokens: list[Token], i: int, text: str, columns: int) -> _Scanned | No
                 if "\x00" in value:
                     return None
                 shown = "s" if kind == string else "n"
+                k = len(row)
+                if k < columns:
+                    if kind == string:
+                        longest[k] = max(longest[k], len(value), 1)
+                    else:
+                        longest_national[k] = max(longest_national[k], sqltypes.utf16_length(value), 1)
             elif kind == null:
                 value = None
                 shown = "null"
@@ -270,11 +287,15 @@ def _rows(tokens: list[Token], i: int, text: str, columns: int) -> _Scanned | No
                     value = -int(digits) if negative else int(digits)
                     if len(digits) > 18 and not _INT64[0] <= value <= _INT64[1]:
                         return None  # beyond SQLite's integers: the general path refuses it
+                    typed = "int" if len(digits) < 10 else number_literal_type(digits)
                 elif _DECIMAL.match(digits) and _significant(digits) <= _REAL_DIGITS:
                     reals.append((len(rows), len(row), digits, negative))
                     value = None  # (SQLite's double of the digits, filled in by _resolve_reals)
+                    typed = number_literal_type(digits)
                 else:
                     return None  # a float (1e5), or more digits than the general path takes
+                if len(row) < columns and typed is not None:
+                    numbers[len(row)].add(typed)
             if not rows:
                 first.append((shown, value if shown in ("s", "n") else None if shown == "null" else token.text))
             row.append(value)
@@ -289,10 +310,14 @@ def _rows(tokens: list[Token], i: int, text: str, columns: int) -> _Scanned | No
         if not rows:
             first_end = tokens[i].end + 1
         rows.append(row)
+        if len(rows) > MAX_INSERTED_ROWS:
+            return None  # the general path's compile checks give SQL Server's error 10738
         end = tokens[i].end + 1
         i += 1
         if i == count or (i == count - 1 and tokens[i].token_type == t.SEMICOLON):
-            return _Scanned(tokens[0].start, first_end, end, columns, first, rows, reals)
+            types = [{*found, *([f"varchar({n})"] if n else []), *([f"nvarchar({m})"] if m else [])}
+                     for found, n, m in zip(numbers, longest, longest_national, strict=True)]
+            return _Scanned(tokens[0].start, first_end, end, columns, first, rows, reals, types)
         if tokens[i].token_type != comma:
             return None
         i += 1
@@ -351,12 +376,16 @@ def _plan(engine: Engine, one_row: str, scanned: _Scanned, frame: Frame) -> Rows
     names = [identifier.name for identifier in tree.this.expressions]
     if not _compared_alike(engine, table, names, scanned.rows):
         return None
-    key = engine._translation_key("literal-rows", one_row, frame)
+    sources = _sources(scanned.types, names)
+    if sources is None:
+        return None
+    # (the plan depends on every row's types, not only on the first row's text)
+    key = engine._translation_key("literal-rows", f"{one_row}\n{[sorted(t) for t in scanned.types]}", frame)
     cached = engine._cached(key)
     if isinstance(cached, RowsPlan):
         return cached
     version = engine.ddl_version
-    made = _translate(engine, tree, table, name, scanned.columns, frame)
+    made = _translate(engine, tree, table, name, scanned.columns, frame, sources)
     if made is None:
         return None
     plan, translated = made
@@ -395,10 +424,34 @@ def _compared_alike(engine: Engine, table: Table, names: list[str], rows: list[l
     return True
 
 
+def _sources(types: list[set[str]], names: list[str]) -> list[Source | None] | None:
+    """The type of each column's values over all the rows, as the general path finds it (writes._source_types:
+    the type of highest precedence among the rows, with the longest length and the digits that hold every
+    value); None when a row's value would first be converted to that type (text among numbers: a CAST of the
+    row in the general path, which one translation for every row cannot hold), or the statement refused."""
+    found: list[Source | None] = []
+    for column, texts in zip(names, types, strict=True):
+        known = [Source(sqltypes.read_type(t).name, t) for t in sorted(texts)]
+        if not known:
+            found.append(None)  # NULL in every row
+            continue
+        if len(known) == 1:
+            found.append(known[0])
+            continue
+        try:
+            common = common_source(known, column)
+            if any(to_common(w, common, column) is not None for w in known):
+                return None
+        except NotInSubset:
+            return None
+        found.append(common)
+    return found
+
+
 def _translate(engine: Engine, tree: exp.Expression, table: Table, name: str, columns: int,
-               frame: Frame) -> tuple[RowsPlan, Translated] | None:
+               frame: Frame, sources: list[Source | None]) -> tuple[RowsPlan, Translated] | None:
     """The general path's translation (`Engine._translate_dml`) of the one-row statement, its literals made
-    markers between the write plan and the rendering."""
+    markers between the write plan and the rendering; the plan is made for the types of all the rows."""
     schema = tree.this
     named: set[str] = set()
     for identifier in schema.expressions:
@@ -406,7 +459,7 @@ def _translate(engine: Engine, tree: exp.Expression, table: Table, name: str, co
         if column is None or column.identity or column.name.lower() in named:
             return None  # 207, 544, a column named twice: the general path's errors
         named.add(column.name.lower())
-    plan = engine.write_plan(tree, frame)  # the whole statement's conversions: writes._source_types reads row one
+    plan = engine.write_plan(tree, frame, sources=sources)  # the whole statement's conversions, for every row
     values = tree.find(exp.Values)
     if values is None:
         return None

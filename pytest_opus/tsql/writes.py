@@ -42,10 +42,10 @@ from sqlglot import exp
 from .. import sqltypes
 from ..catalog import Column, Table
 from . import arithmetic
-from .expression_types import CHARACTER_TYPES, CP1252_EXTRA, is_stringy, is_variable, variable_name
+from .expression_types import CHARACTER_TYPES, CP1252_EXTRA, is_stringy, is_variable, tsql_type, variable_name
 from .runtime import TsqlError
 from .sqlite_schema import SCHEMA, TableModel, parse_table_sql
-from .translate import Answers
+from .translate import Answers, NotInSubset
 
 #: the database SQL Server's messages name the sandbox's tables in ('sandbox.dbo.T'), as DB_NAME() does
 DATABASE = "sandbox"
@@ -656,12 +656,14 @@ def _whole(select: exp.Select) -> bool:
 
 
 def plan_writes(tree: exp.Expression, lookup: TableLookup, identity_insert: str | None,
-                answers: Answers | None) -> WritePlan | None:
+                answers: Answers | None, sources: list[Source | None] | None = None) -> WritePlan | None:
     """Put every value an INSERT or UPDATE writes through its column's conversion (changing `tree`),
     after the checks SQL Server makes before it writes anything: IDENTITY, the number of values, the
-    column names. None for other statements and for a table the runner does not know (SQLite names it)."""
+    column names. None for other statements and for a table the runner does not know (SQLite names it).
+    `sources`, when given, are the types of an INSERT's values, as `_source_types` would find them in the
+    whole statement (literal_rows.py plans a statement of many rows from its first row alone)."""
     if isinstance(tree, exp.Insert):
-        return _insert(tree, lookup, identity_insert, answers)
+        return _insert(tree, lookup, identity_insert, answers, sources)
     if isinstance(tree, exp.Update):
         return _update(tree, lookup, answers)
     return None
@@ -676,7 +678,7 @@ def target_name(table: exp.Expression) -> str | None:
 
 
 def _insert(insert: exp.Insert, lookup: TableLookup, identity_insert: str | None,
-            answers: Answers | None) -> WritePlan | None:
+            answers: Answers | None, sources: list[Source | None] | None) -> WritePlan | None:
     schema = insert.this
     table_node = schema.this if isinstance(schema, exp.Schema) else schema
     name = target_name(table_node)
@@ -714,12 +716,13 @@ def _insert(insert: exp.Insert, lookup: TableLookup, identity_insert: str | None
         insert.set("this", exp.Schema(this=table_node, expressions=[exp.to_identifier(c.name) for c in columns]))
     if any(v.name.upper() == "DEFAULT" for v in query.find_all(exp.Var)):
         return None  # DEFAULT in VALUES: SQLite has none (a syntax error there)
-    sources = _source_types(query, lookup, answers)
+    plan = WritePlan()
+    if sources is None:
+        sources = _source_types(query, lookup, answers, [c.name for c in columns], plan)
     rules = [conversion(VALUE, column, table.name, sources[i] if i < len(sources) else None)
              for i, column in enumerate(columns)]
     if not any(rules):
-        return None
-    plan = WritePlan()
+        return plan if plan.templates else None  # (the checks _source_types put around values of unknown type)
     if isinstance(query, exp.Select) and width is not None and not _whole(query):
         for projection, rule in zip(query.expressions, rules, strict=True):  # each value converted where it is
             if rule is not None:
@@ -836,20 +839,216 @@ def _scope(tree: exp.Expression, lookup: TableLookup) -> dict[str, Table]:
     return found
 
 
-def _source_types(query: exp.Expression, lookup: TableLookup, answers: Answers | None) -> list[Source | None]:
-    """The type of each value an INSERT's source gives (its first row, or its first SELECT)."""
-    scope = _scope(query, lookup)
-    if isinstance(query, exp.Values):
-        first = query.expressions[0] if query.expressions else None
-        values = list(first.expressions) if isinstance(first, exp.Tuple) else []
-        return [static_type(v, scope, answers) for v in values]
-    while isinstance(query, exp.SetOperation):
-        query = query.this
-    if isinstance(query, exp.Subquery):
-        query = query.this
-    if not isinstance(query, exp.Select):
+def _source_types(query: exp.Expression, lookup: TableLookup, answers: Answers | None, names: list[str],
+                  plan: WritePlan) -> list[Source | None]:
+    """The type of each value an INSERT's source gives. A table value constructor (VALUES with several rows)
+    and a set operation (UNION, EXCEPT, INTERSECT) have, for each column, the type of highest precedence
+    among their rows and queries ("Table Value Constructor", "Set Operators", "Data type precedence"): each
+    row's value is converted to it first, and that type is then converted to the column's. Where the first
+    conversion can change a value or fail, the value is put through it here (`to_common`, a CAST in the
+    tree); where the sandbox does not model it, the statement is refused. A column whose type the runner
+    cannot tell is checked by value (None), as the value of a single row of unknown type is."""
+    parts = _source_rows(query)
+    if not parts:
         return []
-    return [static_type(p.this if isinstance(p, exp.Alias) else p, scope, answers) for p in query.expressions]
+    rows = [(row, scope) for part, values in parts for scope in [_scope(part, lookup)] for row in values]
+    width = max(len(row) for row, _scope_ in rows)
+    found: list[Source | None] = []
+    for i in range(width):
+        cells = [(row[i], scope) for row, scope in rows if i < len(row)]  # (rows of another width: SQLite's error)
+        name = names[i] if i < len(names) else f"#{i + 1}"
+        found.append(_column_source(cells, answers, name, plan))
+    return found
+
+
+def _source_rows(query: exp.Expression) -> list[tuple[exp.Expression, list[list[exp.Expression]]]] | None:
+    """The rows of an INSERT's source, by the query that gives them (whose tables its columns come from): the
+    value expressions of each row of a VALUES list, or the SELECT list of each query of a set operation; None
+    where one of them cannot be read (a *, a query of another form)."""
+    if isinstance(query, exp.Values):
+        return [(query, [list(row.expressions) if isinstance(row, exp.Tuple) else [row]
+                         for row in query.expressions])]
+    if isinstance(query, exp.Subquery):
+        return _source_rows(query.this)
+    if isinstance(query, exp.SetOperation):
+        left, right = _source_rows(query.this), _source_rows(query.expression)
+        return None if left is None or right is None else [*left, *right]
+    if isinstance(query, exp.Select):
+        values = [p.this if isinstance(p, exp.Alias) else p for p in query.expressions]
+        if any(isinstance(v, exp.Star) or (isinstance(v, exp.Column) and isinstance(v.this, exp.Star))
+               for v in values):
+            return None
+        return [(query, [values])]
+    return None
+
+
+def _column_source(cells: list[tuple[exp.Expression, dict[str, Table]]], answers: Answers | None, column: str,
+                   plan: WritePlan) -> Source | None:
+    """The type of one column of an INSERT's source, from the value each row gives it, typed with the tables
+    of the query it comes from (NULL takes any type)."""
+    typed_cells = [(c, scope) for c, scope in cells if not isinstance(c, exp.Null)]
+    if not typed_cells:
+        return None
+    present = [c for c, _scope_ in typed_cells]
+    types = [static_type(c, scope, answers) for c, scope in typed_cells]
+    if all(t == types[0] for t in types[1:]):
+        return types[0]  # (one row, or rows of one type)
+    typed = [t if _known(t) else _base_type(c, answers) for c, t in zip(present, types, strict=True)]
+    known = [t for t in typed if t is not None]
+    if len(known) < len(typed):
+        _guard_unknown(present, typed, column, plan)
+        return None
+    common = common_source(known, column)
+    for cell, written in zip(present, known, strict=True):
+        to = to_common(written, common, column)
+        if to is not None:
+            cast = exp.Cast(to=exp.DataType.build(to, dialect="tsql"))
+            cell.replace(cast)  # (in the tree first: a column's type is found through the query around it)
+            cast.set("this", cell)
+    return common
+
+
+def _known(source: Source | None) -> bool:
+    return source is not None and source.base in sqltypes.PRECEDENCE
+
+
+def _base_type(node: exp.Expression, answers: Answers | None) -> Source | None:
+    """The base type of a value static_type cannot type fully (a computed value), where the runner can tell it."""
+    found = tsql_type(node, answers)
+    if found is None or found == arithmetic.BY_VALUE:
+        return None
+    name = sqltypes.ALIASES.get(found, found)
+    return Source(name) if name in sqltypes.PRECEDENCE else None
+
+
+#: what a row's value may be, whose type the runner cannot tell, among rows of known types of one kind: the
+#: storage classes refused when the statement meets them (SQL Server would convert the other rows' values to
+#: its type, or it to theirs, by rules the sandbox does not apply here)
+_UNKNOWN_AMONG = {"numbers": ("text", "blob"), "text": ("integer", "real", "blob")}
+
+
+def _guard_unknown(present: list[exp.Expression], typed: list[Source | None], column: str, plan: WritePlan) -> None:
+    """Rows whose value for `column` has a type the runner cannot tell, beside rows of known types: the column
+    is checked by value, and each such value is refused when it is of another kind than the known rows' (a
+    number among text rows, text among numbers), where SQL Server would first convert one to the other's type.
+    Known rows of other kinds (dates, text and numbers together) are refused outright."""
+    kinds = {t.base for t in typed if t is not None}
+    if not kinds:
+        return  # no row of a known type: checked by value, as one row of unknown type is
+    if kinds <= set(sqltypes.NUMBERS):
+        among = "numbers"
+    elif kinds <= set(sqltypes.SHORT_STRINGS):
+        among = "text"
+    else:
+        raise NotInSubset(f"INSERT of rows whose values for column {column} are of the types "
+                          f"{', '.join(sorted(kinds))} and of a type the sandbox cannot tell (SQL Server converts "
+                          "every row's value to the type of highest precedence among them first): CAST the value "
+                          "to its type")
+    classes = ", ".join(literal(k) for k in _UNKNOWN_AMONG[among])
+    refused = _refuse(f"INSERT of a value whose type the sandbox cannot tell among rows of {among} for column "
+                      f"{column}, holding {'text' if among == 'numbers' else 'a number'}",
+                      "SQL Server converts every row's value to the type of highest precedence among them first; "
+                      "CAST the value to its type")
+    template = f"CASE WHEN typeof({VALUE}) IN ({classes}) THEN {refused} ELSE {VALUE} END"
+    for cell, written in zip(present, typed, strict=True):
+        if written is None:
+            cell.replace(plan.around(cell.copy(), template))
+
+
+def common_source(types: list[Source], column: str) -> Source:
+    """The type of highest precedence among the types of a column's rows ("Data type precedence"), with the
+    length, precision or scale that holds every row's value: the longest string, a decimal(p,s) with the
+    most digits before and after the point of any row (an integer type counts as its digits, int as
+    decimal(10,0), money as decimal(19,4)), the most fractional seconds. Its full type is None where a
+    row's is not known; a decimal of more than 38 digits (SQL Server then cuts its scale) is refused."""
+    base = functools.reduce(arithmetic.higher, (t.base for t in types))
+    full: str | None = base
+    if base == "decimal":
+        digits = [_digits(t) for t in types if t.base in (*sqltypes.WHOLE_NUMBERS, "decimal", *sqltypes.MONEY)]
+        if any(d is None for d in digits):
+            full = None
+        else:
+            scale = max(d[1] for d in digits if d is not None)
+            precision = scale + max(d[0] - d[1] for d in digits if d is not None)
+            if precision > sqltypes.MAX_PRECISION:
+                raise NotInSubset(f"INSERT of rows whose values for column {column} are decimals needing "
+                                  f"{precision} digits together (SQL Server cuts the scale of their common type "
+                                  "to fit 38 digits): CAST the values to one type")
+            full = f"decimal({precision},{scale})"
+    elif base in sqltypes.LENGTH_LIMITS:  # char, varchar, nchar, nvarchar, binary, varbinary
+        group = sqltypes.STRINGS if base in sqltypes.STRINGS else ("binary", "varbinary")
+        lengths = [sqltypes.read_type(t.full).length if t.full else None for t in types if t.base in group]
+        if any(n is None for n in lengths):
+            full = None
+        elif sqltypes.MAX in lengths:
+            full = f"{base}(max)"
+        else:
+            longest = max(n for n in lengths if n is not None)
+            full = f"{base}({longest})" if longest <= sqltypes.LENGTH_LIMITS[base] else None
+    elif base in sqltypes.TIME_TYPES:
+        scales = [sqltypes.read_type(t.full).scale if t.full else -1 for t in types if t.base == base]
+        if -1 in scales:
+            full = None
+        else:
+            most = max(sqltypes.MAX_FRACTIONAL_SECONDS if n is None else n for n in scales)
+            full = base if most == sqltypes.MAX_FRACTIONAL_SECONDS else f"{base}({most})"
+    return Source(base, full, column=all(t.column for t in types))
+
+
+def _digits(source: Source) -> tuple[int, int] | None:
+    """(precision, scale) of a number of an integer, money or decimal type, as a decimal holds it."""
+    if source.base in sqltypes.INTEGER_DIGITS:
+        return sqltypes.INTEGER_DIGITS[source.base], 0
+    if source.base in sqltypes.MONEY:
+        return sqltypes.MONEY_PRECISION[source.base], sqltypes.MONEY_SCALE
+    if source.full is None:
+        return None
+    declared = sqltypes.read_type(source.full)
+    return declared.precision or sqltypes.DEFAULT_PRECISION, declared.scale or 0
+
+
+#: the types text is converted to by a CAST the sandbox models (no precision or scale to choose)
+_TEXT_CONVERTED_TO = (*sqltypes.INTEGERS, "bit", *sqltypes.APPROXIMATE, *DATE_TIME_TYPES, "uniqueidentifier")
+
+
+def to_common(written: Source, common: Source, column: str) -> str | None:
+    """The type a row's value is CAST to before the column's conversion takes it, where converting it to the
+    common type changes it or can fail; None where it stays as it is. Text to a number, a date or a
+    uniqueidentifier (error 245, 241, 8169 for text that is none); a date to another date type (a time of
+    midnight, 1/300 s); a string to char(n)/nchar(n) (padded to n); a number to float. Integers to a wider
+    integer or a decimal, decimals to a decimal that holds them, strings to varchar/nvarchar are unchanged.
+    Refused where the sandbox does not model the conversion: text to decimal (SQL Server's choice of
+    precision and scale is not documented) or to money, a bigint to money (or an int to smallmoney: out of
+    range), a number to a date, binary of another length."""
+    kind, to = written.base, common.base
+    if written.full is not None and written.full == common.full:
+        return None
+    if kind == to and to not in ("char", "nchar", "binary"):
+        return None
+    target: str | None = None
+    if kind in sqltypes.STRINGS and to in sqltypes.STRINGS:
+        if to not in ("char", "nchar"):
+            return None
+        target = common.full
+    elif kind in sqltypes.NUMBERS and to in sqltypes.NUMBERS:
+        if to in sqltypes.APPROXIMATE:
+            target = common.full
+        elif to in sqltypes.MONEY:
+            exact = ("bit", "tinyint", "smallint", *(("int", "smallmoney") if to == "money" else ()))
+            if kind in exact:
+                return None
+        else:
+            return None
+    elif kind in sqltypes.SHORT_STRINGS and to in _TEXT_CONVERTED_TO:
+        target = common.full
+    elif kind in DATE_TIME_TYPES and to in DATE_TIME_TYPES:
+        target = common.full
+    if target is None:
+        raise NotInSubset(f"INSERT of rows whose values for column {column} are of the types "
+                          f"{written.full or kind} and {common.full or to} (SQL Server converts every row's value "
+                          "to the type of highest precedence among them first, a conversion the sandbox does not "
+                          "model here): CAST the values to one type")
+    return target
 
 
 def static_type(node: exp.Expression, scope: dict[str, Table], answers: Answers | None) -> Source | None:
@@ -924,7 +1123,11 @@ def literal_type(node: exp.Expression) -> str | None:
         return None
     if node.is_string:
         return f"varchar({max(len(node.this), 1)})"
-    text = str(node.this)
+    return number_literal_type(str(node.this))
+
+
+def number_literal_type(text: str) -> str | None:
+    """The type SQL Server gives a number literal written `text` (without its sign), as literal_type."""
     if "e" in text.lower():
         return "float"
     if re.fullmatch(r"\d*\.\d+|\d+\.\d*", text):

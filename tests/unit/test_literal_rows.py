@@ -266,7 +266,7 @@ TABLE = ("CREATE TABLE dbo.T (id INT IDENTITY(1,1) NOT NULL CONSTRAINT PK_T PRIM
     ("(1, NULL, 'x', 1.5), (2, N'abcdef', 'y', 2.5)", 2628),  # beyond nvarchar(5)
     ("(1, N'a', 'x', 1.5), (NULL, N'b', 'y', 2.5)", 515),
     ("(1, N'a', 'x', NULL), (2, N'b', 'y', 'abc')", 8114),
-    ("(1, N'a', 'x', '1.5'), (2, N'b', 'y', 2.5)", None),
+    ("(1, N'a', 'x', '1.5'), (2, N'b', 'y', '2.5')", None),
 ])
 def test_chosen_rows_take_the_fast_path_and_agree(rows: str, error: int | None) -> None:
     fast = agreed([TABLE], f"INSERT INTO dbo.T (k, name, code, amount) VALUES {rows}")
@@ -282,12 +282,56 @@ def test_chosen_rows_take_the_fast_path_and_agree(rows: str, error: int | None) 
         assert "The duplicate key value is (1)." in fast[1][2]
 
 
-def test_the_first_row_chooses_the_conversions_as_in_the_general_path() -> None:
-    # writes._source_types types a VALUES column by its first row: a first value that fits leaves the others
-    # unconverted there, and here alike (whatever the general path does, the fast path does)
+@pytest.mark.parametrize(("rows", "error"), [
+    ("(N'ab', 1), (N'abcdef', 2)", 2628),  # a later row too long: the column's type is nvarchar(6)
+    ("(N'abcdef', 2), (N'ab', 1)", 2628),
+    ("(N'ab', 1), (N'abc', 3000000000)", 8115),  # a later row beyond int: decimal(10,0) written to int
+    ("(N'ab', 1), ('abc', 2.5)", None),  # int and decimal(2,1): 2.5 truncated to 2; varchar and nvarchar
+])
+def test_every_row_types_the_conversions_as_in_the_general_path(rows: str, error: int | None) -> None:
+    # writes._source_types types a VALUES column by all its rows (the type of highest precedence among them),
+    # so a later row that does not fit is converted and checked, not only the first; the fast path plans the
+    # first row with the types of all the rows and agrees with the general path
     setup = ["CREATE TABLE dbo.T (a NVARCHAR(3) NULL, b INT NULL)"]
-    for rows in ("(N'ab', 1), (N'abcdef', 3000000000)", "(N'abcdef', 3000000000), (N'ab', 1)"):
-        assert agreed(setup, f"INSERT INTO dbo.T (a, b) VALUES {rows}", table="T")[0]
+    fast = agreed(setup, f"INSERT INTO dbo.T (a, b) VALUES {rows}", table="T")
+    assert fast[0]
+    assert (fast[1][1] if fast[1] else None) == error
+    if error is None:
+        assert fast[2] == [("ab", "text", 1, "integer"), ("abc", "text", 2, "integer")]
+    else:
+        assert fast[2] == []
+
+
+def test_a_plan_kept_for_one_statement_is_not_used_for_rows_of_other_types() -> None:
+    # the same first row, later rows of another type: the translation cache keys the plan by the rows' types too
+    taken: list[int] = []
+    target = SandboxTarget()
+    with fast_path(True, taken):
+        target.execute_script("CREATE TABLE dbo.T (a NVARCHAR(3) NULL)")
+        short = target.execute_script("INSERT INTO dbo.T (a) VALUES (N'ab'), (N'a')")
+        long = target.execute_script("INSERT INTO dbo.T (a) VALUES (N'ab'), (N'abcdef')")
+    assert len(taken) == 2  # both took the fast path
+    assert short.error is None
+    assert long.error is not None and long.error.number == 2628
+    assert target.engine.driver.query("SELECT a FROM T ORDER BY rowid") == [("ab",), ("a",)]
+    target.close()
+
+
+def test_text_among_numbers_takes_the_general_path() -> None:
+    # SQL Server converts the text to the numbers' type first (245 for text that is no number): the general
+    # path CASTs that row, which one translation for every row cannot, so the fast path leaves the statement
+    setup = ["CREATE TABLE dbo.T (a VARCHAR(10) NULL)"]
+    converted = agreed(setup, "INSERT INTO dbo.T (a) VALUES (' 7'), (2)")
+    assert not converted[0]
+    assert converted[1] is None and converted[2] == [("7", "text"), ("2", "text")]
+    failed = agreed(setup, "INSERT INTO dbo.T (a) VALUES ('x'), (2)")
+    assert not failed[0]
+    assert failed[1] is not None and failed[1][1] == 245 and failed[2] == []
+    # text among decimals: SQL Server converts it to a precision and scale of its choosing, which is refused
+    refused = agreed([TABLE], "INSERT INTO dbo.T (k, name, code, amount) VALUES (1, N'a', 'x', '1.5'), "
+                              "(2, N'b', 'y', 2.5)")
+    assert not refused[0]
+    assert refused[1] is not None and refused[1][0] == "UnsupportedConstruct" and refused[2] == []
 
 
 def test_a_cached_plan_is_not_used_for_another_schema() -> None:
@@ -354,7 +398,7 @@ REFUSED = "refused"
     ("INSERT INTO dbo.T (a, b) VALUES (1234567890123456.5, N'x'), (2, N'y')", REFUSED),  # 17 digits
     ("INSERT INTO dbo.T (a, b) VALUES (9223372036854775808, N'x'), (2, N'y')", REFUSED),  # beyond bigint
     ("INSERT INTO dbo.T (a, b) VALUES (1e5, N'x'), (2, N'y')", None),  # a float literal
-    ("INSERT INTO dbo.T (a, b) VALUES (0x1F, N'x'), (2, N'y')", None),  # binary
+    ("INSERT INTO dbo.T (a, b) VALUES (0x1F, N'x'), (2, N'y')", REFUSED),  # binary among numbers
     ("INSERT INTO dbo.T (a, b) VALUES (.5, N'x'), (2, N'y')", None),
     ("INSERT INTO dbo.T (a, b) VALUES (1, n'x'), (2, N'y')", None),  # n'...' (SQL Server wants N)
     ("INSERT INTO dbo.T (a, b) VALUES (1, N'x'), (2, N'y'); INSERT INTO dbo.T (a) VALUES (3)", None),

@@ -126,8 +126,9 @@ PROBES = [
     Probe("'abc' into float", "INSERT INTO dbo.T (f) VALUES ('abc');",
           error(8114, "Error converting data type varchar to float."), ERRORS_8000),
     Probe("'1e3' into float", "INSERT INTO dbo.T (f) VALUES ('1e3'); SELECT f FROM dbo.T;", [(1000.0,)], CAST),
-    Probe("'true' into bit", "INSERT INTO dbo.T (bt) VALUES ('true'), ('0'), (5); SELECT bt FROM dbo.T ORDER BY id;",
-          [(1,), (0,), (1,)], CAST),
+    # (one INSERT each: in one VALUES list the text would first be converted to int, the type of 5, error 245)
+    Probe("'true' into bit", "INSERT INTO dbo.T (bt) VALUES ('true'), ('0'); INSERT INTO dbo.T (bt) VALUES (5); "
+          "SELECT bt FROM dbo.T ORDER BY id;", [(1,), (0,), (1,)], CAST),
     # -- decimal precision and scale -------------------------------------------------------------------
     Probe("decimal(5,2) overflow", "INSERT INTO dbo.T (d) VALUES (1000.00);",
           error(8115, "Arithmetic overflow error converting numeric to data type numeric."), ERRORS_8000),
@@ -138,7 +139,7 @@ PROBES = [
     Probe("text too big for decimal(5,2)", "INSERT INTO dbo.T (d) VALUES ('1000');",
           error(8115, "Arithmetic overflow error converting varchar to data type numeric."), ERRORS_8000),
     Probe("the scale is rounded half away from zero",
-          "INSERT INTO dbo.T (d) VALUES (1.255), (-1.255), (2.675), (999.994), ('0.125'); "
+          "INSERT INTO dbo.T (d) VALUES (1.255), (-1.255), (2.675), (999.994); INSERT INTO dbo.T (d) VALUES ('0.125'); "
           "SELECT d FROM dbo.T ORDER BY id;",
           [(1.26,), (-1.26,), (2.68,), (999.99,), (0.13,)], CAST),
     # -- a statement that fails writes nothing ------------------------------------------------------------
