@@ -186,8 +186,13 @@ MAX_INSERTED_ROWS = 1000
 
 
 def _check_values(tree: exp.Expression, line: int) -> None:
-    """A comparison or other predicate used as a value: in a select list, a SET or a PRINT; an INSERT listing
-    more rows than SQL Server takes."""
+    """A comparison or other predicate used as a value: in a select list, a SET or a PRINT; a table value
+    constructor whose rows differ in width; an INSERT listing more rows than SQL Server takes."""
+    for constructor in tree.find_all(exp.Values):
+        widths = {len(row.expressions) if isinstance(row, exp.Tuple) else 1 for row in constructor.expressions}
+        if len(widths) > 1:
+            raise CompileError(10709, "The number of columns for each row in a table value constructor must be "
+                               "the same.", line)
     for insert in tree.find_all(exp.Insert):
         values = insert.expression
         if isinstance(values, exp.Values) and len(values.expressions) > MAX_INSERTED_ROWS:

@@ -60,6 +60,10 @@ MESSAGES = {
     232: "Arithmetic overflow error for type {type}, value = {value}.",
     244: "The conversion of the {source} value '{value}' overflowed an {width} column. Use a larger integer column.",
     245: "Conversion failed when converting the {source} value '{value}' to data type {type}.",
+    264: ("The column name '{column}' is specified more than once in the SET clause or column list of an INSERT. "
+          "A column cannot be assigned more than one value in the same clause. Modify the clause to make sure "
+          "that a column is updated only once. If this statement updates or inserts columns into a view, column "
+          "aliasing can conceal the duplication in your code."),
     248: "The conversion of the {source} value '{value}' overflowed an int column.",
     339: "DEFAULT or NULL are not allowed as explicit identity values.",
     544: "Cannot insert explicit value for identity column in table '{table}' when IDENTITY_INSERT is set to OFF.",
@@ -695,6 +699,8 @@ def _insert(insert: exp.Insert, lookup: TableLookup, identity_insert: str | None
             found = table.column(identifier.name)
             if found is None:
                 raise TsqlError(207, f"Invalid column name '{identifier.name}'.")
+            if found in columns:
+                raise sql_server_error(264, column=identifier.name)
             columns.append(found)
         explicit = any(c.identity for c in columns)
         if explicit and not switched_on:
@@ -763,12 +769,16 @@ def _update(update: exp.Update, lookup: TableLookup, answers: Answers | None) ->
         return None
     scope = _scope(update, lookup)
     plan = WritePlan()
+    assigned: list[Column] = []
     for assignment in update.expressions:
         if not (isinstance(assignment, exp.EQ) and isinstance(assignment.this, exp.Column)):
             continue
         column = table.column(assignment.this.name)
         if column is None:
             continue  # SQLite names it (an invalid column)
+        if column in assigned:
+            raise sql_server_error(264, column=assignment.this.name)
+        assigned.append(column)
         if column.identity:
             raise sql_server_error(8102, column=column.name)
         value = assignment.expression
