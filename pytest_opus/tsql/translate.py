@@ -25,6 +25,7 @@ from . import arithmetic, collation, dialect, functions
 from .expression_types import (
     CHARACTER_TYPES,
     COMPARISONS,
+    NUMERIC_TYPES,
     bare,
     cast_type,
     collate_strings,
@@ -420,6 +421,8 @@ def rewrite(tree: exp.Expression, answers: Answers | None) -> Translated:
         raise NotInSubset("DELETE with FROM ... JOIN (write DELETE FROM t WHERE EXISTS (...))")
     for replaced in reversed(list(tree.find_all(exp.Replace))):  # inner ones first: each level cuts its result
         _cut_at_8000_bytes(replaced, answers)
+    for operation in tree.find_all(exp.Union, exp.Except, exp.Intersect):
+        _one_kind_per_column(operation, answers)
     for compared in list(tree.find_all(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between,
                                        exp.Case)):
         # before anything is translated: a derived table's computed column is typed by its T-SQL expression
@@ -1535,6 +1538,42 @@ def _distinct_union(node: exp.Union, visit: Callable[[exp.Expression], exp.Expre
         if isinstance(part, exp.Expression):
             wrapper.set(key, part.transform(visit, copy=False))
     return wrapper
+
+
+def _value_kind(node: exp.Expression, answers: Answers | None) -> str | None:
+    """'text', 'number' or 'date' for a value whose type the runner can tell; None otherwise (NULL too)."""
+    if isinstance(bare(node), exp.Null):
+        return None
+    kind = tsql_type(node, answers)
+    if kind in CHARACTER_TYPES:
+        return "text"
+    if kind in NUMERIC_TYPES or kind == "bit":
+        return "number"
+    if kind in sqltypes.DATE_TIME:
+        return "date"
+    return None
+
+
+def _one_kind_per_column(node: exp.Expression, answers: Answers | None) -> None:
+    """A UNION, EXCEPT or INTERSECT gives each column the type of highest precedence among its queries and
+    converts the other queries' values to it ("Set Operators"): text among numbers is converted to the
+    number's type (error 245 for text that is no number), text among dates to the date's. SQLite keeps each
+    value as it is, so a column mixing those kinds is refused (an INSERT's source is left to its write plan,
+    writes.py, which converts each query's values to the common type or refuses)."""
+    source = node.parent.parent if isinstance(node.parent, exp.Subquery) else node.parent
+    if isinstance(source, exp.Insert):
+        return  # an INSERT's source: its write plan converts each query's values first, or refuses (writes.py)
+    branches = _set_branches(node)
+    if len(branches) < 2 or any(any(isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(
+            p.this, exp.Star)) for p in b.expressions) for b in branches):
+        return
+    width = min(len(b.expressions) for b in branches)
+    for i in range(width):
+        kinds = {k for b in branches if (k := _value_kind(unalias(b.expressions[i]), answers)) is not None}
+        if len(kinds) > 1:
+            raise NotInSubset(f"a UNION, EXCEPT or INTERSECT whose column {i + 1} holds {' and '.join(sorted(kinds))} "
+                              "values (SQL Server converts every query's value to the type of highest precedence, "
+                              "error 245 for text that is no number): CAST them to one type")
 
 
 def _set_branches(node: exp.Expression) -> list[exp.Select]:
