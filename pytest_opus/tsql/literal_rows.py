@@ -63,13 +63,13 @@ from sqlglot.tokens import Token, TokenType
 
 from .. import sqltypes
 from ..catalog import Index, Table
-from . import collation
+from . import collation, dialect
 from .compile_checks import MAX_INSERTED_ROWS
 from .expression_types import in_code_page
 from .parser import ParsedBatch, Sql
 from .runtime import Frame, Row
 from .sqlite_schema import quote
-from .translate import NotInSubset, Translated, parse_statement, rewrite
+from .translate import REAL_DIGITS, NotInSubset, Translated, parse_statement, rewrite, significant_digits
 from .writes import Source, common_source, number_literal_type, target_name, to_common
 
 if TYPE_CHECKING:
@@ -80,9 +80,7 @@ ENABLED = os.environ.get("OPUS_LITERAL_ROWS", "1") != "0"
 #: a batch shorter than this takes the general path (a statement of a few rows gains nothing here)
 MIN_CHARS = 2000
 
-#: a number literal of more digits than this is refused by the general path (translate._exact_literal)
-_REAL_DIGITS = 15
-_INT64 = (-(2**63), 2**63 - 1)
+_INT64 = dialect.INTEGER_RANGES["bigint"]
 #: a cheap first look: blanks and comments, then INSERT (the tokens decide)
 _START = re.compile(r"(?:\s|--[^\n]*\n|/\*.*?\*/)*INSERT\s", re.IGNORECASE | re.DOTALL)
 _DECIMAL = re.compile(r"[0-9]+\.[0-9]*\Z")
@@ -288,7 +286,7 @@ def _rows(tokens: list[Token], i: int, text: str, columns: int) -> _Scanned | No
                     if len(digits) > 18 and not _INT64[0] <= value <= _INT64[1]:
                         return None  # beyond SQLite's integers: the general path refuses it
                     typed = "int" if len(digits) < 10 else number_literal_type(digits)
-                elif _DECIMAL.match(digits) and _significant(digits) <= _REAL_DIGITS:
+                elif _DECIMAL.match(digits) and significant_digits(digits) <= REAL_DIGITS:
                     reals.append((len(rows), len(row), digits, negative))
                     value = None  # (SQLite's double of the digits, filled in by _resolve_reals)
                     typed = number_literal_type(digits)
@@ -333,13 +331,6 @@ def _plain_text(value: str, varchar: bool) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _significant(digits: str) -> int:
-    """A decimal literal's significant digits, counted as translate._exact_literal counts them."""
-    whole, _, fraction = digits.partition(".")
-    kept = (whole.lstrip("0") + fraction.rstrip("0")).lstrip("0") if whole.lstrip("0") else fraction.strip("0")
-    return len(kept)
 
 
 def _resolve_reals(engine: Engine, scanned: _Scanned) -> bool:

@@ -2044,8 +2044,16 @@ def _first_unicode(text: exp.Expression, answers: Answers | None) -> exp.Express
 
 
 #: the significant digits a SQLite REAL holds exactly (a double: 15)
-_REAL_DIGITS = 15
+REAL_DIGITS = 15
 _BIGINT = dialect.INTEGER_RANGES["bigint"]
+
+
+def significant_digits(text: str) -> int:
+    """The significant digits of a number literal written without an exponent ('0012.50' has three)."""
+    whole, _, fraction = text.partition(".")
+    if whole.lstrip("0"):
+        return len((whole.lstrip("0") + fraction.rstrip("0")).lstrip("0"))
+    return len(fraction.strip("0"))
 
 
 def _exact_literal(node: exp.Literal) -> None:
@@ -2057,8 +2065,8 @@ def _exact_literal(node: exp.Literal) -> None:
     if "e" in text:
         return  # a float literal: a double in both
     whole, _, fraction = text.partition(".")
-    digits = (whole.lstrip("0") + fraction.rstrip("0")).lstrip("0") if whole.lstrip("0") else fraction.strip("0")
-    if len(digits) <= _REAL_DIGITS:
+    digits = significant_digits(text)
+    if digits <= REAL_DIGITS:
         return
     outer = cast(exp.Expression | None, node.parent)
     negated = False
@@ -2068,8 +2076,8 @@ def _exact_literal(node: exp.Literal) -> None:
     value = int(whole) * (-1 if negated else 1) if not fraction.strip("0") else None
     if value is not None and _BIGINT[0] <= value <= _BIGINT[1] and not isinstance(outer, tuple(_OPERATORS)):
         return
-    raise NotInSubset(f"the number {text} in an expression, a decimal with more than {_REAL_DIGITS} significant "
-                      f"digits ({len(digits)}: SQL Server keeps up to 38, SQLite's doubles {_REAL_DIGITS}): CAST it to "
+    raise NotInSubset(f"the number {text} in an expression, a decimal with more than {REAL_DIGITS} significant "
+                      f"digits ({digits}: SQL Server keeps up to 38, SQLite's doubles {REAL_DIGITS}): CAST it to "
                       "BIGINT (an integer) or to FLOAT if that is what you mean")
 
 

@@ -29,11 +29,8 @@ parser.make_recursion_room()
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxTarget]:
-    target = SandboxTarget()
-    try:
+    with SandboxTarget() as target:
         yield target
-    finally:
-        target.close()
 
 
 def stored(target: SandboxTarget, table: str) -> list[tuple[str, Any]]:

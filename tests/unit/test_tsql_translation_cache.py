@@ -269,18 +269,23 @@ ACTIONS = st.one_of(st.sampled_from(STEPS).map(lambda s: ("script", s)),
                     st.sampled_from(CALLS).map(lambda c: ("call", c)))
 
 
+def assert_same_answers(first: SandboxTarget, second: SandboxTarget, actions: list[tuple[str, Any]]) -> None:
+    """Both sandboxes run the actions in turn; each action gives the same outcome on both."""
+    for kind, action in actions:
+        if kind == "script":
+            assert outcome(first, action) == outcome(second, action), action
+        else:
+            sql, params = action
+            assert call(first, sql, params) == call(second, sql, params), action
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(TABLES), st.lists(ACTIONS, min_size=1, max_size=14))
 def test_cached_and_uncached_runs_agree(table: str, actions: list[tuple[str, Any]]) -> None:
     cached, uncached = sandboxes()
     for target in (cached, uncached):
         assert target.execute_script(table).ok
-    for kind, action in actions:
-        if kind == "script":
-            assert outcome(cached, action) == outcome(uncached, action), action
-        else:
-            sql, params = action
-            assert call(cached, sql, params) == call(uncached, sql, params), action
+    assert_same_answers(cached, uncached, actions)
     for target in (cached, uncached):
         target.close()
 
@@ -580,8 +585,7 @@ def test_runs_from_the_store_agree_with_runs_without_any_cache(table: str, actio
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "store.sqlite"
         filling = stored_sandbox(a_new_process(path))
-        for target in (filling,):
-            assert target.execute_script(table).ok
+        assert filling.execute_script(table).ok
         for kind, action in actions:
             outcome(filling, action) if kind == "script" else call(filling, *action)
         assert filling.engine.stored is not None
@@ -591,11 +595,7 @@ def test_runs_from_the_store_agree_with_runs_without_any_cache(table: str, actio
         uncached.engine.translation_cache = False
         for target in (reading, uncached):
             assert target.execute_script(table).ok
-        for kind, action in actions:
-            if kind == "script":
-                assert outcome(reading, action) == outcome(uncached, action), action
-            else:
-                assert call(reading, *action) == call(uncached, *action), action
+        assert_same_answers(reading, uncached, actions)
         for target in (filling, reading, uncached):
             target.close()
 
