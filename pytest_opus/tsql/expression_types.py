@@ -288,6 +288,11 @@ def _common_type(nodes: list[exp.Expression | None], answers: Answers | None) ->
 common_type = _common_type
 
 
+def is_star(node: exp.Expression) -> bool:
+    """`*` or `t.*` in a select list."""
+    return isinstance(node, exp.Star) or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star))
+
+
 def unalias(node: exp.Expression) -> exp.Expression:
     return node.this if isinstance(node, exp.Alias) else node
 

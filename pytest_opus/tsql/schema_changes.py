@@ -27,6 +27,7 @@ from .ddl import (
     tsql_type,
     view_definition,
 )
+from .expression_types import is_star
 from .expression_types import tsql_type as expression_tsql_type
 from .runtime import Frame, TsqlError
 from .sqlite_schema import (
@@ -483,7 +484,7 @@ class SchemaChanges:
             node = projection.this if isinstance(projection, exp.Alias) else projection
             while isinstance(node, exp.Paren):
                 node = node.this
-            if isinstance(node, exp.Star) or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star)):
+            if is_star(node):
                 return []  # resolved by name once the column names are known
             if isinstance(node, exp.Cast):
                 result.append((tsql_type(node.to), False))

@@ -35,6 +35,7 @@ from .expression_types import (
     full_type,
     in_code_page,
     is_numeric,
+    is_star,
     is_stringy,
     is_unicode,
     is_variable,
@@ -1484,8 +1485,7 @@ def _needs_default_collation(term: exp.Expression, answers: Answers | None) -> b
     view's column would compare binary in SQLite ('a' and 'A' two values); on a value that is not text the
     collation does nothing."""
     inner = term.this if isinstance(term, exp.Alias) else term
-    if isinstance(inner, exp.Collate | exp.Star) or (isinstance(inner, exp.Column)
-                                                     and isinstance(inner.this, exp.Star)):
+    if isinstance(inner, exp.Collate) or is_star(inner):
         return False
     if (isinstance(inner, exp.Literal) and not inner.is_string) or isinstance(inner, exp.Null):
         return False
@@ -1564,8 +1564,7 @@ def _one_kind_per_column(node: exp.Expression, answers: Answers | None) -> None:
     if isinstance(source, exp.Insert):
         return  # an INSERT's source: its write plan converts each query's values first, or refuses (writes.py)
     branches = _set_branches(node)
-    if len(branches) < 2 or any(any(isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(
-            p.this, exp.Star)) for p in b.expressions) for b in branches):
+    if len(branches) < 2 or any(is_star(p) for b in branches for p in b.expressions):
         return
     width = min(len(b.expressions) for b in branches)
     for i in range(width):

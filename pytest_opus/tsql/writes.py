@@ -42,7 +42,15 @@ from sqlglot import exp
 from .. import sqltypes
 from ..catalog import Column, Table
 from . import arithmetic
-from .expression_types import CHARACTER_TYPES, CP1252_EXTRA, is_stringy, is_variable, tsql_type, variable_name
+from .expression_types import (
+    CHARACTER_TYPES,
+    CP1252_EXTRA,
+    is_star,
+    is_stringy,
+    is_variable,
+    tsql_type,
+    variable_name,
+)
 from .runtime import TsqlError
 from .sqlite_schema import SCHEMA, TableModel, parse_table_sql
 from .translate import Answers, NotInSubset
@@ -815,8 +823,7 @@ def _width(query: exp.Expression) -> int | None:
     if isinstance(query, exp.Subquery):
         return _width(query.this)
     if isinstance(query, exp.Select):
-        if any(isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
-               for p in query.expressions):
+        if any(is_star(p) for p in query.expressions):
             return None
         return len(query.expressions)
     return None
@@ -885,8 +892,7 @@ def _source_rows(query: exp.Expression) -> list[tuple[exp.Expression, list[list[
         return None if left is None or right is None else [*left, *right]
     if isinstance(query, exp.Select):
         values = [p.this if isinstance(p, exp.Alias) else p for p in query.expressions]
-        if any(isinstance(v, exp.Star) or (isinstance(v, exp.Column) and isinstance(v.this, exp.Star))
-               for v in values):
+        if any(is_star(v) for v in values):
             return None
         return [(query, [values])]
     return None
