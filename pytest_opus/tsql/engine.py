@@ -16,7 +16,8 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -1144,6 +1145,31 @@ class Engine:
         value = last_row if last_row is not None else self.driver.query("SELECT last_insert_rowid()")[0][0]
         self.session_identity = frame.scope_identity = value
 
+    @contextmanager
+    def undone_on_error(self, savepoint: bool, identity_table: str | None, frame: Frame) -> Iterator[None]:
+        """A writing statement that fails: undone whole in a savepoint where `savepoint` (SQLite undoes one
+        statement itself, not checks made after it nor several statements run as one), and an INSERT into the
+        IDENTITY table `identity_table` noted as failed (`note_failed_insert`)."""
+        name = None
+        if savepoint:
+            self._savepoints += 1
+            name = f'"opus_keys_{self._savepoints}"'
+            self.driver.run(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            if name is not None:
+                try:
+                    self.driver.run(f"ROLLBACK TO {name}")
+                    self.driver.run(f"RELEASE {name}")
+                except self.driver.error_types:  # (SQLite rolled the transaction back itself): the first error counts
+                    pass
+            if identity_table is not None:
+                self.note_failed_insert(identity_table, frame)
+            raise
+        if name is not None:
+            self.driver.run(f"RELEASE {name}")
+
     def note_failed_insert(self, table: str, frame: Frame) -> None:
         """A failed INSERT into an IDENTITY table: SQL Server may have generated values for it, which it never
         gives back and which @@IDENTITY and SCOPE_IDENTITY() then hold, so neither they nor the table's next
@@ -1363,12 +1389,8 @@ class Engine:
                               "(SQL Server may have used IDENTITY values for the failed rows and never gives them "
                               "back; the sandbox cannot tell which values come next)")
         keys = translation.keys
-        savepoint = None
-        if keys is not None:  # the statement is undone when it wrote a second NULL key (check_nullable_keys)
-            self._savepoints += 1
-            savepoint = f'"opus_keys_{self._savepoints}"'
-            self.driver.run(f"SAVEPOINT {savepoint}")
-        try:
+        # undone in a savepoint when it wrote a second NULL key (check_nullable_keys)
+        with self.undone_on_error(keys is not None, inserted[0] if inserted and inserted[1] else None, frame):
             cursor = self.driver.run(translation.sql, params)
             description = cursor.description
             rows = [tuple(r) for r in cursor.fetchall()] if description else []
@@ -1376,15 +1398,6 @@ class Engine:
             last_row = getattr(cursor, "lastrowid", None)  # sqlite3's; an ODBC cursor has none (asked below)
             if keys is not None:
                 self.check_nullable_keys(*keys)
-        except BaseException:
-            if savepoint is not None:
-                self.driver.run(f"ROLLBACK TO {savepoint}")
-                self.driver.run(f"RELEASE {savepoint}")
-            if inserted is not None and inserted[1]:
-                self.note_failed_insert(inserted[0], frame)
-            raise
-        if savepoint is not None:
-            self.driver.run(f"RELEASE {savepoint}")
         if inserted is not None:
             self.note_insert(inserted[1], written, frame, last_row)
         if description:

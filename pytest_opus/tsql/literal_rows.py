@@ -90,7 +90,6 @@ _COMMENTS = attrgetter("comments")
 #: `:opusv_<name>` placeholders, which its rendering turns into `?` and lists in `Translated.variables`
 _VALUE_MARK = "__lr"
 _TIME_MARK = "__lrt"
-_SAVEPOINT = '"opus_literal_rows"'
 
 
 @dataclass(frozen=True)
@@ -159,22 +158,12 @@ def run(engine: Engine, statement: LiteralInsert, frame: Frame) -> None:
     if plan.times:  # the statement's time, once for all its rows
         now = [driver.query(f"SELECT {expression}")[0][0] for expression in plan.times]
         rows = [now + row for row in rows] if plan.times_first else [row + now for row in rows]
-    driver.run(f"SAVEPOINT {_SAVEPOINT}")
-    try:
+    # one statement of many rows, run as one per row: undone whole when a row fails
+    with engine.undone_on_error(True, plan.table if plan.identity else None, frame):
         cursor = driver.run_many(plan.sql, rows)
         written = max(cursor.rowcount, 0)
         if plan.keys is not None:
             engine.check_nullable_keys(*plan.keys)
-    except BaseException:
-        try:
-            driver.run(f"ROLLBACK TO {_SAVEPOINT}")
-            driver.run(f"RELEASE {_SAVEPOINT}")
-        except driver.error_types:  # (SQLite rolled the transaction back itself): the first error is the one
-            pass
-        if plan.identity:
-            engine.note_failed_insert(plan.table, frame)
-        raise
-    driver.run(f"RELEASE {_SAVEPOINT}")
     engine.note_insert(plan.identity, written, frame)  # (after executemany sqlite3's lastrowid is stale)
     engine.rowcount = written
 
