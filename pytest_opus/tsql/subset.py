@@ -108,8 +108,9 @@ def batch_refusals(text: str, statements: list[Statement], source: str, offset: 
     key = (text, database)
     found = _REFUSALS.get(key)
     stored = translation_store.store() if found is None and use_store else None
+    stored_key = stored.key(("refusals", *key)) if stored is not None else b""
     if found is None and stored is not None:
-        found = stored.get(stored.key(("refusals", *key)))
+        found = stored.get(stored_key)
     if found is None:
         problems: list[UnsupportedConstruct] = []
         checker = _Checker("", 0, problems, database, parse)
@@ -117,7 +118,7 @@ def batch_refusals(text: str, statements: list[Statement], source: str, offset: 
             checker.statement(statement)
         found = sorted(((p.line or 0, p.construct) for p in problems), key=lambda problem: problem[0])  # stable
         if stored is not None:
-            stored.put(stored.key(("refusals", *key)), found)
+            stored.put(stored_key, found)
     if len(_REFUSALS) >= _REFUSALS_KEPT:
         _REFUSALS.clear()
     _REFUSALS[key] = found
